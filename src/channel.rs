@@ -1,0 +1,508 @@
+//! The channel (async_chat): a terminator-driven input side and a producer
+//! FIFO output side, with the user's callbacks in an [`AsyncChat`] handler.
+//!
+//! [`Channel`] is the state that CPython keeps on `self` (terminator, input
+//! buffer, output queue); it is passed to every callback, so a handler reads
+//! like an `async_chat` subclass: `chan.set_terminator(..)`,
+//! `chan.push(..)`. [`Channel::feed`] runs the terminator loop and needs no
+//! socket, which is how tests, replays and fuzzers drive a handler in memory;
+//! [`Connection`] ties a channel and its handler to a `TcpStream` and makes
+//! them a [`Dispatcher`].
+//!
+//! Deviations from CPython, on purpose:
+//!
+//! - A channel always has a terminator: it is given to [`Channel::new`], so
+//!   a read can never arrive with none set.
+//! - [`Channel::close`] (or [`Channel::close_when_done`]) inside a callback
+//!   stops delivery of the records still in the buffer.
+//! - Anything pushed after `close_when_done` is discarded, as the contract
+//!   says; reading stops at the same moment.
+//! - End of stream does not close at once: the records already buffered are
+//!   delivered, then [`AsyncChat::handle_eof`] runs, whose default is
+//!   `close_when_done`, so a request followed by a half-close still gets its
+//!   whole response.
+//! - Back-pressure: while the output queue is over its [`Limits`], delivery
+//!   pauses between records and reading stops; it resumes as the queue
+//!   drains. The input buffer therefore never holds more than one read plus
+//!   a held-back partial terminator.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Instant;
+
+use crate::fifo::{Fifo, Transport};
+use crate::producer::{Piece, Producer};
+use crate::reactor::{CloseReason, Context, Dispatcher, Flow, Token};
+use crate::terminator::{self, Records, Terminator};
+
+/// Bounds that keep one channel's memory in check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Delivery pauses (and reading stops) while this many pieces and
+    /// producers are queued for output.
+    pub max_queued: usize,
+    /// ... or while this many bytes of output are buffered in memory.
+    pub max_buffered: u64,
+    /// The most bytes written for one write event, so a client downloading a
+    /// large file shares the loop fairly.
+    pub write_budget: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_queued: 256,
+            max_buffered: 1 << 20,
+            write_budget: 4 << 20,
+        }
+    }
+}
+
+/// The most reads done for one read event before other channels get a turn.
+const READS_PER_EVENT: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    Open,
+    CloseWhenDone,
+    Closed,
+}
+
+/// The state of one async_chat channel, passed to every [`AsyncChat`]
+/// callback.
+pub struct Channel {
+    terminator: Terminator,
+    /// Input not yet consumed: a held-back partial terminator, or records
+    /// waiting while delivery is paused.
+    inbox: Vec<u8>,
+    fifo: Fifo,
+    life: Life,
+    /// The peer has finished sending.
+    eof: bool,
+    /// `handle_eof` has run.
+    eof_told: bool,
+    now: Instant,
+    deadline: Option<Instant>,
+    token: Token,
+    peer: Option<SocketAddr>,
+    wakes: Vec<Token>,
+    limits: Limits,
+}
+
+impl Channel {
+    /// A channel that starts collecting with `terminator`.
+    pub fn new(terminator: impl Into<Terminator>) -> Channel {
+        Channel {
+            terminator: terminator.into(),
+            inbox: Vec::new(),
+            fifo: Fifo::new(),
+            life: Life::Open,
+            eof: false,
+            eof_told: false,
+            now: Instant::now(),
+            deadline: None,
+            token: Token::DETACHED,
+            peer: None,
+            wakes: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Replaces the terminator. Inside `found_terminator` it applies to the
+    /// rest of the same buffer.
+    pub fn set_terminator(&mut self, terminator: impl Into<Terminator>) {
+        self.terminator = terminator.into();
+    }
+
+    /// The terminator in force (a count shows what is left of it).
+    pub fn get_terminator(&self) -> &Terminator {
+        &self.terminator
+    }
+
+    /// Queues bytes for output. Ignored after `close_when_done` or `close`.
+    pub fn push(&mut self, data: impl Into<Piece>) {
+        if self.life == Life::Open {
+            self.fifo.push(data.into());
+        }
+    }
+
+    /// Queues a producer; its `more()` is called only when the socket can
+    /// take more. Ignored after `close_when_done` or `close`.
+    pub fn push_with_producer(&mut self, producer: impl Producer + 'static) {
+        if self.life == Life::Open {
+            self.fifo.push_producer(Box::new(producer));
+        }
+    }
+
+    /// Closes the channel once everything queued so far has been sent.
+    /// Stops reading and delivery at once; later pushes are discarded.
+    pub fn close_when_done(&mut self) {
+        if self.life == Life::Open {
+            self.life = Life::CloseWhenDone;
+        }
+    }
+
+    /// Closes the channel now, dropping queued output and buffered input.
+    pub fn close(&mut self) {
+        self.life = Life::Closed;
+        self.fifo.clear();
+        self.inbox.clear();
+    }
+
+    /// True once `close_when_done` or `close` was called.
+    pub fn is_closing(&self) -> bool {
+        self.life != Life::Open
+    }
+
+    /// True when the channel is finished: closed, or closing with nothing
+    /// left to send.
+    pub fn is_done(&self) -> bool {
+        match self.life {
+            Life::Open => false,
+            Life::CloseWhenDone => self.fifo.is_empty(),
+            Life::Closed => true,
+        }
+    }
+
+    /// True once the peer has finished sending.
+    pub fn at_eof(&self) -> bool {
+        self.eof
+    }
+
+    fn output_full(&self) -> bool {
+        self.fifo.len() >= self.limits.max_queued
+            || self.fifo.buffered() >= self.limits.max_buffered
+    }
+
+    /// True while delivery of records is paused because the output queue is
+    /// over its bound.
+    pub fn is_paused(&self) -> bool {
+        self.output_full()
+    }
+
+    /// True while the channel wants input: open, not at end of stream, and
+    /// not paused by back-pressure.
+    pub fn readable(&self) -> bool {
+        self.life == Life::Open && !self.eof && !self.output_full()
+    }
+
+    /// True while output is queued.
+    pub fn writable(&self) -> bool {
+        !self.fifo.is_empty() && self.life != Life::Closed
+    }
+
+    /// Input held by the channel: a partial terminator, or records waiting
+    /// for the output queue to drain.
+    pub fn pending_input(&self) -> &[u8] {
+        &self.inbox
+    }
+
+    /// The output queue.
+    pub fn fifo(&self) -> &Fifo {
+        &self.fifo
+    }
+
+    /// The back-pressure and fairness bounds.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Replaces the back-pressure and fairness bounds.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The loop's clock when the current callback started.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Sets the clock; for drivers without a reactor.
+    pub fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    /// The channel's deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Sets or clears the deadline; when it passes,
+    /// [`AsyncChat::handle_timeout`] runs.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// This channel's token in the reactor ([`Token::DETACHED`] without one).
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// The peer's address, when the channel has a socket.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Asks the reactor to call [`AsyncChat::handle_wake`] on the channel
+    /// with `token` (Medusa's `trigger`), for example after putting a
+    /// message in a queue it shares with this one.
+    pub fn wake(&mut self, token: Token) {
+        self.wakes.push(token);
+    }
+
+    /// Feeds bytes that arrived to the terminator loop, delivering every
+    /// complete record to `handler`, and keeps what could not be consumed.
+    /// With empty `data` it resumes delivery of input held while paused.
+    pub fn feed<H: AsyncChat + ?Sized>(&mut self, handler: &mut H, data: &[u8]) {
+        if self.life != Life::Open {
+            return;
+        }
+        if self.inbox.is_empty() {
+            let used = terminator::run(&mut Delivery { chan: self, handler }, data);
+            if self.life == Life::Open {
+                self.inbox.extend_from_slice(&data[used..]);
+            }
+        } else {
+            let mut buf = std::mem::take(&mut self.inbox);
+            buf.extend_from_slice(data);
+            let used = terminator::run(&mut Delivery { chan: self, handler }, &buf);
+            if self.life == Life::Open {
+                buf.drain(..used);
+                self.inbox = buf;
+            }
+        }
+        self.tell_eof(handler);
+    }
+
+    /// Marks the end of the peer's stream. Buffered records are still
+    /// delivered; [`AsyncChat::handle_eof`] runs once they have been.
+    pub fn feed_eof<H: AsyncChat + ?Sized>(&mut self, handler: &mut H) {
+        self.eof = true;
+        self.tell_eof(handler);
+    }
+
+    fn tell_eof<H: AsyncChat + ?Sized>(&mut self, handler: &mut H) {
+        // Input left while delivering is a held partial record, which end of
+        // stream will never complete; input left while paused still counts.
+        if self.eof && !self.eof_told && self.life == Life::Open && !self.output_full() {
+            self.eof_told = true;
+            handler.handle_eof(self);
+        }
+    }
+
+    /// Writes queued output to `t` within the write budget, then resumes
+    /// delivery if the queue drained below its bound.
+    ///
+    /// # Errors
+    ///
+    /// The transport's errors, other than `WouldBlock` and `Interrupted`.
+    pub fn send<H: AsyncChat + ?Sized>(
+        &mut self,
+        handler: &mut H,
+        t: &mut impl Transport,
+    ) -> io::Result<u64> {
+        let mut sent = self.fifo.send(t, self.limits.write_budget)?;
+        if !self.inbox.is_empty() && !self.output_full() {
+            let queued = self.fifo.len();
+            self.feed(handler, &[]);
+            if self.fifo.len() > queued {
+                sent += self.fifo.send(t, self.limits.write_budget)?;
+            }
+        } else {
+            self.tell_eof(handler);
+        }
+        Ok(sent)
+    }
+
+    /// Moves requests to the reactor after a callback and says whether the
+    /// channel should close.
+    fn leave(&mut self, cx: &mut Context<'_>) -> Flow {
+        cx.set_deadline(self.deadline);
+        for token in self.wakes.drain(..) {
+            cx.wake(token);
+        }
+        if self.is_done() {
+            Flow::Close
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+/// The terminator loop's view of a channel and its handler.
+struct Delivery<'a, H: ?Sized> {
+    chan: &'a mut Channel,
+    handler: &'a mut H,
+}
+
+impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
+    fn terminator(&mut self) -> &mut Terminator {
+        &mut self.chan.terminator
+    }
+
+    fn collect_incoming_data(&mut self, data: &[u8]) {
+        self.handler.collect_incoming_data(self.chan, data);
+    }
+
+    fn found_terminator(&mut self) {
+        self.handler.found_terminator(self.chan);
+    }
+
+    fn delivering(&self) -> bool {
+        self.chan.life == Life::Open && !self.chan.output_full()
+    }
+}
+
+/// The callbacks of an async_chat channel: implement this where Python
+/// would subclass `async_chat`.
+pub trait AsyncChat {
+    /// Data belonging to the current record arrived. Never called with an
+    /// empty slice.
+    fn collect_incoming_data(&mut self, chan: &mut Channel, data: &[u8]);
+
+    /// The terminator was found: the current record is complete.
+    fn found_terminator(&mut self, chan: &mut Channel);
+
+    /// The channel joined a reactor (set a first deadline here).
+    fn handle_connect(&mut self, _chan: &mut Channel) {}
+
+    /// The peer finished sending and every complete record has been
+    /// delivered. The default closes once the output is sent.
+    fn handle_eof(&mut self, chan: &mut Channel) {
+        chan.close_when_done();
+    }
+
+    /// The deadline passed. The default closes at once.
+    fn handle_timeout(&mut self, chan: &mut Channel) {
+        chan.close();
+    }
+
+    /// Another channel called [`Channel::wake`] with this one's token.
+    fn handle_wake(&mut self, _chan: &mut Channel) {}
+
+    /// The reactor is shutting down. The default closes once the output is
+    /// sent.
+    fn handle_stop(&mut self, chan: &mut Channel) {
+        chan.close_when_done();
+    }
+
+    /// The channel left the reactor; called exactly once.
+    fn handle_close(&mut self, _chan: &mut Channel, _reason: CloseReason) {}
+}
+
+/// A socket driven by an [`AsyncChat`] handler: the [`Dispatcher`] for an
+/// async_chat channel.
+pub struct Connection<H> {
+    stream: TcpStream,
+    chan: Channel,
+    handler: H,
+}
+
+impl<H: AsyncChat> Connection<H> {
+    /// Wraps an accepted, non-blocking socket. Sets `TCP_NODELAY`: output is
+    /// already gathered into as few writes as possible, so Nagle's delay
+    /// would only add latency.
+    pub fn new(stream: TcpStream, chan: Channel, handler: H) -> Connection<H> {
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!("TCP_NODELAY: {e}");
+        }
+        let mut chan = chan;
+        chan.peer = stream.peer_addr().ok();
+        Connection {
+            stream,
+            chan,
+            handler,
+        }
+    }
+
+    /// The channel state.
+    pub fn channel(&self) -> &Channel {
+        &self.chan
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    fn enter(&mut self, cx: &Context<'_>) {
+        self.chan.now = cx.now();
+        self.chan.token = cx.token();
+    }
+}
+
+impl<H: AsyncChat> Dispatcher for Connection<H> {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+
+    fn readable(&self) -> bool {
+        self.chan.readable()
+    }
+
+    fn writable(&self) -> bool {
+        self.chan.writable()
+    }
+
+    fn handle_connect(&mut self, cx: &mut Context<'_>) -> Flow {
+        self.enter(cx);
+        self.handler.handle_connect(&mut self.chan);
+        self.chan.leave(cx)
+    }
+
+    fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<Flow> {
+        self.enter(cx);
+        let buf = cx.read_buffer();
+        for _ in 0..READS_PER_EVENT {
+            if !self.chan.readable() {
+                break;
+            }
+            match self.stream.read(buf) {
+                Ok(0) => {
+                    self.chan.feed_eof(&mut self.handler);
+                    break;
+                }
+                Ok(n) => {
+                    self.chan.feed(&mut self.handler, &buf[..n]);
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.chan.leave(cx))
+    }
+
+    fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<Flow> {
+        self.enter(cx);
+        self.chan.send(&mut self.handler, &mut self.stream)?;
+        Ok(self.chan.leave(cx))
+    }
+
+    fn handle_timeout(&mut self, cx: &mut Context<'_>) -> Flow {
+        self.enter(cx);
+        self.chan.deadline = None;
+        self.handler.handle_timeout(&mut self.chan);
+        self.chan.leave(cx)
+    }
+
+    fn handle_wake(&mut self, cx: &mut Context<'_>) -> Flow {
+        self.enter(cx);
+        self.handler.handle_wake(&mut self.chan);
+        self.chan.leave(cx)
+    }
+
+    fn handle_stop(&mut self, cx: &mut Context<'_>) -> Flow {
+        self.enter(cx);
+        self.handler.handle_stop(&mut self.chan);
+        self.chan.leave(cx)
+    }
+
+    fn handle_close(&mut self, reason: CloseReason) {
+        self.handler.handle_close(&mut self.chan, reason);
+    }
+}

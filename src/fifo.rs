@@ -1,0 +1,231 @@
+//! The output queue: a FIFO of pieces and lazy producers, and the code that
+//! writes it to a transport.
+//!
+//! The bytes on the wire are exactly those of CPython's one-piece-at-a-time
+//! algorithm; only the number of system calls differs. [`Fifo::send`]
+//! gathers the leading byte pieces into one vectored write, and hands a file
+//! span at the front to [`Transport::send_file`] (`sendfile` on a socket).
+//! Producers are asked for more only while the gathered total is under
+//! [`GATHER_MAX`], so laziness survives gathering.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::net::TcpStream;
+
+use crate::producer::{FileSpan, Piece, Producer, file_shrank};
+
+/// The most pieces gathered into one vectored write.
+pub const GATHER_PIECES: usize = 64;
+/// The most bytes gathered before a write; producers are not asked for more
+/// once this much is ready.
+pub const GATHER_MAX: u64 = 256 * 1024;
+
+/// Where the queue writes: a socket, or memory in tests and replays.
+pub trait Transport {
+    /// Writes some of `bufs`, in order, and returns how many bytes were
+    /// written, like [`Write::write_vectored`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Write::write_vectored`]; `WouldBlock` means "try later".
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+
+    /// Sends the start of a file span and returns how many bytes were sent.
+    /// The default copies through a buffer; sockets override it with
+    /// `sendfile`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transport::write_vectored`], plus the file's read errors.
+    fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {
+        let mut buf = [0u8; 16 * 1024];
+        let n = span.read_into(&mut buf)?;
+        self.write_vectored(&[IoSlice::new(&buf[..n])])
+    }
+}
+
+impl Transport for TcpStream {
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Write::write_vectored(self, bufs)
+    }
+
+    fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {
+        let mut offset = span.offset;
+        let count = usize::try_from(span.len).unwrap_or(usize::MAX);
+        let n = rustix::fs::sendfile(&*self, &*span.file, Some(&mut offset), count)?;
+        if n == 0 && count > 0 {
+            return Err(file_shrank());
+        }
+        Ok(n)
+    }
+}
+
+impl Transport for Vec<u8> {
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Write::write_vectored(self, bufs)
+    }
+}
+
+enum Item {
+    Ready(Piece),
+    Producer(Box<dyn Producer>),
+}
+
+/// The output queue of a channel.
+#[derive(Default)]
+pub struct Fifo {
+    items: VecDeque<Item>,
+    /// Bytes of the front item already sent (byte pieces only; a file span
+    /// is advanced in place).
+    front_sent: usize,
+    /// Bytes held in memory by ready byte pieces, for back-pressure.
+    buffered: u64,
+}
+
+impl Fifo {
+    /// An empty queue.
+    pub fn new() -> Fifo {
+        Fifo::default()
+    }
+
+    /// Queues a piece. Empty pieces are dropped.
+    pub fn push(&mut self, piece: Piece) {
+        if piece.is_empty() {
+            return;
+        }
+        if let Piece::Bytes(b) = &piece {
+            self.buffered += b.len() as u64;
+        }
+        self.items.push_back(Item::Ready(piece));
+    }
+
+    /// Queues a producer.
+    pub fn push_producer(&mut self, producer: Box<dyn Producer>) {
+        self.items.push_back(Item::Producer(producer));
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// How many pieces and producers are queued.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Bytes held in memory by queued byte pieces (not counting what
+    /// producers have yet to make, nor file spans).
+    pub fn buffered(&self) -> u64 {
+        self.buffered - self.front_sent as u64
+    }
+
+    /// Drops everything queued.
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.front_sent = 0;
+        self.buffered = 0;
+    }
+
+    /// Makes sure the leading items are ready pieces, asking producers for
+    /// more as needed, and returns how many leading byte pieces can be
+    /// gathered into one write (0 when the front is a file span or the queue
+    /// is empty).
+    fn fill(&mut self) -> usize {
+        let (mut i, mut bytes) = (0, 0u64);
+        while i < self.items.len() && i < GATHER_PIECES && bytes < GATHER_MAX {
+            match &mut self.items[i] {
+                Item::Ready(Piece::Bytes(b)) => {
+                    bytes += b.len() as u64;
+                    i += 1;
+                }
+                Item::Ready(Piece::File(_)) => break,
+                Item::Producer(p) => match p.more() {
+                    Some(piece) if piece.is_empty() => {}
+                    Some(piece) => {
+                        if let Piece::Bytes(b) = &piece {
+                            self.buffered += b.len() as u64;
+                        }
+                        self.items.insert(i, Item::Ready(piece));
+                    }
+                    None => {
+                        self.items.remove(i);
+                    }
+                },
+            }
+        }
+        i
+    }
+
+    /// Removes `n` sent bytes from the leading byte pieces.
+    fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(Item::Ready(Piece::Bytes(b))) = self.items.front() else {
+                unreachable!("consumed more than was gathered");
+            };
+            let left = b.len() - self.front_sent;
+            if n < left {
+                self.front_sent += n;
+                return;
+            }
+            n -= left;
+            self.buffered -= b.len() as u64;
+            self.front_sent = 0;
+            self.items.pop_front();
+        }
+    }
+
+    /// Writes as much of the queue as the transport takes, up to about
+    /// `budget` bytes, and returns the number of bytes written. Stops quietly
+    /// at `WouldBlock` or a short write (the transport is full), retries
+    /// `Interrupted`.
+    ///
+    /// # Errors
+    ///
+    /// Any other error from the transport or from a file being sent.
+    pub fn send(&mut self, t: &mut impl Transport, budget: u64) -> io::Result<u64> {
+        let mut sent = 0u64;
+        while sent < budget {
+            let k = self.fill();
+            let result = if k > 0 {
+                let mut iov = [IoSlice::new(&[]); GATHER_PIECES];
+                let mut total = 0;
+                for (j, (slot, item)) in iov.iter_mut().zip(&self.items).take(k).enumerate() {
+                    let Item::Ready(Piece::Bytes(b)) = item else {
+                        unreachable!("fill counts only byte pieces")
+                    };
+                    let start = if j == 0 { self.front_sent } else { 0 };
+                    *slot = IoSlice::new(&b[start..]);
+                    total += b.len() - start;
+                }
+                t.write_vectored(&iov[..k]).map(|n| (n, total))
+            } else if let Some(Item::Ready(Piece::File(span))) = self.items.front() {
+                t.send_file(span).map(|n| (n, span.len as usize))
+            } else {
+                break;
+            };
+            match result {
+                Ok((0, _)) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok((n, wanted)) => {
+                    sent += n as u64;
+                    if k > 0 {
+                        self.consume(n);
+                    } else if let Some(Item::Ready(Piece::File(span))) = self.items.front_mut() {
+                        span.offset += n as u64;
+                        span.len -= n as u64;
+                        if span.len == 0 {
+                            self.items.pop_front();
+                        }
+                    }
+                    if n < wanted {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
+    }
+}

@@ -1,0 +1,307 @@
+//! Producers: lazy sources of output, in the tradition of Medusa's
+//! `producers.py`.
+//!
+//! A producer has one job: [`Producer::more`] returns the next [`Piece`] of
+//! its output, or `None` once it is exhausted. The output queue calls `more()`
+//! only when the socket can take more, so a producer never holds more than the
+//! piece it is asked for: a 4 GiB file costs one [`FileSpan`] (an offset and
+//! a length), not 4 GiB.
+//!
+//! Responses are composed by wrapping: a [`Composite`] of a header and a
+//! [`FileProducer`], wrapped in a [`Hooked`] that logs the byte total when it
+//! is done, or a [`Chunked`] around anything of unknown length.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::rc::Rc;
+
+/// The largest span a [`FileProducer`] hands out at once. It bounds one
+/// `sendfile` call, so a client fetching a large file cannot hold the reactor
+/// for long.
+pub const FILE_SPAN_MAX: u64 = 1 << 20;
+
+/// One piece of output: bytes in memory, or a span of an open file that the
+/// output queue may hand to the kernel with `sendfile`.
+pub enum Piece {
+    /// Bytes to send as they are.
+    Bytes(Cow<'static, [u8]>),
+    /// A region of a file, sent without copying it through user space when
+    /// the transport allows.
+    File(FileSpan),
+}
+
+impl Piece {
+    /// The number of bytes this piece stands for.
+    pub fn len(&self) -> u64 {
+        match self {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::File(span) => span.len,
+        }
+    }
+
+    /// True when the piece stands for no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for Piece {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Piece::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Piece::File(s) => write!(f, "File({}+{})", s.offset, s.len),
+        }
+    }
+}
+
+impl From<&'static [u8]> for Piece {
+    fn from(b: &'static [u8]) -> Piece {
+        Piece::Bytes(Cow::Borrowed(b))
+    }
+}
+
+impl From<Vec<u8>> for Piece {
+    fn from(b: Vec<u8>) -> Piece {
+        Piece::Bytes(Cow::Owned(b))
+    }
+}
+
+impl From<String> for Piece {
+    fn from(s: String) -> Piece {
+        Piece::Bytes(Cow::Owned(s.into_bytes()))
+    }
+}
+
+/// A region of an open file: `len` bytes from `offset`.
+#[derive(Clone)]
+pub struct FileSpan {
+    /// The file, shared by every span of one producer.
+    pub file: Rc<File>,
+    /// Where the region starts.
+    pub offset: u64,
+    /// How many bytes it holds.
+    pub len: u64,
+}
+
+impl FileSpan {
+    /// Reads the start of the span into `buf` (as many bytes as fit) and
+    /// returns how many were read.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error from the file, or `UnexpectedEof` if the file is now
+    /// shorter than the span: it shrank after the span was made, and the
+    /// response that promised these bytes cannot be completed.
+    pub fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf.len().min(usize::try_from(self.len).unwrap_or(usize::MAX));
+        let n = self.file.read_at(&mut buf[..want], self.offset)?;
+        if n == 0 && want > 0 {
+            return Err(file_shrank());
+        }
+        Ok(n)
+    }
+}
+
+/// The error for a file that ended before the span it promised.
+pub(crate) fn file_shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
+}
+
+/// A lazy source of output.
+///
+/// Deviation from CPython: exhaustion is `None` rather than an empty piece,
+/// so an empty piece is simply skipped.
+pub trait Producer {
+    /// The next piece of output, or `None` when there is no more.
+    fn more(&mut self) -> Option<Piece>;
+}
+
+/// A [`Producer`] that yields one piece: Medusa's `simple_producer`.
+pub struct BytesProducer(Option<Piece>);
+
+impl BytesProducer {
+    /// A producer of these bytes.
+    pub fn new(data: impl Into<Piece>) -> BytesProducer {
+        BytesProducer(Some(data.into()))
+    }
+}
+
+impl Producer for BytesProducer {
+    fn more(&mut self) -> Option<Piece> {
+        self.0.take()
+    }
+}
+
+/// Streams a file, or a byte range of it, as [`FileSpan`] pieces of at most
+/// [`FILE_SPAN_MAX`] bytes: Medusa's `file_producer`.
+pub struct FileProducer {
+    file: Rc<File>,
+    offset: u64,
+    remaining: u64,
+}
+
+impl FileProducer {
+    /// Streams `len` bytes of `file` starting at `offset`. The length is
+    /// taken as given (the caller knows the file's size from its metadata); if
+    /// the file shrinks meanwhile, sending fails rather than sending short.
+    pub fn new(file: impl Into<Rc<File>>, offset: u64, len: u64) -> FileProducer {
+        FileProducer {
+            file: file.into(),
+            offset,
+            remaining: len,
+        }
+    }
+
+    /// Streams a whole file, from its current metadata length.
+    ///
+    /// # Errors
+    ///
+    /// The error from reading the file's metadata.
+    pub fn whole(file: File) -> io::Result<FileProducer> {
+        let len = file.metadata()?.len();
+        Ok(FileProducer::new(file, 0, len))
+    }
+}
+
+impl Producer for FileProducer {
+    fn more(&mut self) -> Option<Piece> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let len = self.remaining.min(FILE_SPAN_MAX);
+        let span = FileSpan {
+            file: Rc::clone(&self.file),
+            offset: self.offset,
+            len,
+        };
+        self.offset += len;
+        self.remaining -= len;
+        Some(Piece::File(span))
+    }
+}
+
+/// Runs several producers one after the other: Medusa's `composite_producer`.
+#[derive(Default)]
+pub struct Composite {
+    parts: VecDeque<Box<dyn Producer>>,
+}
+
+impl Composite {
+    /// An empty composite.
+    pub fn new() -> Composite {
+        Composite::default()
+    }
+
+    /// Appends a producer; returns `self` so a response reads as a chain.
+    pub fn with(mut self, p: impl Producer + 'static) -> Composite {
+        self.parts.push_back(Box::new(p));
+        self
+    }
+
+    /// Appends a boxed producer.
+    pub fn push(&mut self, p: Box<dyn Producer>) {
+        self.parts.push_back(p);
+    }
+}
+
+impl Producer for Composite {
+    fn more(&mut self) -> Option<Piece> {
+        while let Some(front) = self.parts.front_mut() {
+            match front.more() {
+                Some(piece) => return Some(piece),
+                None => {
+                    self.parts.pop_front();
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Wraps a producer in HTTP/1.1 chunked framing (`%x\r\n<data>\r\n`, ending
+/// with `0\r\n\r\n`): Medusa's `chunked_producer`.
+pub struct Chunked<P> {
+    inner: Option<P>,
+    queued: VecDeque<Piece>,
+}
+
+impl<P: Producer> Chunked<P> {
+    /// Frames the output of `inner`.
+    pub fn new(inner: P) -> Chunked<P> {
+        Chunked {
+            inner: Some(inner),
+            queued: VecDeque::new(),
+        }
+    }
+}
+
+impl<P: Producer> Producer for Chunked<P> {
+    fn more(&mut self) -> Option<Piece> {
+        if let Some(piece) = self.queued.pop_front() {
+            return Some(piece);
+        }
+        let inner = self.inner.as_mut()?;
+        loop {
+            match inner.more() {
+                // An empty chunk would end the body early: skip it.
+                Some(piece) if piece.is_empty() => continue,
+                Some(piece) => {
+                    self.queued.push_back(piece);
+                    self.queued.push_back(Piece::from(&b"\r\n"[..]));
+                    return Some(Piece::from(format!("{:x}\r\n", self.queued[0].len())));
+                }
+                None => {
+                    self.inner = None;
+                    return Some(Piece::from(&b"0\r\n\r\n"[..]));
+                }
+            }
+        }
+    }
+}
+
+/// Calls a function with the total number of bytes produced once the
+/// wrapped producer is exhausted: Medusa's `hooked_producer`, which is where
+/// Medusa wrote its access log line.
+pub struct Hooked<P> {
+    inner: P,
+    total: u64,
+    hook: Option<Box<dyn FnOnce(u64)>>,
+}
+
+impl<P: Producer> Hooked<P> {
+    /// Wraps `inner`; `hook` runs once, with the byte total, when it is done.
+    pub fn new(inner: P, hook: impl FnOnce(u64) + 'static) -> Hooked<P> {
+        Hooked {
+            inner,
+            total: 0,
+            hook: Some(Box::new(hook)),
+        }
+    }
+}
+
+impl<P: Producer> Producer for Hooked<P> {
+    fn more(&mut self) -> Option<Piece> {
+        match self.inner.more() {
+            Some(piece) => {
+                self.total += piece.len();
+                Some(piece)
+            }
+            None => {
+                if let Some(hook) = self.hook.take() {
+                    hook(self.total);
+                }
+                None
+            }
+        }
+    }
+}
+
+impl Producer for Box<dyn Producer> {
+    fn more(&mut self) -> Option<Piece> {
+        (**self).more()
+    }
+}

@@ -1,0 +1,822 @@
+//! The reactor (asyncore): one thread, one [`polling::Poller`], a map of
+//! dispatchers keyed by [`Token`], and per-dispatcher deadlines.
+//!
+//! The loop only routes events. A dispatcher says what it wants with
+//! [`Dispatcher::readable`] and [`Dispatcher::writable`]; after every handler
+//! the reactor asks again and touches the poller only if the answer changed.
+//! Handlers return a [`Flow`] (go on, or close me) and the loop acts on it.
+//!
+//! Deviations from asyncore, on purpose:
+//!
+//! - Listeners are built in ([`Reactor::listen`] with an [`Acceptor`]), so the
+//!   map holds one dispatcher type and accept errors are handled in one
+//!   place: `EMFILE` and friends pause accepting for [`ACCEPT_BACKOFF`]
+//!   instead of spinning, and are logged at most once per back-off.
+//! - After a read, a dispatcher that became writable gets a write at once
+//!   (an optimistic write): a request and its response cost one trip through
+//!   the loop, and the poller is not asked for write interest unless the
+//!   socket is actually full.
+//! - Each dispatcher may have a deadline; a missed deadline calls
+//!   [`Dispatcher::handle_timeout`].
+//! - [`Stopper::stop`] (from any thread, for example a signal thread) starts
+//!   a graceful shutdown: listeners close, every dispatcher gets
+//!   [`Dispatcher::handle_stop`], and the loop ends when the last one closes
+//!   or the grace period runs out.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use polling::{Event, Events, PollMode, Poller};
+
+/// How long accepting pauses after the process or system ran out of
+/// descriptors or memory.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The size of the read buffer the reactor lends to every read handler.
+pub const READ_BUFFER: usize = 64 * 1024;
+/// The most connections accepted for one readiness event of a listener, so a
+/// flood of connects cannot starve established channels.
+const ACCEPTS_PER_EVENT: usize = 64;
+/// The most rounds of wakes handled before the loop polls again.
+const WAKE_ROUNDS: usize = 64;
+
+/// Names one dispatcher in a [`Reactor`]. A token is never reused for another
+/// dispatcher while the reactor lives, so a stale token is harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token {
+    index: usize,
+    generation: u32,
+}
+
+impl Token {
+    /// A token for tests and in-memory drivers, which have no reactor.
+    pub const DETACHED: Token = Token {
+        index: usize::MAX,
+        generation: 0,
+    };
+
+    /// The slot number, which is unique among live dispatchers.
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.index)
+    }
+}
+
+/// What a handler asks the loop to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep the dispatcher.
+    Continue,
+    /// Close it: deregister, call [`Dispatcher::handle_close`], drop it.
+    Close,
+}
+
+/// Why a dispatcher was closed, passed to [`Dispatcher::handle_close`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// A handler returned [`Flow::Close`].
+    Done,
+    /// [`Dispatcher::handle_timeout`] returned [`Flow::Close`].
+    Timeout,
+    /// A handler failed with an I/O error of this kind (a reset or broken
+    /// pipe is the common case); [`Dispatcher::handle_error`] saw it first.
+    Error(io::ErrorKind),
+    /// The poller reported a hang-up on a dispatcher that wanted neither to
+    /// read nor to write, so no handler could have noticed it.
+    Hangup,
+    /// The reactor shut down with the dispatcher still open.
+    Shutdown,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Done => f.write_str("done"),
+            CloseReason::Timeout => f.write_str("timeout"),
+            CloseReason::Error(kind) => write!(f, "error: {kind}"),
+            CloseReason::Hangup => f.write_str("hang-up"),
+            CloseReason::Shutdown => f.write_str("shutdown"),
+        }
+    }
+}
+
+/// A channel in the reactor's map: a socket plus handlers.
+///
+/// Every handler gets a [`Context`] with the loop's clock, the dispatcher's
+/// deadline and the shared read buffer.
+pub trait Dispatcher {
+    /// The socket to watch.
+    fn fd(&self) -> BorrowedFd<'_>;
+
+    /// True while the dispatcher wants read events. Returning false is
+    /// back-pressure: the peer's data waits in the kernel.
+    fn readable(&self) -> bool {
+        true
+    }
+
+    /// True while the dispatcher has something to write. A dispatcher that is
+    /// not writable gets no write events.
+    fn writable(&self) -> bool {
+        false
+    }
+
+    /// Called once, when the dispatcher joins the map.
+    fn handle_connect(&mut self, _cx: &mut Context<'_>) -> Flow {
+        Flow::Continue
+    }
+
+    /// The socket is readable.
+    ///
+    /// # Errors
+    ///
+    /// An error closes this dispatcher (after [`Dispatcher::handle_error`]),
+    /// never the loop.
+    fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<Flow>;
+
+    /// The socket is writable (or was just read from, and the dispatcher is
+    /// writable).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Dispatcher::handle_read`].
+    fn handle_write(&mut self, _cx: &mut Context<'_>) -> io::Result<Flow> {
+        Ok(Flow::Continue)
+    }
+
+    /// The deadline set with [`Context::set_deadline`] has passed. The
+    /// default closes the dispatcher.
+    fn handle_timeout(&mut self, _cx: &mut Context<'_>) -> Flow {
+        Flow::Close
+    }
+
+    /// Another dispatcher called [`Context::wake`] with this one's token.
+    fn handle_wake(&mut self, _cx: &mut Context<'_>) -> Flow {
+        Flow::Continue
+    }
+
+    /// The reactor is shutting down. Finish what is in flight and return
+    /// [`Flow::Close`] when idle; the default closes at once.
+    fn handle_stop(&mut self, _cx: &mut Context<'_>) -> Flow {
+        Flow::Close
+    }
+
+    /// A handler failed; the dispatcher is closed right after this. The
+    /// default logs resets and broken pipes at debug level (they are the
+    /// peer's business), anything else as a warning.
+    fn handle_error(&mut self, err: &io::Error) {
+        if is_disconnect(err) {
+            log::debug!("channel error: {err}");
+        } else {
+            log::warn!("channel error: {err}");
+        }
+    }
+
+    /// The dispatcher leaves the map. Called exactly once, whatever the
+    /// reason; the socket closes when the dispatcher is dropped right after.
+    fn handle_close(&mut self, _reason: CloseReason) {}
+}
+
+/// True for the errors that just mean the peer went away.
+pub fn is_disconnect(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// Turns accepted sockets into dispatchers: the `handle_accept` of an
+/// asyncore server. Any `FnMut(TcpStream, SocketAddr, &mut Context) ->
+/// Option<D>` is an acceptor.
+pub trait Acceptor<D> {
+    /// A connection arrived from `peer`; the socket is already non-blocking.
+    /// Return the dispatcher that serves it, or `None` to refuse it (the
+    /// socket closes).
+    fn handle_accept(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        cx: &mut Context<'_>,
+    ) -> Option<D>;
+}
+
+impl<D, F> Acceptor<D> for F
+where
+    F: FnMut(TcpStream, SocketAddr, &mut Context<'_>) -> Option<D>,
+{
+    fn handle_accept(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        cx: &mut Context<'_>,
+    ) -> Option<D> {
+        self(stream, peer, cx)
+    }
+}
+
+/// What a handler may ask of the loop while it runs.
+pub struct Context<'a> {
+    now: Instant,
+    token: Token,
+    deadline: &'a mut Option<Instant>,
+    read_buffer: &'a mut [u8],
+    wakes: &'a mut Vec<Token>,
+    stop: &'a AtomicBool,
+}
+
+impl Context<'_> {
+    /// The loop's clock, read once after each wait.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The token of the dispatcher being called.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// The dispatcher's deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        *self.deadline
+    }
+
+    /// Sets or clears the dispatcher's deadline. When it passes, the reactor
+    /// calls [`Dispatcher::handle_timeout`].
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        *self.deadline = deadline;
+    }
+
+    /// The reactor's read buffer ([`READ_BUFFER`] bytes), shared by every
+    /// dispatcher so that an idle connection holds no buffer of its own.
+    pub fn read_buffer(&mut self) -> &mut [u8] {
+        self.read_buffer
+    }
+
+    /// Asks the reactor to call [`Dispatcher::handle_wake`] on `token` before
+    /// it next waits. A token that is gone is ignored.
+    pub fn wake(&mut self, token: Token) {
+        self.wakes.push(token);
+    }
+
+    /// Asks the loop to shut down, as [`Stopper::stop`] does.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+/// Stops a running [`Reactor`] from any thread. Cloneable and `Send`.
+#[derive(Clone)]
+pub struct Stopper {
+    poller: Arc<Poller>,
+    flag: Arc<AtomicBool>,
+}
+
+impl Stopper {
+    /// Starts a graceful shutdown and wakes the loop if it is waiting.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::Release);
+        if let Err(e) = self.poller.notify() {
+            log::warn!("could not wake the reactor: {e}");
+        }
+    }
+}
+
+struct Listener<D> {
+    socket: TcpListener,
+    acceptor: Box<dyn Acceptor<D>>,
+    /// Accepting is paused until the slot's deadline (descriptor exhaustion).
+    paused: bool,
+}
+
+enum Entry<D> {
+    Listener(Listener<D>),
+    Channel(D),
+}
+
+struct Slot<D> {
+    entry: Option<Entry<D>>,
+    generation: u32,
+    /// The interest registered with the poller: (read, write).
+    interest: (bool, bool),
+    /// The deadline the dispatcher asked for.
+    deadline: Option<Instant>,
+    /// The deadline entered in the timer set; never later than `deadline`,
+    /// so the set needs touching only when a deadline moves earlier.
+    armed: Option<Instant>,
+}
+
+/// The event loop: asyncore's socket map plus `loop()`.
+pub struct Reactor<D> {
+    poller: Arc<Poller>,
+    stop: Arc<AtomicBool>,
+    slots: Vec<Slot<D>>,
+    listeners: Vec<usize>,
+    free: Vec<usize>,
+    /// Slots closed during this turn; they rejoin `free` only after the turn,
+    /// so an event still in the batch never reaches a newcomer.
+    closed: Vec<usize>,
+    timers: BTreeSet<(Instant, usize)>,
+    read_buffer: Box<[u8]>,
+    wakes: Vec<Token>,
+    now: Instant,
+    channels: usize,
+    max_channels: usize,
+    grace: Duration,
+    draining: Option<Instant>,
+    last_accept_warning: Option<Instant>,
+}
+
+impl<D: Dispatcher> Reactor<D> {
+    /// An empty reactor.
+    ///
+    /// # Errors
+    ///
+    /// The error from creating the poller.
+    pub fn new() -> io::Result<Reactor<D>> {
+        Ok(Reactor {
+            poller: Arc::new(Poller::new()?),
+            stop: Arc::new(AtomicBool::new(false)),
+            slots: Vec::new(),
+            listeners: Vec::new(),
+            free: Vec::new(),
+            closed: Vec::new(),
+            timers: BTreeSet::new(),
+            read_buffer: vec![0; READ_BUFFER].into_boxed_slice(),
+            wakes: Vec::new(),
+            now: Instant::now(),
+            channels: 0,
+            max_channels: usize::MAX,
+            grace: Duration::from_secs(5),
+            draining: None,
+            last_accept_warning: None,
+        })
+    }
+
+    /// Caps the number of open channels: listeners stop accepting at the cap
+    /// and resume when a channel closes. Connections wait in the kernel's
+    /// backlog meanwhile.
+    pub fn set_max_channels(&mut self, max: usize) {
+        self.max_channels = max;
+    }
+
+    /// How long a graceful shutdown may take before the remaining channels
+    /// are closed (default 5 s).
+    pub fn set_grace(&mut self, grace: Duration) {
+        self.grace = grace;
+    }
+
+    /// A handle that stops the loop from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            poller: Arc::clone(&self.poller),
+            flag: Arc::clone(&self.stop),
+        }
+    }
+
+    /// The number of open channels (listeners not counted).
+    pub fn len(&self) -> usize {
+        self.channels
+    }
+
+    /// True when no channel is open.
+    pub fn is_empty(&self) -> bool {
+        self.channels == 0
+    }
+
+    /// The channel behind `token`, if it is still open.
+    pub fn get(&self, token: Token) -> Option<&D> {
+        match self.slots.get(token.index) {
+            Some(Slot {
+                entry: Some(Entry::Channel(d)),
+                generation,
+                ..
+            }) if *generation == token.generation => Some(d),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, entry: Entry<D>) -> Token {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    entry: None,
+                    generation: 0,
+                    interest: (false, false),
+                    deadline: None,
+                    armed: None,
+                });
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[index];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.entry = Some(entry);
+        slot.interest = (false, false);
+        slot.deadline = None;
+        slot.armed = None;
+        Token {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    /// Registers the socket of the entry in slot `token.index` with the
+    /// poller, with no interest yet; `rearm` sets the interest.
+    fn register(&mut self, token: Token) -> io::Result<()> {
+        let fd = match &self.slots[token.index].entry {
+            Some(Entry::Channel(d)) => d.fd().as_raw_fd(),
+            Some(Entry::Listener(l)) => l.socket.as_raw_fd(),
+            None => unreachable!("registered before insert"),
+        };
+        // SAFETY: the descriptor is owned by the slot's entry, and `close`
+        // deletes it from the poller before the entry is dropped.
+        #[allow(unsafe_code)]
+        let added =
+            unsafe { self.poller.add_with_mode(fd, Event::none(token.index), PollMode::Level) };
+        if added.is_err() {
+            self.slots[token.index].entry = None;
+            self.free.push(token.index);
+        }
+        added
+    }
+
+    /// Adds a listening socket; `acceptor` turns each accepted connection
+    /// into a dispatcher. The socket is made non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// The error from making the socket non-blocking or registering it.
+    pub fn listen(
+        &mut self,
+        socket: TcpListener,
+        acceptor: impl Acceptor<D> + 'static,
+    ) -> io::Result<Token> {
+        socket.set_nonblocking(true)?;
+        let token = self.insert(Entry::Listener(Listener {
+            socket,
+            acceptor: Box::new(acceptor),
+            paused: false,
+        }));
+        self.register(token)?;
+        self.listeners.push(token.index);
+        self.settle(token.index, Ok(Flow::Continue));
+        Ok(token)
+    }
+
+    /// Adds a channel and calls its [`Dispatcher::handle_connect`].
+    ///
+    /// # Errors
+    ///
+    /// The error from registering its socket with the poller.
+    pub fn add(&mut self, dispatcher: D) -> io::Result<Token> {
+        let token = self.insert(Entry::Channel(dispatcher));
+        self.register(token)?;
+        self.channels += 1;
+        let flow = self.call(token.index, |d, cx| Ok(d.handle_connect(cx)));
+        self.settle(token.index, flow.unwrap_or(Ok(Flow::Continue)));
+        Ok(token)
+    }
+
+    /// Calls `f` on the channel in slot `index` with a context; `None` if the
+    /// slot holds no channel.
+    fn call<R>(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut D, &mut Context<'_>) -> R,
+    ) -> Option<R> {
+        let slot = &mut self.slots[index];
+        let Some(Entry::Channel(d)) = slot.entry.as_mut() else {
+            return None;
+        };
+        let mut cx = Context {
+            now: self.now,
+            token: Token {
+                index,
+                generation: slot.generation,
+            },
+            deadline: &mut slot.deadline,
+            read_buffer: &mut self.read_buffer,
+            wakes: &mut self.wakes,
+            stop: &self.stop,
+        };
+        Some(f(d, &mut cx))
+    }
+
+    /// Acts on a handler's outcome: close the dispatcher, or bring its
+    /// poller interest and timer up to date with what it now wants.
+    fn settle(&mut self, index: usize, flow: io::Result<Flow>) {
+        match flow {
+            Err(e) => {
+                if let Some(Entry::Channel(d)) = self.slots[index].entry.as_mut() {
+                    d.handle_error(&e);
+                }
+                self.close(index, CloseReason::Error(e.kind()));
+            }
+            Ok(Flow::Close) => self.close(index, CloseReason::Done),
+            Ok(Flow::Continue) => self.rearm(index),
+        }
+    }
+
+    fn rearm(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        let (want, fd) = match slot.entry.as_ref() {
+            None => return,
+            Some(Entry::Channel(d)) => ((d.readable(), d.writable()), d.fd()),
+            Some(Entry::Listener(l)) => {
+                let open = !l.paused && self.channels < self.max_channels && self.draining.is_none();
+                ((open, false), l.socket.as_fd())
+            }
+        };
+        if want != slot.interest {
+            let event = Event::new(index, want.0, want.1);
+            match self.poller.modify_with_mode(fd, event, PollMode::Level) {
+                Ok(()) => slot.interest = want,
+                Err(e) => log::error!("poller modify failed for #{index}: {e}"),
+            }
+        }
+        if let Some(deadline) = slot.deadline
+            && slot.armed.is_none_or(|armed| deadline < armed)
+        {
+            if let Some(armed) = slot.armed {
+                self.timers.remove(&(armed, index));
+            }
+            self.timers.insert((deadline, index));
+            slot.armed = Some(deadline);
+        }
+    }
+
+    fn close(&mut self, index: usize, reason: CloseReason) {
+        let slot = &mut self.slots[index];
+        let Some(entry) = slot.entry.take() else {
+            return;
+        };
+        if let Some(armed) = slot.armed.take() {
+            self.timers.remove(&(armed, index));
+        }
+        slot.deadline = None;
+        let fd = match &entry {
+            Entry::Channel(d) => d.fd(),
+            Entry::Listener(l) => l.socket.as_fd(),
+        };
+        if let Err(e) = self.poller.delete(fd) {
+            log::error!("poller delete failed for #{index}: {e}");
+        }
+        match entry {
+            Entry::Channel(mut d) => {
+                self.channels -= 1;
+                d.handle_close(reason);
+            }
+            Entry::Listener(_) => self.listeners.retain(|&i| i != index),
+        }
+        self.closed.push(index);
+    }
+
+    /// Runs the loop until it is stopped and the shutdown has finished.
+    ///
+    /// # Errors
+    ///
+    /// Only a failure of the poller itself; every per-channel error closes
+    /// that channel and the loop goes on.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::new();
+        loop {
+            self.now = Instant::now();
+            if self.stop.load(Ordering::Acquire) && self.draining.is_none() {
+                self.begin_shutdown();
+            }
+            if let Some(end) = self.draining
+                && (self.channels == 0 || self.now >= end)
+            {
+                self.finish_shutdown();
+                return Ok(());
+            }
+            let timeout = self.next_timeout();
+            events.clear();
+            match self.poller.wait(&mut events, timeout) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            self.now = Instant::now();
+            for ev in events.iter() {
+                self.dispatch(ev);
+            }
+            self.expire_timers();
+            self.run_wakes();
+            self.free.append(&mut self.closed);
+            self.rearm_listeners();
+        }
+    }
+
+    fn next_timeout(&self) -> Option<Duration> {
+        if !self.wakes.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let first_timer = self.timers.first().map(|&(t, _)| t);
+        let until = match (first_timer, self.draining) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // Round up to the next millisecond so the wait does not end just
+        // short of the deadline and spin for the rest of it.
+        until.map(|t| t.saturating_duration_since(self.now) + Duration::from_micros(999))
+    }
+
+    fn dispatch(&mut self, ev: Event) {
+        let index = ev.key;
+        match self.slots.get_mut(index).and_then(|s| s.entry.as_mut()) {
+            None => {} // closed earlier in this turn
+            Some(Entry::Listener(_)) => self.accept(index),
+            Some(Entry::Channel(d)) => {
+                let (r, w) = (d.readable(), d.writable());
+                if !(r && ev.readable) && !(w && ev.writable) {
+                    if !r && !w {
+                        // Only a hang-up or error reaches a socket with no
+                        // interest; nothing else would ever notice it.
+                        self.close(index, CloseReason::Hangup);
+                    }
+                    return;
+                }
+                let flow = self
+                    .call(index, |d, cx| {
+                        let mut read = false;
+                        if r && ev.readable {
+                            read = true;
+                            if d.handle_read(cx)? == Flow::Close {
+                                return Ok(Flow::Close);
+                            }
+                        }
+                        if d.writable() && (ev.writable || read) {
+                            return d.handle_write(cx);
+                        }
+                        Ok(Flow::Continue)
+                    })
+                    .expect("slot holds a channel");
+                self.settle(index, flow);
+            }
+        }
+    }
+
+    fn accept(&mut self, index: usize) {
+        for _ in 0..ACCEPTS_PER_EVENT {
+            if self.channels >= self.max_channels || self.draining.is_some() {
+                break;
+            }
+            let Some(Entry::Listener(l)) = self.slots[index].entry.as_mut() else {
+                return;
+            };
+            let (stream, peer) = match l.socket.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_resource_exhaustion(&e) => {
+                    l.paused = true;
+                    self.slots[index].deadline = Some(self.now + ACCEPT_BACKOFF);
+                    let quiet = self
+                        .last_accept_warning
+                        .is_some_and(|t| self.now.duration_since(t) < Duration::from_secs(1));
+                    if !quiet {
+                        log::warn!("accept: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
+                        self.last_accept_warning = Some(self.now);
+                    }
+                    break;
+                }
+                // The peer gave up before we accepted (ECONNABORTED and the
+                // like): nothing to do but take the next one.
+                Err(e) => {
+                    log::debug!("accept: {e}");
+                    continue;
+                }
+            };
+            if let Err(e) = stream.set_nonblocking(true) {
+                log::debug!("accept: {e}");
+                continue;
+            }
+            let now = self.now;
+            let slot = &mut self.slots[index];
+            let generation = slot.generation;
+            let Some(Entry::Listener(l)) = slot.entry.as_mut() else {
+                return;
+            };
+            let mut scratch = None;
+            let mut cx = Context {
+                now,
+                token: Token { index, generation },
+                deadline: &mut scratch,
+                read_buffer: &mut self.read_buffer,
+                wakes: &mut self.wakes,
+                stop: &self.stop,
+            };
+            if let Some(d) = l.acceptor.handle_accept(stream, peer, &mut cx)
+                && let Err(e) = self.add(d)
+            {
+                log::warn!("could not register a connection from {peer}: {e}");
+            }
+        }
+        self.settle(index, Ok(Flow::Continue));
+    }
+
+    fn expire_timers(&mut self) {
+        while let Some(&(at, index)) = self.timers.first() {
+            if at > self.now {
+                break;
+            }
+            self.timers.pop_first();
+            let slot = &mut self.slots[index];
+            slot.armed = None;
+            match slot.deadline {
+                Some(d) if d <= self.now => {
+                    slot.deadline = None;
+                    match slot.entry.as_mut() {
+                        Some(Entry::Listener(l)) => {
+                            l.paused = false;
+                            self.rearm(index);
+                        }
+                        Some(Entry::Channel(_)) => {
+                            let flow = self.call(index, |d, cx| d.handle_timeout(cx));
+                            if flow == Some(Flow::Close) {
+                                self.close(index, CloseReason::Timeout);
+                            } else {
+                                self.rearm(index);
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                // The deadline moved later since it was armed: arm it anew.
+                Some(_) => self.rearm(index),
+                None => {}
+            }
+        }
+    }
+
+    fn run_wakes(&mut self) {
+        for _ in 0..WAKE_ROUNDS {
+            if self.wakes.is_empty() {
+                return;
+            }
+            let wakes = std::mem::take(&mut self.wakes);
+            for token in &wakes {
+                if self.get(*token).is_some() {
+                    let flow = self.call(token.index, |d, cx| d.handle_wake(cx));
+                    self.settle(token.index, Ok(flow.expect("checked by get")));
+                }
+            }
+            if self.wakes.is_empty() {
+                self.wakes = wakes;
+                self.wakes.clear();
+            }
+        }
+    }
+
+    fn rearm_listeners(&mut self) {
+        for i in 0..self.listeners.len() {
+            self.rearm(self.listeners[i]);
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        self.draining = Some(self.now + self.grace);
+        for index in 0..self.slots.len() {
+            match self.slots[index].entry {
+                Some(Entry::Listener(_)) => self.close(index, CloseReason::Shutdown),
+                Some(Entry::Channel(_)) => {
+                    let flow = self.call(index, |d, cx| d.handle_stop(cx));
+                    self.settle(index, Ok(flow.expect("slot holds a channel")));
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn finish_shutdown(&mut self) {
+        for index in 0..self.slots.len() {
+            self.close(index, CloseReason::Shutdown);
+        }
+        self.free.append(&mut self.closed);
+    }
+}
+
+/// True for accept errors that mean "out of descriptors or memory": retrying
+/// at once would spin.
+fn is_resource_exhaustion(err: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let errno = Errno::from_io_error(err);
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+        .into_iter()
+        .any(|e| Some(e) == errno)
+}

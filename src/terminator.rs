@@ -1,0 +1,214 @@
+//! The terminator: what ends the record a channel is collecting, and the
+//! pure loop that cuts a byte stream into records.
+//!
+//! This module owns the algorithm of `asynchat.async_chat.handle_read`,
+//! separated from any socket: [`run`] takes the bytes that arrived and a
+//! [`Records`] sink (the channel and its handler), and returns how many bytes
+//! it consumed. Everything else (reading, buffering what was not consumed) is
+//! the caller's business, which is what lets the same loop be driven by a
+//! socket, a test table or a fuzzer.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// What ends the record being collected.
+///
+/// The terminator is re-read after every record, so a handler that changes it
+/// inside `found_terminator` changes how the rest of the *same* buffer is cut.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Terminator {
+    /// Deliver data up to this byte string, drop the string, fire
+    /// `found_terminator`. An empty string behaves like [`Terminator::None`].
+    Bytes(Cow<'static, [u8]>),
+    /// Deliver the next `n` bytes, then fire `found_terminator`. The count
+    /// goes down as bytes arrive; it is 0 when the record is complete, and a
+    /// count of 0 that is not reset collects forever.
+    Count(u64),
+    /// Deliver everything as it arrives and never fire `found_terminator`.
+    None,
+}
+
+impl Terminator {
+    /// A string terminator from static bytes, for example `Terminator::bytes(b"\r\n")`.
+    pub const fn bytes(t: &'static [u8]) -> Terminator {
+        Terminator::Bytes(Cow::Borrowed(t))
+    }
+
+    /// True when this terminator never fires: `None`, a count of 0 or an
+    /// empty string. All three collect every byte as it arrives.
+    pub fn collects_forever(&self) -> bool {
+        match self {
+            Terminator::None | Terminator::Count(0) => true,
+            Terminator::Bytes(t) => t.is_empty(),
+            Terminator::Count(_) => false,
+        }
+    }
+}
+
+impl From<&'static [u8]> for Terminator {
+    fn from(t: &'static [u8]) -> Terminator {
+        Terminator::bytes(t)
+    }
+}
+
+impl<const N: usize> From<&'static [u8; N]> for Terminator {
+    fn from(t: &'static [u8; N]) -> Terminator {
+        Terminator::bytes(t)
+    }
+}
+
+impl From<Vec<u8>> for Terminator {
+    fn from(t: Vec<u8>) -> Terminator {
+        Terminator::Bytes(Cow::Owned(t))
+    }
+}
+
+impl From<u64> for Terminator {
+    fn from(n: u64) -> Terminator {
+        Terminator::Count(n)
+    }
+}
+
+/// The error for a negative count, which CPython rejects with `ValueError`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NegativeCount(pub i64);
+
+impl fmt::Display for NegativeCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "terminator count must not be negative, got {}", self.0)
+    }
+}
+
+impl std::error::Error for NegativeCount {}
+
+impl TryFrom<i64> for Terminator {
+    type Error = NegativeCount;
+
+    /// A count from a signed integer, as `set_terminator(-1)` would be in
+    /// Python.
+    ///
+    /// # Errors
+    ///
+    /// A negative count is [`NegativeCount`].
+    fn try_from(n: i64) -> Result<Terminator, NegativeCount> {
+        u64::try_from(n)
+            .map(Terminator::Count)
+            .map_err(|_| NegativeCount(n))
+    }
+}
+
+impl fmt::Debug for Terminator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Terminator::Bytes(t) => write!(f, "Bytes(\"{}\")", t.escape_ascii()),
+            Terminator::Count(n) => write!(f, "Count({n})"),
+            Terminator::None => f.write_str("None"),
+        }
+    }
+}
+
+impl fmt::Display for Terminator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Terminator::Bytes(t) => write!(f, "\"{}\"", t.escape_ascii()),
+            Terminator::Count(n) => write!(f, "{n} bytes"),
+            Terminator::None => f.write_str("none"),
+        }
+    }
+}
+
+/// The length of the longest proper prefix of `needle` that `haystack` ends
+/// with: the part of a string terminator that may be completed by the next
+/// read and so must be held back.
+///
+/// ```
+/// use asynchat::find_prefix_at_end;
+/// assert_eq!(find_prefix_at_end(b"qwerty\r", b"\r\n"), 1);
+/// assert_eq!(find_prefix_at_end(b"qwertydkjf", b"\r\n"), 0);
+/// assert_eq!(find_prefix_at_end(b"abc\r\n\r", b"\r\n\r\n"), 3);
+/// ```
+pub fn find_prefix_at_end(haystack: &[u8], needle: &[u8]) -> usize {
+    let mut l = needle.len().saturating_sub(1).min(haystack.len());
+    while l > 0 && !haystack.ends_with(&needle[..l]) {
+        l -= 1;
+    }
+    l
+}
+
+/// The receiving side of the terminator loop: the channel state plus its
+/// handler. [`crate::Channel`] implements it for any [`crate::AsyncChat`];
+/// tests implement it to record what the loop delivers.
+pub trait Records {
+    /// The terminator in force now. Read again before every step.
+    fn terminator(&mut self) -> &mut Terminator;
+    /// Data belonging to the current record. Never called with an empty slice.
+    fn collect_incoming_data(&mut self, data: &[u8]);
+    /// The current record is complete.
+    fn found_terminator(&mut self);
+    /// False stops delivery before the next step: the channel was closed, or
+    /// its output queue is over its bound. The bytes not yet delivered are
+    /// left unconsumed for the caller to keep.
+    fn delivering(&self) -> bool {
+        true
+    }
+}
+
+/// Runs the terminator loop over `data`, delivering records to `sink`, and
+/// returns how many bytes were consumed.
+///
+/// The bytes after the returned count must be kept by the caller and put in
+/// front of the next read: they are either a held-back partial string
+/// terminator (never longer than the terminator minus one byte) or input left
+/// because `sink` stopped delivering.
+pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
+    let mut pos = 0;
+    while pos < data.len() && sink.delivering() {
+        let rest = &data[pos..];
+        match sink.terminator() {
+            t if t.collects_forever() => {
+                sink.collect_incoming_data(rest);
+                pos = data.len();
+            }
+            Terminator::Count(n) => {
+                let n_now = *n;
+                if (rest.len() as u64) < n_now {
+                    *n = n_now - rest.len() as u64;
+                    sink.collect_incoming_data(rest);
+                    pos = data.len();
+                } else {
+                    // The count is 0 before `found_terminator` runs, so a
+                    // handler that does not set a new terminator collects
+                    // the rest forever, as in CPython.
+                    *n = 0;
+                    let n_now = n_now as usize;
+                    sink.collect_incoming_data(&rest[..n_now]);
+                    pos += n_now;
+                    sink.found_terminator();
+                }
+            }
+            Terminator::Bytes(t) => {
+                let t_len = t.len();
+                match memchr::memmem::find(rest, t) {
+                    Some(i) => {
+                        if i > 0 {
+                            sink.collect_incoming_data(&rest[..i]);
+                        }
+                        pos += i + t_len;
+                        sink.found_terminator();
+                    }
+                    None => {
+                        let held = find_prefix_at_end(rest, t);
+                        let give = rest.len() - held;
+                        if give > 0 {
+                            sink.collect_incoming_data(&rest[..give]);
+                        }
+                        pos += give;
+                        break;
+                    }
+                }
+            }
+            Terminator::None => unreachable!("None collects forever"),
+        }
+    }
+    pos
+}
