@@ -32,12 +32,21 @@ impl AsyncChat for Echo {
 }
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:12345".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:12345".into());
     let listener = TcpListener::bind(&addr)?;
     println!("echo server listening on {}", listener.local_addr()?);
     let mut reactor = Reactor::new()?;
-    reactor.listen(listener, |stream, _peer, _cx: &mut asynchat::Context<'_>| {
-        Some(Connection::new(stream, Channel::new(b"\n"), Echo::default()))
-    })?;
+    reactor.listen(
+        listener,
+        |stream, _peer, _cx: &mut asynchat::Context<'_>| {
+            Some(Connection::new(
+                stream,
+                Channel::new(b"\n"),
+                Echo::default(),
+            ))
+        },
+    )?;
     reactor.run()
 }

@@ -259,14 +259,26 @@ impl Channel {
             return;
         }
         if self.inbox.is_empty() {
-            let used = terminator::run(&mut Delivery { chan: self, handler }, data);
+            let used = terminator::run(
+                &mut Delivery {
+                    chan: self,
+                    handler,
+                },
+                data,
+            );
             if self.life == Life::Open {
                 self.inbox.extend_from_slice(&data[used..]);
             }
         } else {
             let mut buf = std::mem::take(&mut self.inbox);
             buf.extend_from_slice(data);
-            let used = terminator::run(&mut Delivery { chan: self, handler }, &buf);
+            let used = terminator::run(
+                &mut Delivery {
+                    chan: self,
+                    handler,
+                },
+                &buf,
+            );
             if self.life == Life::Open {
                 buf.drain(..used);
                 self.inbox = buf;
@@ -303,11 +315,18 @@ impl Channel {
         t: &mut impl Transport,
     ) -> io::Result<u64> {
         let mut sent = self.fifo.send(t, self.limits.write_budget)?;
+        if sent > 0 {
+            handler.handle_sent(self, sent);
+        }
         if !self.inbox.is_empty() && !self.output_full() {
             let queued = self.fifo.len();
             self.feed(handler, &[]);
             if self.fifo.len() > queued {
-                sent += self.fifo.send(t, self.limits.write_budget)?;
+                let more = self.fifo.send(t, self.limits.write_budget)?;
+                if more > 0 {
+                    handler.handle_sent(self, more);
+                }
+                sent += more;
             }
         } else {
             self.tell_eof(handler);
@@ -363,6 +382,10 @@ pub trait AsyncChat {
 
     /// The terminator was found: the current record is complete.
     fn found_terminator(&mut self, chan: &mut Channel);
+
+    /// Output was written: `sent` bytes left the queue. A send timeout is
+    /// refreshed here, so that a slow but steady reader is not cut off.
+    fn handle_sent(&mut self, _chan: &mut Channel, _sent: u64) {}
 
     /// The channel joined a reactor (set a first deadline here).
     fn handle_connect(&mut self, _chan: &mut Channel) {}

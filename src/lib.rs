@@ -79,6 +79,7 @@
 
 pub mod channel;
 pub mod fifo;
+pub mod http;
 pub mod producer;
 pub mod reactor;
 pub mod terminator;

@@ -1,1 +1,145 @@
-fn main() {}
+//! `asynchat-httpd [ROOT]`: serve a directory over HTTP/1.1.
+//!
+//! This file only turns flags into a [`Config`], sets up logging and
+//! signals, and reports start-up errors as one line with exit status 1.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use asynchat::http::{Config, Server};
+use clap::Parser;
+
+/// Serve a directory over HTTP/1.1 from one thread: an asyncore/asynchat
+/// reactor in Rust.
+#[derive(Parser, Debug)]
+#[command(name = "asynchat-httpd", version, about)]
+struct Args {
+    /// The directory to serve.
+    #[arg(default_value = ".")]
+    root: PathBuf,
+    /// The port to listen on (0 picks a free one).
+    #[arg(short, long, default_value_t = 8000)]
+    port: u16,
+    /// The address to listen on (IPv4 or IPv6).
+    #[arg(short, long, visible_alias = "addr", default_value = "127.0.0.1")]
+    bind: String,
+    /// The file served for a directory.
+    #[arg(long, default_value = "index.html", value_name = "NAME")]
+    index: String,
+    /// Answer 403 for a directory without an index file instead of listing it.
+    #[arg(long)]
+    no_listing: bool,
+    /// Serve files and directories whose names start with a dot.
+    #[arg(long)]
+    hidden: bool,
+    /// The most connections open at once.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_connections: usize,
+    /// Header, body, keep-alive and send timeout, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// The largest request body accepted (read and discarded).
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    max_body: u64,
+    /// No access log.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Debug logging (RUST_LOG also works).
+    #[arg(short, long, conflicts_with = "quiet")]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(&args);
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("asynchat-httpd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(args: &Args) {
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(if args.verbose {
+        log::LevelFilter::Debug
+    } else {
+        log::LevelFilter::Info
+    });
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    if args.quiet {
+        builder.filter_module("access", log::LevelFilter::Off);
+    }
+    builder.format_timestamp_millis().init();
+}
+
+fn serve(args: Args) -> Result<(), String> {
+    let ip: IpAddr = args.bind.trim_matches(['[', ']']).parse().map_err(|_| {
+        format!(
+            "bad address {:?}: expected an IPv4 or IPv6 address",
+            args.bind
+        )
+    })?;
+    let timeout = Duration::from_secs(args.timeout);
+    let mut config = Config::new(&args.root)
+        .and_then(|c| c.with_index(&args.index))
+        .map_err(|e| e.to_string())?
+        .with_timeout(timeout);
+    // An idle keep-alive connection is cheap, but need not wait longer
+    // than a slow request would.
+    config.header_timeout = timeout
+        .min(Duration::from_secs(10))
+        .max(Duration::from_secs(1));
+    config.listing = !args.no_listing;
+    config.hidden = args.hidden;
+    config.max_connections = args.max_connections.max(1);
+    config.max_body = args.max_body;
+    raise_descriptor_limit(config.max_connections);
+
+    let root = config.root.clone();
+    let addr = SocketAddr::new(ip, args.port);
+    let mut server =
+        Server::bind(config, addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let stopper = server.stopper();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            log::info!("signal {signal}: finishing responses in flight, then exiting");
+            stopper.stop();
+        }
+    });
+    println!("Serving {} at {}", root.display(), server.url());
+    server.run().map_err(|e| format!("event loop failed: {e}"))
+}
+
+/// Raises the soft descriptor limit towards the hard one, so the connection
+/// cap rather than `EMFILE` is what limits connections (as nginx's
+/// `worker_rlimit_nofile` does).
+fn raise_descriptor_limit(max_connections: usize) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let want = (max_connections as u64)
+        .saturating_mul(2)
+        .saturating_add(64);
+    let target = match limit.maximum {
+        Some(hard) => want.min(hard),
+        None => want,
+    };
+    if limit.current.is_some_and(|soft| soft < target) {
+        limit.current = Some(target);
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            log::debug!("could not raise the descriptor limit: {e}");
+        }
+    }
+}

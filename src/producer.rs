@@ -97,7 +97,9 @@ impl FileSpan {
     /// shorter than the span: it shrank after the span was made, and the
     /// response that promised these bytes cannot be completed.
     pub fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len().min(usize::try_from(self.len).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.len).unwrap_or(usize::MAX));
         let n = self.file.read_at(&mut buf[..want], self.offset)?;
         if n == 0 && want > 0 {
             return Err(file_shrank());

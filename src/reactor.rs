@@ -445,8 +445,10 @@ impl<D: Dispatcher> Reactor<D> {
         // SAFETY: the descriptor is owned by the slot's entry, and `close`
         // deletes it from the poller before the entry is dropped.
         #[allow(unsafe_code)]
-        let added =
-            unsafe { self.poller.add_with_mode(fd, Event::none(token.index), PollMode::Level) };
+        let added = unsafe {
+            self.poller
+                .add_with_mode(fd, Event::none(token.index), PollMode::Level)
+        };
         if added.is_err() {
             self.slots[token.index].entry = None;
             self.free.push(token.index);
@@ -537,7 +539,8 @@ impl<D: Dispatcher> Reactor<D> {
             None => return,
             Some(Entry::Channel(d)) => ((d.readable(), d.writable()), d.fd()),
             Some(Entry::Listener(l)) => {
-                let open = !l.paused && self.channels < self.max_channels && self.draining.is_none();
+                let open =
+                    !l.paused && self.channels < self.max_channels && self.draining.is_none();
                 ((open, false), l.socket.as_fd())
             }
         };
@@ -643,7 +646,7 @@ impl<D: Dispatcher> Reactor<D> {
             Some(Entry::Listener(_)) => self.accept(index),
             Some(Entry::Channel(d)) => {
                 let (r, w) = (d.readable(), d.writable());
-                if !(r && ev.readable) && !(w && ev.writable) {
+                if !(r && ev.readable || w && ev.writable) {
                     if !r && !w {
                         // Only a hang-up or error reaches a socket with no
                         // interest; nothing else would ever notice it.

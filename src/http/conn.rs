@@ -1,0 +1,490 @@
+//! The HTTP channel: an [`AsyncChat`] handler whose terminator walks the
+//! framing of each request and switches back for the next one.
+//!
+//! ```text
+//!            ┌──────────── "\n" per line; a blank line ends the head ─────────────┐
+//!            ▼                                                                     │
+//!  ┌──── Head ────┐  Content-Length: n   ┌─ Body ─┐                                │
+//!  │ terminator   │ ───────────────────▶ │Count(n)│ ── respond ────────────────────┤
+//!  │   "\n"       │                      └────────┘                                │
+//!  │              │  chunked   ┌ ChunkSize ┐ n>0 ┌ ChunkData ┐   ┌ ChunkEnd ┐      │
+//!  │              │ ─────────▶ │   "\n"    │ ──▶ │ Count(n)  │─▶ │  "\n"    │─┐    │
+//!  │              │            └───────────┘     └───────────┘   └──────────┘ │    │
+//!  │              │                  ▲  │ n = 0                               │    │
+//!  │              │                  │  ▼                                     │    │
+//!  │              │                  │ ┌ Trailers "\n" ┐ blank line ── respond ┼────┘
+//!  └──────────────┘                  └─┼───────────────┼──────────────────────┘
+//!        │ no body: respond at once    └───────────────┘
+//!        └──────────────────────────────────────────────────── (stays in Head)
+//! ```
+//!
+//! Every record is handled as it is found, and a terminator set in
+//! `found_terminator` applies to the rest of the same buffer, so pipelined
+//! requests are parsed from one read in order, and their responses, pushed
+//! in the same order, leave in that order.
+//!
+//! The head is read line by line (terminator `"\n"`) rather than up to
+//! `"\r\n\r\n"`: RFC 9112 §2.2 lets a recipient accept a bare LF as a line
+//! ending, and a single string terminator cannot match both `"\r\n\r\n"` and
+//! `"\n\n"`. Reading lines also skips leading blank lines and tells an
+//! over-long request line (414) from an over-long head (431).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
+
+use super::Config;
+use super::date::DateCache;
+use super::head::{self, Framing, HttpError, MAX_HEADERS, Method, Version};
+use super::response::{self, Reply};
+use crate::channel::{AsyncChat, Channel};
+use crate::terminator::Terminator;
+
+/// The longest chunk-size line (with extensions) or trailer line accepted.
+pub const MAX_LINE: usize = 4096;
+
+/// What the server's channels share: the configuration and the `Date` field,
+/// rendered at most once per second.
+pub struct Shared {
+    /// The configuration.
+    pub config: Config,
+    date: RefCell<DateCache>,
+}
+
+impl Shared {
+    /// Shares `config` among channels.
+    pub fn new(config: Config) -> Rc<Shared> {
+        Rc::new(Shared {
+            config,
+            date: RefCell::new(DateCache::new()),
+        })
+    }
+}
+
+/// Where in the framing of a request the channel is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Collecting head lines (terminator `"\n"`).
+    Head,
+    /// Discarding a Content-Length body (terminator `Count(n)`).
+    Body,
+    /// Reading a chunk-size line (terminator `"\n"`).
+    ChunkSize,
+    /// Discarding chunk data (terminator `Count(n)`).
+    ChunkData,
+    /// Expecting the empty line after chunk data (terminator `"\n"`).
+    ChunkEnd,
+    /// Reading trailer lines until a blank one (terminator `"\n"`).
+    Trailers,
+    /// An error was answered; nothing more is read.
+    Done,
+}
+
+/// A response held until the request body has been read.
+struct Waiting {
+    reply: Reply,
+    keep_alive: bool,
+    http10: bool,
+    log: Option<String>,
+}
+
+/// One HTTP/1.1 connection's handler.
+pub struct HttpChannel {
+    shared: Rc<Shared>,
+    phase: Phase,
+    /// The head being collected: lines as received, each ended by `\n`.
+    head: Vec<u8>,
+    /// Where the current head line starts in `head`.
+    line_start: usize,
+    /// The current chunk-size, chunk-end or trailer line.
+    line: Vec<u8>,
+    /// Lines in the head so far (the request line included).
+    lines: usize,
+    /// Trailer bytes so far.
+    trailer_bytes: usize,
+    /// Body bytes announced by chunk sizes so far.
+    body_bytes: u64,
+    /// When the current request's first byte arrived (header timeout).
+    started: Option<Instant>,
+    /// When the current request's body started (body timeout).
+    body_started: Instant,
+    /// When the connection last became idle (keep-alive timeout).
+    idle_since: Instant,
+    /// When output last made progress (send timeout).
+    last_sent: Instant,
+    waiting: Option<Waiting>,
+    /// The server is shutting down: the next response closes.
+    stopping: bool,
+}
+
+impl HttpChannel {
+    /// A handler for a new connection.
+    pub fn new(shared: Rc<Shared>) -> HttpChannel {
+        let now = Instant::now();
+        HttpChannel {
+            shared,
+            phase: Phase::Head,
+            head: Vec::new(),
+            line_start: 0,
+            line: Vec::new(),
+            lines: 0,
+            trailer_bytes: 0,
+            body_bytes: 0,
+            started: None,
+            body_started: now,
+            idle_since: now,
+            last_sent: now,
+            waiting: None,
+            stopping: false,
+        }
+    }
+
+    /// The terminator a new connection starts with.
+    pub fn initial_terminator() -> Terminator {
+        Terminator::bytes(b"\n")
+    }
+
+    fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Recomputes the one deadline that matters now.
+    fn update_deadline(&mut self, chan: &mut Channel) {
+        let cfg = &self.shared.config;
+        let deadline = if !chan.fifo().is_empty() {
+            self.last_sent + cfg.send_timeout
+        } else {
+            match self.phase {
+                Phase::Head => match self.started {
+                    Some(t) => t + cfg.header_timeout,
+                    None => self.idle_since + cfg.keep_alive_timeout,
+                },
+                Phase::Body
+                | Phase::ChunkSize
+                | Phase::ChunkData
+                | Phase::ChunkEnd
+                | Phase::Trailers => self.body_started + cfg.body_timeout,
+                Phase::Done => self.last_sent + cfg.send_timeout,
+            }
+        };
+        chan.set_deadline(Some(deadline));
+    }
+
+    /// Answers with an error and closes once it is sent.
+    fn fail(&mut self, chan: &mut Channel, e: HttpError) {
+        log::debug!("{}: {e}", peer(chan));
+        let reply = Reply::from_error(e, &self.date(chan));
+        self.queue(chan, reply, false, false, None);
+        self.phase = Phase::Done;
+        chan.close_when_done();
+        self.update_deadline(chan);
+    }
+
+    fn date(&self, _chan: &Channel) -> String {
+        self.shared
+            .date
+            .borrow_mut()
+            .get(SystemTime::now())
+            .to_string()
+    }
+
+    /// Pushes a reply (head, then body) onto the FIFO.
+    fn queue(
+        &mut self,
+        chan: &mut Channel,
+        reply: Reply,
+        keep_alive: bool,
+        http10: bool,
+        log: Option<String>,
+    ) {
+        let keep_alive = keep_alive && !self.stopping;
+        if let Some(line) = log {
+            log::info!(target: "access", "{line} {} {}", reply.status, reply.body_len);
+        }
+        if chan.fifo().is_empty() {
+            self.last_sent = chan.now();
+        }
+        let (head, body) = reply.into_parts(keep_alive, http10);
+        chan.push(head);
+        if let Some(body) = body {
+            chan.push_with_producer(body);
+        }
+        if !keep_alive {
+            chan.close_when_done();
+            self.phase = Phase::Done;
+        }
+    }
+
+    /// The start of a Common Log Format line, if the access log is on.
+    fn log_line(
+        &self,
+        chan: &Channel,
+        method: &str,
+        target: &str,
+        version: Version,
+    ) -> Option<String> {
+        if !log::log_enabled!(target: "access", log::Level::Info) {
+            return None;
+        }
+        let version = match version {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        };
+        let date = self.date(chan);
+        Some(format!(
+            "{} - - [{}] \"{method} {} {version}\"",
+            chan.peer()
+                .map_or_else(|| "-".to_string(), |p| p.ip().to_string()),
+            clf_time(&date),
+            target.escape_debug(),
+        ))
+    }
+
+    /// A complete head has been collected.
+    fn found_head(&mut self, chan: &mut Channel) {
+        let head = std::mem::take(&mut self.head);
+        self.answer_head(chan, &head);
+        self.head = head;
+        self.head.clear();
+        self.line_start = 0;
+        self.lines = 0;
+    }
+
+    fn answer_head(&mut self, chan: &mut Channel, head: &[u8]) {
+        let req = match head::parse(head) {
+            Ok(req) => req,
+            Err(e) => return self.fail(chan, e),
+        };
+        if let Framing::Length(n) = req.framing
+            && n > self.config().max_body
+        {
+            return self.fail(chan, HttpError::new(413, "the request body is too large"));
+        }
+        let date = self.date(chan);
+        let reply = response::respond(self.config(), &req, &date);
+        let log = self.log_line(chan, req.method_token, req.target, req.version);
+        let http10 = req.version == Version::Http10;
+        let keep_alive = req.keep_alive;
+        match req.framing {
+            Framing::None => {
+                self.queue(chan, reply, keep_alive, http10, log);
+                self.next_request(chan);
+                return;
+            }
+            _ if req.expect_continue && req.version == Version::Http11 => {
+                if reply.status >= 400 || matches!(req.method, Method::NotAllowed | Method::Unknown)
+                {
+                    // Refuse before the body is sent, and close: the client
+                    // may or may not send the body now, so the connection
+                    // cannot be trusted to stay in sync.
+                    self.queue(chan, reply, false, http10, log);
+                    return;
+                }
+                chan.push(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
+            }
+            _ => {}
+        }
+        self.waiting = Some(Waiting {
+            reply,
+            keep_alive,
+            http10,
+            log,
+        });
+        self.body_started = chan.now();
+        self.body_bytes = 0;
+        match req.framing {
+            Framing::Length(n) => {
+                self.phase = Phase::Body;
+                chan.set_terminator(Terminator::Count(n));
+            }
+            Framing::Chunked => {
+                self.phase = Phase::ChunkSize;
+                chan.set_terminator(b"\n");
+            }
+            Framing::None => unreachable!("answered above"),
+        }
+    }
+
+    /// The body has been read: answer, and go back to reading heads.
+    fn body_done(&mut self, chan: &mut Channel) {
+        if let Some(w) = self.waiting.take() {
+            self.queue(chan, w.reply, w.keep_alive, w.http10, w.log);
+        }
+        self.next_request(chan);
+    }
+
+    fn next_request(&mut self, chan: &mut Channel) {
+        if self.phase != Phase::Done {
+            self.phase = Phase::Head;
+            chan.set_terminator(b"\n");
+        }
+        self.started = None;
+        self.idle_since = chan.now();
+    }
+
+    fn found_chunk_size(&mut self, chan: &mut Channel) {
+        let size = match head::parse_chunk_size(&self.line) {
+            Ok(size) => size,
+            Err(e) => return self.fail(chan, e),
+        };
+        self.line.clear();
+        self.body_bytes = self.body_bytes.saturating_add(size);
+        if self.body_bytes > self.config().max_body {
+            return self.fail(chan, HttpError::new(413, "the request body is too large"));
+        }
+        if size == 0 {
+            self.phase = Phase::Trailers;
+            self.trailer_bytes = 0;
+        } else {
+            self.phase = Phase::ChunkData;
+            chan.set_terminator(Terminator::Count(size));
+        }
+    }
+
+    fn found_trailer(&mut self, chan: &mut Channel) {
+        if matches!(self.line.as_slice(), b"" | b"\r") {
+            self.line.clear();
+            return self.body_done(chan);
+        }
+        self.trailer_bytes += self.line.len() + 1;
+        self.lines += 1;
+        self.line.clear();
+        if self.trailer_bytes > self.config().max_head || self.lines > MAX_HEADERS {
+            self.fail(chan, HttpError::new(400, "too many trailer fields"));
+        }
+    }
+}
+
+impl AsyncChat for HttpChannel {
+    fn collect_incoming_data(&mut self, chan: &mut Channel, data: &[u8]) {
+        match self.phase {
+            Phase::Head => {
+                if self.started.is_none() {
+                    // The header timeout runs from the first byte of the
+                    // request and is not reset by later bytes (slowloris).
+                    self.started = Some(chan.now());
+                    self.update_deadline(chan);
+                }
+                self.head.extend_from_slice(data);
+                if self.head.len() > self.config().max_head {
+                    let e = if self.lines == 0 {
+                        HttpError::new(414, "the request line is too long")
+                    } else {
+                        HttpError::new(431, "the request head is too large")
+                    };
+                    self.fail(chan, e);
+                }
+            }
+            Phase::Body | Phase::ChunkData | Phase::Done => {} // discarded
+            Phase::ChunkSize | Phase::ChunkEnd | Phase::Trailers => {
+                self.line.extend_from_slice(data);
+                if self.line.len() > MAX_LINE {
+                    self.fail(chan, HttpError::new(400, "chunk line too long"));
+                }
+            }
+        }
+    }
+
+    fn found_terminator(&mut self, chan: &mut Channel) {
+        match self.phase {
+            Phase::Head => {
+                let line = &self.head[self.line_start..];
+                let blank = matches!(line, b"" | b"\r");
+                if blank && self.lines == 0 {
+                    // Blank lines before a request line are ignored
+                    // (RFC 9112 §2.2); Medusa closed the connection here.
+                    self.head.clear();
+                    return;
+                }
+                if self.started.is_none() {
+                    self.started = Some(chan.now());
+                }
+                self.head.push(b'\n');
+                if blank {
+                    self.found_head(chan);
+                } else {
+                    self.lines += 1;
+                    self.line_start = self.head.len();
+                    if self.lines > MAX_HEADERS + 1 {
+                        self.fail(chan, HttpError::new(431, "too many header fields"));
+                    }
+                }
+            }
+            Phase::Body => self.body_done(chan),
+            Phase::ChunkSize => self.found_chunk_size(chan),
+            Phase::ChunkData => {
+                self.phase = Phase::ChunkEnd;
+                chan.set_terminator(b"\n");
+            }
+            Phase::ChunkEnd => {
+                if matches!(self.line.as_slice(), b"" | b"\r") {
+                    self.line.clear();
+                    self.phase = Phase::ChunkSize;
+                } else {
+                    self.fail(
+                        chan,
+                        HttpError::new(400, "chunk data is not followed by CRLF"),
+                    );
+                }
+            }
+            Phase::Trailers => self.found_trailer(chan),
+            Phase::Done => {}
+        }
+        self.update_deadline(chan);
+    }
+
+    fn handle_connect(&mut self, chan: &mut Channel) {
+        self.idle_since = chan.now();
+        self.update_deadline(chan);
+    }
+
+    fn handle_sent(&mut self, chan: &mut Channel, _sent: u64) {
+        self.last_sent = chan.now();
+        if chan.fifo().is_empty() && self.phase == Phase::Head && self.started.is_none() {
+            self.idle_since = chan.now();
+        }
+        self.update_deadline(chan);
+    }
+
+    fn handle_timeout(&mut self, chan: &mut Channel) {
+        let mid_request = match self.phase {
+            Phase::Head => self.started.is_some(),
+            Phase::Done => false,
+            _ => true,
+        };
+        if chan.fifo().is_empty() && mid_request {
+            log::debug!("{}: request timed out", peer(chan));
+            self.fail(chan, HttpError::new(408, "the request took too long"));
+        } else {
+            // Idle keep-alive, or a client that stopped reading: close.
+            log::debug!("{}: timed out ({:?})", peer(chan), self.phase);
+            chan.close();
+        }
+    }
+
+    fn handle_stop(&mut self, chan: &mut Channel) {
+        self.stopping = true;
+        let idle = self.phase == Phase::Head && self.started.is_none();
+        if idle {
+            // Nothing in flight but maybe output: send it, then close.
+            chan.close_when_done();
+        }
+        // Mid-request: the response to it will carry Connection: close.
+    }
+}
+
+fn peer(chan: &Channel) -> String {
+    chan.peer()
+        .map_or_else(|| "-".to_string(), |p| p.to_string())
+}
+
+/// Common Log Format time (`10/Oct/2000:13:55:36 +0000`) from an IMF-fixdate
+/// (`Tue, 10 Oct 2000 13:55:36 GMT`). Always UTC, and says so: Medusa's log
+/// claimed a zone it did not use.
+fn clf_time(imf: &str) -> String {
+    let parts: Vec<&str> = imf.split(' ').collect();
+    match parts.as_slice() {
+        [_, day, month, year, time, _] => format!("{day}/{month}/{year}:{time} +0000"),
+        _ => imf.to_string(),
+    }
+}

@@ -1,0 +1,220 @@
+//! `asynchat-httpd`: a single-threaded HTTP/1.1 static-file server on the
+//! asynchat core.
+//!
+//! The layers, each of which never looks upward:
+//!
+//! - pure functions over bytes and strings: [`head`] (request heads and
+//!   framing), [`path`] (targets to safe relative paths), [`range`],
+//!   [`conditional`], [`date`], [`mime`], [`listing`];
+//! - [`response`]: from a parsed request to a [`response::Reply`], touching
+//!   the file system but no socket;
+//! - [`conn`]: the [`conn::HttpChannel`] handler that walks each request's
+//!   framing with terminator switches;
+//! - [`Server`]: a [`Reactor`] with one listener, the connection cap and
+//!   graceful shutdown.
+//!
+//! Tests build a [`Config`] directly and run a [`Server`] on `127.0.0.1:0`;
+//! `main.rs` only turns flags into a `Config`.
+
+pub mod conditional;
+pub mod conn;
+pub mod date;
+pub mod head;
+pub mod listing;
+pub mod mime;
+pub mod path;
+pub mod range;
+pub mod response;
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::channel::{Channel, Connection, Limits};
+use crate::reactor::{Context, Reactor, Stopper};
+use conn::{HttpChannel, Shared};
+
+/// Everything the server needs to know, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory served, canonical (absolute, no symlinks).
+    pub root: PathBuf,
+    /// The file served for a directory request, if present.
+    pub index: String,
+    /// List directories that have no index file (otherwise 403).
+    pub listing: bool,
+    /// Serve files and directories whose names start with a dot.
+    pub hidden: bool,
+    /// The most connections open at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// From the first byte of a request to the end of its head.
+    pub header_timeout: Duration,
+    /// From the end of a head to the end of its body.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub keep_alive_timeout: Duration,
+    /// How long queued output may make no progress (a client that stopped
+    /// reading).
+    pub send_timeout: Duration,
+    /// The largest request body accepted (it is read and discarded); larger
+    /// is 413.
+    pub max_body: u64,
+    /// The largest request head; larger is 431 (414 if the request line
+    /// alone is larger).
+    pub max_head: usize,
+    /// The most ranges in one Range field; more are ignored (200).
+    pub max_ranges: usize,
+    /// How long a graceful shutdown waits for responses in flight.
+    pub grace: Duration,
+    /// Per-connection back-pressure bounds.
+    pub limits: Limits,
+}
+
+/// A configuration that cannot be served.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The root does not exist or cannot be resolved.
+    Root(PathBuf, io::Error),
+    /// The root is not a directory.
+    NotADirectory(PathBuf),
+    /// The index name is not a plain file name.
+    BadIndex(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Root(p, e) => write!(f, "root {}: {e}", p.display()),
+            ConfigError::NotADirectory(p) => write!(f, "root {} is not a directory", p.display()),
+            ConfigError::BadIndex(name) => {
+                write!(
+                    f,
+                    "index {name:?} must be a plain file name (no '/', not '.' or '..')"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// The defaults for serving `root`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] if `root` does not exist or is not a directory.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Config, ConfigError> {
+        let root = root.into();
+        let canonical = root
+            .canonicalize()
+            .map_err(|e| ConfigError::Root(root.clone(), e))?;
+        if !canonical.is_dir() {
+            return Err(ConfigError::NotADirectory(root));
+        }
+        Ok(Config {
+            root: canonical,
+            index: "index.html".into(),
+            listing: true,
+            hidden: false,
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(30),
+            max_body: 1 << 20,
+            max_head: 16 * 1024,
+            max_ranges: 32,
+            grace: Duration::from_secs(5),
+            limits: Limits::default(),
+        })
+    }
+
+    /// Sets the index file name.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::BadIndex`] for a name with a `/`, an empty name, `.`
+    /// or `..`.
+    pub fn with_index(mut self, name: &str) -> Result<Config, ConfigError> {
+        if name.is_empty()
+            || name == "."
+            || name == ".."
+            || name.contains('/')
+            || name.contains('\0')
+        {
+            return Err(ConfigError::BadIndex(name.to_string()));
+        }
+        self.index = name.to_string();
+        Ok(self)
+    }
+
+    /// Sets every timeout (header, body, keep-alive, send) to `t`.
+    pub fn with_timeout(mut self, t: Duration) -> Config {
+        self.header_timeout = t;
+        self.body_timeout = t;
+        self.keep_alive_timeout = t;
+        self.send_timeout = t;
+        self
+    }
+}
+
+/// An HTTP server bound to an address, ready to run.
+pub struct Server {
+    reactor: Reactor<Connection<HttpChannel>>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Binds a listener and prepares the loop.
+    ///
+    /// # Errors
+    ///
+    /// The error from binding (address in use, not available, ...).
+    pub fn bind(config: Config, addr: SocketAddr) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let mut reactor = Reactor::new()?;
+        reactor.set_max_channels(config.max_connections);
+        reactor.set_grace(config.grace);
+        let limits = config.limits;
+        let shared = Shared::new(config);
+        reactor.listen(listener, move |stream, _peer, _cx: &mut Context<'_>| {
+            let mut chan = Channel::new(HttpChannel::initial_terminator());
+            chan.set_limits(limits);
+            Some(Connection::new(
+                stream,
+                chan,
+                HttpChannel::new(Rc::clone(&shared)),
+            ))
+        })?;
+        Ok(Server { reactor, addr })
+    }
+
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL to print: `http://127.0.0.1:8000/`, with brackets for IPv6.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// A handle that starts a graceful shutdown from any thread.
+    pub fn stopper(&self) -> Stopper {
+        self.reactor.stopper()
+    }
+
+    /// Serves until stopped and the shutdown has finished.
+    ///
+    /// # Errors
+    ///
+    /// Only a failure of the poller itself.
+    pub fn run(&mut self) -> io::Result<()> {
+        self.reactor.run()
+    }
+}

@@ -1,0 +1,262 @@
+//! Shared by the HTTP integration tests: a server on 127.0.0.1:0 in its own
+//! thread, a temporary document root, and a client that speaks raw bytes and
+//! reads responses exactly as framed.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use asynchat::Stopper;
+use asynchat::http::{Config, Server};
+
+/// How long any socket operation in a test may take before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A new, empty directory.
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("asynchat-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// Writes a file (creating parent directories) and returns its path.
+    pub fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    /// Creates a directory (and parents).
+    pub fn dir(&self, rel: &str) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server running in a background thread; stopped (gracefully) and joined
+/// when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stopper: Option<Stopper>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Serves `config` on 127.0.0.1:0.
+    pub fn start(config: Config) -> TestServer {
+        let (tx, rx) = mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let mut server = Server::bind(config, "127.0.0.1:0".parse().unwrap()).unwrap();
+            tx.send((server.local_addr(), server.stopper())).unwrap();
+            server.run().unwrap();
+        });
+        let (addr, stopper) = rx.recv_timeout(PATIENCE).expect("server started");
+        TestServer {
+            addr,
+            stopper: Some(stopper),
+            handle: Some(handle),
+        }
+    }
+
+    /// Serves `root` with the default configuration.
+    pub fn serve(root: &Path) -> TestServer {
+        TestServer::start(Config::new(root).unwrap())
+    }
+
+    /// A new client connection.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Stops the server and waits for its thread to end.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(s) = self.stopper.take() {
+            s.stop();
+        }
+        if let Some(h) = self.handle.take() {
+            h.join().unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A parsed response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// Field names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The value of the first field with this (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A blocking client with timeouts, reading responses as framed.
+pub struct Client {
+    pub reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s.set_write_timeout(Some(PATIENCE)).unwrap();
+        s.set_nodelay(true).unwrap();
+        Client {
+            reader: BufReader::new(s),
+        }
+    }
+
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.reader.get_mut()
+    }
+
+    /// Sends raw bytes.
+    pub fn send(&mut self, bytes: impl AsRef<[u8]>) -> &mut Client {
+        self.stream().write_all(bytes.as_ref()).unwrap();
+        self
+    }
+
+    /// Shuts down the write half (the server sees end of stream).
+    pub fn half_close(&mut self) -> &mut Client {
+        self.stream().shutdown(Shutdown::Write).unwrap();
+        self
+    }
+
+    /// Reads one response to a request with method `method` (HEAD responses
+    /// and 1xx/204/304 have no body). Skips nothing: a `100 Continue` is
+    /// returned as its own response.
+    pub fn read_response_to(&mut self, method: &str) -> io::Result<Response> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let status_line = line.trim_end().to_string();
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap_or("");
+        assert_eq!(version, "HTTP/1.1", "status line {status_line:?}");
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            assert!(line.ends_with("\r\n"), "header line without CRLF: {line:?}");
+            let l = line.trim_end_matches("\r\n");
+            if l.is_empty() {
+                break;
+            }
+            let (name, value) = l.split_once(':').expect("header has a colon");
+            headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+        }
+        let mut response = Response {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let bodiless = method == "HEAD" || status < 200 || status == 204 || status == 304;
+        if !bodiless {
+            let len: usize = response
+                .header("content-length")
+                .expect("every response with a body has Content-Length")
+                .parse()
+                .unwrap();
+            response.body = vec![0; len];
+            self.reader.read_exact(&mut response.body)?;
+        }
+        Ok(response)
+    }
+
+    /// Reads one response to a GET.
+    pub fn read_response(&mut self) -> Response {
+        self.read_response_to("GET").expect("a response")
+    }
+
+    /// Sends a request and reads its response.
+    pub fn request(&mut self, raw: impl AsRef<[u8]>) -> Response {
+        let raw = raw.as_ref();
+        let method = raw.split(|&b| b == b' ').next().unwrap_or(b"GET");
+        let method = String::from_utf8_lossy(method).into_owned();
+        self.send(raw);
+        self.read_response_to(&method).expect("a response")
+    }
+
+    /// True if the server closed the connection (reads end of stream, or a
+    /// reset) within the patience.
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0; 1];
+        match self.reader.read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            ),
+        }
+    }
+
+    /// Reads everything until the server closes.
+    pub fn read_to_end(&mut self) -> Vec<u8> {
+        let mut all = Vec::new();
+        self.reader.read_to_end(&mut all).unwrap();
+        all
+    }
+}
+
+/// `GET path HTTP/1.1` with a Host field.
+pub fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n")
+}
+
+/// `GET path HTTP/1.1` with extra fields (each ending in `\r\n`).
+pub fn get_with(path: &str, fields: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n{fields}\r\n")
+}
