@@ -27,9 +27,9 @@
 //!   a held-back partial terminator.
 
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::fifo::{Fifo, Transport};
 use crate::producer::{Piece, Producer};
@@ -303,8 +303,12 @@ impl Channel {
         }
     }
 
-    /// Writes queued output to `t` within the write budget, then resumes
-    /// delivery if the queue drained below its bound.
+    /// Writes queued output to `t` within the write budget, resuming the
+    /// delivery of input held by back-pressure as the queue drains.
+    ///
+    /// On return, records can be left in the input buffer only while the
+    /// output queue is non-empty, so a write event is sure to come back for
+    /// them: the reactor waits for nothing else.
     ///
     /// # Errors
     ///
@@ -314,24 +318,36 @@ impl Channel {
         handler: &mut H,
         t: &mut impl Transport,
     ) -> io::Result<u64> {
-        let mut sent = self.fifo.send(t, self.limits.write_budget)?;
-        if sent > 0 {
-            handler.handle_sent(self, sent);
-        }
-        if !self.inbox.is_empty() && !self.output_full() {
-            let queued = self.fifo.len();
-            self.feed(handler, &[]);
-            if self.fifo.len() > queued {
-                let more = self.fifo.send(t, self.limits.write_budget)?;
-                if more > 0 {
-                    handler.handle_sent(self, more);
-                }
-                sent += more;
+        let mut sent = 0;
+        loop {
+            let n = self
+                .fifo
+                .send(t, self.limits.write_budget.saturating_sub(sent))?;
+            if n > 0 {
+                sent += n;
+                handler.handle_sent(self, n);
             }
-        } else {
-            self.tell_eof(handler);
+            if self.inbox.is_empty() || !Delivery::<H>::can_deliver(self) {
+                break;
+            }
+            let held = self.inbox.len();
+            self.feed(handler, &[]);
+            // No progress means what is left is a partial record, which only
+            // more input can complete. Past the budget, what was just
+            // delivered keeps the channel writable, so the rest waits for
+            // the next write event.
+            if self.inbox.len() == held || sent >= self.limits.write_budget {
+                break;
+            }
         }
+        self.tell_eof(handler);
         Ok(sent)
+    }
+
+    /// True when the channel was closed with [`Channel::close`] (rather than
+    /// finishing after `close_when_done`).
+    pub fn is_closed(&self) -> bool {
+        self.life == Life::Closed
     }
 
     /// Moves requests to the reactor after a callback and says whether the
@@ -369,7 +385,15 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
     }
 
     fn delivering(&self) -> bool {
-        self.chan.life == Life::Open && !self.chan.output_full()
+        Self::can_deliver(self.chan)
+    }
+}
+
+impl<H: ?Sized> Delivery<'_, H> {
+    /// Records are delivered while the channel is open and its output queue
+    /// is under its bound.
+    fn can_deliver(chan: &Channel) -> bool {
+        chan.life == Life::Open && !chan.output_full()
     }
 }
 
@@ -414,12 +438,24 @@ pub trait AsyncChat {
     fn handle_close(&mut self, _chan: &mut Channel, _reason: CloseReason) {}
 }
 
+/// How long a connection that finished with `close_when_done` goes on
+/// reading (and discarding) after it has shut down its sending side.
+pub const LINGER: Duration = Duration::from_secs(2);
+
 /// A socket driven by an [`AsyncChat`] handler: the [`Dispatcher`] for an
 /// async_chat channel.
+///
+/// When a channel finishes after `close_when_done` while the peer may still
+/// be sending (pipelined requests after an error, say), closing the socket
+/// with unread input would make the kernel send a reset, which can destroy
+/// the response still in flight. So the connection first shuts down its
+/// sending side, then reads and discards until the peer closes or
+/// [`LINGER`] passes: the "lingering close" of HTTP servers.
 pub struct Connection<H> {
     stream: TcpStream,
     chan: Channel,
     handler: H,
+    lingering: bool,
 }
 
 impl<H: AsyncChat> Connection<H> {
@@ -436,6 +472,7 @@ impl<H: AsyncChat> Connection<H> {
             stream,
             chan,
             handler,
+            lingering: false,
         }
     }
 
@@ -453,6 +490,36 @@ impl<H: AsyncChat> Connection<H> {
         self.chan.now = cx.now();
         self.chan.token = cx.token();
     }
+
+    /// Hands the channel's requests to the reactor; a channel that finished
+    /// gracefully before the peer did starts lingering instead of closing.
+    fn leave(&mut self, cx: &mut Context<'_>) -> Flow {
+        let flow = self.chan.leave(cx);
+        if flow == Flow::Close && !self.chan.is_closed() && !self.chan.at_eof() {
+            if self.stream.shutdown(Shutdown::Write).is_err() {
+                return Flow::Close;
+            }
+            self.lingering = true;
+            cx.set_deadline(Some(cx.now() + LINGER));
+            return Flow::Continue;
+        }
+        flow
+    }
+
+    /// Reads and discards until the peer closes.
+    fn linger(&mut self, cx: &mut Context<'_>) -> io::Result<Flow> {
+        let buf = cx.read_buffer();
+        for _ in 0..READS_PER_EVENT {
+            match self.stream.read(buf) {
+                Ok(0) => return Ok(Flow::Close),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Flow::Continue)
+    }
 }
 
 impl<H: AsyncChat> Dispatcher for Connection<H> {
@@ -461,20 +528,23 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
     }
 
     fn readable(&self) -> bool {
-        self.chan.readable()
+        self.lingering || self.chan.readable()
     }
 
     fn writable(&self) -> bool {
-        self.chan.writable()
+        !self.lingering && self.chan.writable()
     }
 
     fn handle_connect(&mut self, cx: &mut Context<'_>) -> Flow {
         self.enter(cx);
         self.handler.handle_connect(&mut self.chan);
-        self.chan.leave(cx)
+        self.leave(cx)
     }
 
     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<Flow> {
+        if self.lingering {
+            return self.linger(cx);
+        }
         self.enter(cx);
         let buf = cx.read_buffer();
         for _ in 0..READS_PER_EVENT {
@@ -497,35 +567,48 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
                 Err(e) => return Err(e),
             }
         }
-        Ok(self.chan.leave(cx))
+        Ok(self.leave(cx))
     }
 
     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<Flow> {
         self.enter(cx);
         self.chan.send(&mut self.handler, &mut self.stream)?;
-        Ok(self.chan.leave(cx))
+        Ok(self.leave(cx))
     }
 
     fn handle_timeout(&mut self, cx: &mut Context<'_>) -> Flow {
+        if self.lingering {
+            return Flow::Close;
+        }
         self.enter(cx);
         self.chan.deadline = None;
         self.handler.handle_timeout(&mut self.chan);
-        self.chan.leave(cx)
+        self.leave(cx)
     }
 
     fn handle_wake(&mut self, cx: &mut Context<'_>) -> Flow {
         self.enter(cx);
         self.handler.handle_wake(&mut self.chan);
-        self.chan.leave(cx)
+        self.leave(cx)
     }
 
     fn handle_stop(&mut self, cx: &mut Context<'_>) -> Flow {
+        if self.lingering {
+            return Flow::Close;
+        }
         self.enter(cx);
         self.handler.handle_stop(&mut self.chan);
-        self.chan.leave(cx)
+        self.leave(cx)
     }
 
     fn handle_close(&mut self, reason: CloseReason) {
+        // The channel itself finished before lingering began; how the
+        // linger ended is the socket's business.
+        let reason = if self.lingering {
+            CloseReason::Done
+        } else {
+            reason
+        };
         self.handler.handle_close(&mut self.chan, reason);
     }
 }

@@ -1,0 +1,766 @@
+//! Producers and the output FIFO, in memory: what each producer yields, the
+//! exact bytes the FIFO writes, laziness (`more()` only when the transport
+//! can take more, never far beyond `GATHER_MAX`), partial writes that resume
+//! exactly, and `sendfile` to a real TCP socket.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IoSlice, Read};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use asynchat::fifo::{GATHER_MAX, GATHER_PIECES};
+use asynchat::producer::FILE_SPAN_MAX;
+use asynchat::{
+    AsyncChat, BytesProducer, Channel, Chunked, Composite, Fifo, FileProducer, Hooked, Piece,
+    Producer, Transport,
+};
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A file in the temp directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn with(contents: &[u8]) -> TempFile {
+        let path = std::env::temp_dir().join(format!(
+            "asynchat-producers-{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+
+    fn open(&self) -> File {
+        File::open(&self.0).unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Bytes whose every position differs from its neighbours', so a slip of an
+/// offset shows.
+fn pattern(len: usize, salt: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ ((i >> 8) as u8) ^ ((i >> 16) as u8) ^ salt)
+        .collect()
+}
+
+/// A producer that yields the given pieces in order.
+struct Pieces(VecDeque<Piece>);
+
+impl Pieces {
+    fn of(pieces: &[&'static [u8]]) -> Pieces {
+        Pieces(pieces.iter().map(|&p| Piece::from(p)).collect())
+    }
+}
+
+impl Producer for Pieces {
+    fn more(&mut self) -> Option<Piece> {
+        self.0.pop_front()
+    }
+}
+
+/// The bytes a piece stands for (file spans are read back).
+fn piece_bytes(piece: &Piece) -> Vec<u8> {
+    match piece {
+        Piece::Bytes(b) => b.to_vec(),
+        Piece::File(span) => {
+            let mut buf = vec![0; span.len as usize];
+            let mut at = 0;
+            while at < buf.len() {
+                let sub = asynchat::FileSpan {
+                    file: Rc::clone(&span.file),
+                    offset: span.offset + at as u64,
+                    len: span.len - at as u64,
+                };
+                at += sub.read_into(&mut buf[at..]).unwrap();
+            }
+            buf
+        }
+    }
+}
+
+/// Everything a producer yields, piece by piece, until `None`.
+fn all_pieces(p: &mut impl Producer) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    for _ in 0..100_000 {
+        match p.more() {
+            Some(piece) => pieces.push(piece),
+            None => return pieces,
+        }
+    }
+    panic!("the producer never ends");
+}
+
+fn concat(pieces: &[Piece]) -> Vec<u8> {
+    pieces.iter().flat_map(piece_bytes).collect()
+}
+
+/// Sends the whole queue to `t`, however many calls it takes.
+fn drain(fifo: &mut Fifo, t: &mut impl Transport) -> io::Result<u64> {
+    let mut total = 0;
+    for _ in 0..10_000_000 {
+        if fifo.is_empty() {
+            return Ok(total);
+        }
+        total += fifo.send(t, u64::MAX)?;
+    }
+    panic!("the queue never drained");
+}
+
+fn wire_of(fifo: &mut Fifo) -> Vec<u8> {
+    let mut wire = Vec::new();
+    drain(fifo, &mut wire).unwrap();
+    wire
+}
+
+fn text(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+// ---------------------------------------------------------------------------
+// Pieces and simple producers
+// ---------------------------------------------------------------------------
+
+#[test]
+fn piece_conversions_and_lengths() {
+    let p = Piece::from(&b"abc"[..]);
+    assert_eq!((p.len(), p.is_empty()), (3, false));
+    assert_eq!(format!("{p:?}"), "Bytes(3 bytes)");
+    assert_eq!(piece_bytes(&Piece::from(b"xy".to_vec())), b"xy");
+    assert_eq!(piece_bytes(&Piece::from(String::from("zz"))), b"zz");
+    assert!(Piece::from(Vec::new()).is_empty());
+}
+
+#[test]
+fn bytes_producer_yields_one_piece_then_none() {
+    let mut p = BytesProducer::new(&b"hello"[..]);
+    let first = p.more().expect("one piece");
+    assert_eq!(piece_bytes(&first), b"hello");
+    assert!(p.more().is_none());
+    assert!(p.more().is_none());
+}
+
+#[test]
+fn file_producer_small_file_is_one_span() {
+    let data = pattern(1000, 3);
+    let file = TempFile::with(&data);
+    let mut p = FileProducer::whole(file.open()).unwrap();
+    let pieces = all_pieces(&mut p);
+    assert_eq!(pieces.len(), 1);
+    let Piece::File(span) = &pieces[0] else {
+        panic!("not a file span: {:?}", pieces[0]);
+    };
+    assert_eq!((span.offset, span.len), (0, 1000));
+    assert_eq!(format!("{:?}", pieces[0]), "File(0+1000)");
+    assert_eq!(concat(&pieces), data);
+    assert!(p.more().is_none());
+}
+
+#[test]
+fn file_producer_empty_file_yields_nothing() {
+    let file = TempFile::with(b"");
+    let mut p = FileProducer::whole(file.open()).unwrap();
+    assert!(p.more().is_none());
+}
+
+/// A file larger than `FILE_SPAN_MAX` comes as several spans, none longer
+/// than `FILE_SPAN_MAX`, contiguous, and the bytes sent are the file's.
+#[test]
+fn file_producer_large_file_is_several_spans() {
+    let max = FILE_SPAN_MAX as usize;
+    let data = pattern(2 * max + 12_345, 7);
+    let file = TempFile::with(&data);
+    let mut p = FileProducer::whole(file.open()).unwrap();
+    let spans: Vec<(u64, u64)> = all_pieces(&mut p)
+        .iter()
+        .map(|piece| match piece {
+            Piece::File(s) => (s.offset, s.len),
+            other => panic!("not a file span: {other:?}"),
+        })
+        .collect();
+    let m = FILE_SPAN_MAX;
+    assert_eq!(spans, [(0, m), (m, m), (2 * m, 12_345)]);
+
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(FileProducer::whole(file.open()).unwrap()));
+    let wire = wire_of(&mut fifo);
+    assert_eq!(wire.len(), data.len());
+    assert!(wire == data, "the bytes sent differ from the file");
+}
+
+/// A byte range of a file: spans start at the offset and the bytes sent are
+/// exactly that range.
+#[test]
+fn file_producer_byte_range() {
+    let max = FILE_SPAN_MAX as usize;
+    let data = pattern(max + 1000, 9);
+    let file = TempFile::with(&data);
+    let (offset, len) = (100u64, FILE_SPAN_MAX + 7);
+    let mut p = FileProducer::new(file.open(), offset, len);
+    let spans: Vec<(u64, u64)> = all_pieces(&mut p)
+        .iter()
+        .map(|piece| match piece {
+            Piece::File(s) => (s.offset, s.len),
+            other => panic!("not a file span: {other:?}"),
+        })
+        .collect();
+    assert_eq!(spans, [(100, FILE_SPAN_MAX), (100 + FILE_SPAN_MAX, 7)]);
+
+    for (offset, len) in [(100u64, FILE_SPAN_MAX + 7), (0, 1), (5, 0), (999, 20_000)] {
+        let mut fifo = Fifo::new();
+        fifo.push(Piece::from(&b"<"[..]));
+        fifo.push_producer(Box::new(FileProducer::new(file.open(), offset, len)));
+        fifo.push(Piece::from(&b">"[..]));
+        let wire = wire_of(&mut fifo);
+        let want = [
+            &b"<"[..],
+            &data[offset as usize..(offset + len) as usize],
+            b">",
+        ]
+        .concat();
+        assert!(wire == want, "range {offset}+{len}");
+    }
+}
+
+/// A file that is shorter than the span promised fails the send rather
+/// than sending short.
+#[test]
+fn a_file_shorter_than_promised_fails_the_send() {
+    let data = pattern(5000, 1);
+    let file = TempFile::with(&data);
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(FileProducer::new(file.open(), 0, 6000)));
+    let mut wire = Vec::new();
+    let err = drain(&mut fifo, &mut wire).expect_err("sending past the end of the file");
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    assert_eq!(wire, data, "the bytes that exist are sent first");
+}
+
+#[test]
+fn composite_runs_its_parts_in_order() {
+    let inner = Composite::new()
+        .with(BytesProducer::new(&b"b"[..]))
+        .with(Pieces::of(&[b"c", b"", b"d"]));
+    let mut p = Composite::new()
+        .with(BytesProducer::new(&b"a"[..]))
+        .with(Composite::new())
+        .with(inner)
+        .with(Pieces::of(&[]));
+    p.push(Box::new(BytesProducer::new(&b"e"[..])));
+    let pieces = all_pieces(&mut p);
+    let got: Vec<String> = pieces.iter().map(|p| text(&piece_bytes(p))).collect();
+    assert_eq!(got, ["a", "b", "c", "", "d", "e"]);
+    assert!(p.more().is_none());
+    assert!(Composite::new().more().is_none());
+}
+
+// ---------------------------------------------------------------------------
+// Chunked and Hooked
+// ---------------------------------------------------------------------------
+
+#[test]
+fn chunked_framing_exact_bytes() {
+    let table: &[(&[&[u8]], &str)] = &[
+        (
+            &[b"hello", b"", b"world!"],
+            "5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n",
+        ),
+        (&[], "0\r\n\r\n"),
+        (&[b""], "0\r\n\r\n"),
+        (
+            &[b"0123456789abcdef"],
+            "10\r\n0123456789abcdef\r\n0\r\n\r\n",
+        ),
+        (&[b"a", b"b"], "1\r\na\r\n1\r\nb\r\n0\r\n\r\n"),
+    ];
+    for &(pieces, want) in table {
+        let mut p = Chunked::new(Pieces::of(pieces));
+        let got = concat(&all_pieces(&mut p));
+        assert_eq!(text(&got), text(want.as_bytes()), "{pieces:?}");
+        assert!(p.more().is_none(), "{pieces:?}: more after the end");
+    }
+    // Chunk sizes in lowercase hex, and through a FIFO.
+    let big: &'static [u8] = Box::leak(vec![b'z'; 300].into_boxed_slice());
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(Chunked::new(Pieces::of(&[big]))));
+    let want = [&b"12c\r\n"[..], big, b"\r\n0\r\n\r\n"].concat();
+    assert_eq!(wire_of(&mut fifo), want);
+}
+
+#[test]
+fn chunked_frames_a_file_span() {
+    let data = pattern(70_000, 5);
+    let file = TempFile::with(&data);
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(Chunked::new(
+        FileProducer::whole(file.open()).unwrap(),
+    )));
+    let want = [&b"11170\r\n"[..], &data, b"\r\n0\r\n\r\n"].concat();
+    assert!(wire_of(&mut fifo) == want);
+}
+
+#[test]
+fn hooked_reports_the_total_once() {
+    let data = pattern(30_000, 2);
+    let file = TempFile::with(&data);
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&calls);
+    let inner = Composite::new()
+        .with(BytesProducer::new(&b"HTTP/1.0 200 OK\r\n\r\n"[..]))
+        .with(FileProducer::whole(file.open()).unwrap())
+        .with(Pieces::of(&[b"", b"tail"]));
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(Hooked::new(inner, move |total| {
+        log.borrow_mut().push(total)
+    })));
+    fifo.push(Piece::from(&b"next"[..]));
+    let wire = wire_of(&mut fifo);
+    assert_eq!(wire.len(), 19 + 30_000 + 4 + 4);
+    assert_eq!(*calls.borrow(), [19 + 30_000 + 4]);
+
+    // Directly: asking again after the end does not call the hook again.
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&calls);
+    let mut p = Hooked::new(Pieces::of(&[b"ab", b"cde"]), move |total| {
+        log.borrow_mut().push(total)
+    });
+    assert_eq!(concat(&all_pieces(&mut p)), b"abcde");
+    assert_eq!(
+        *calls.borrow(),
+        [5],
+        "the hook runs when the inner producer ends"
+    );
+    assert!(p.more().is_none());
+    assert!(p.more().is_none());
+    assert_eq!(*calls.borrow(), [5]);
+
+    // An empty producer reports 0.
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&calls);
+    let mut p = Hooked::new(Pieces::of(&[]), move |total| log.borrow_mut().push(total));
+    assert!(p.more().is_none());
+    assert_eq!(*calls.borrow(), [0]);
+}
+
+/// The hook does not run before the last piece has been asked for.
+#[test]
+fn hooked_waits_for_the_end() {
+    let calls = Rc::new(Cell::new(0));
+    let log = Rc::clone(&calls);
+    let mut p = Hooked::new(Pieces::of(&[b"a", b"b"]), move |_| log.set(log.get() + 1));
+    p.more();
+    p.more();
+    assert_eq!(calls.get(), 0);
+    assert!(p.more().is_none());
+    assert_eq!(calls.get(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// The FIFO: ordering, bookkeeping, laziness, partial writes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn fifo_bookkeeping() {
+    let mut fifo = Fifo::new();
+    assert!(fifo.is_empty());
+    fifo.push(Piece::from(Vec::new())); // dropped
+    assert!(fifo.is_empty());
+    fifo.push(Piece::from(&b"abc"[..]));
+    fifo.push_producer(Box::new(BytesProducer::new(&b"defg"[..])));
+    fifo.push(Piece::from(b"hi".to_vec()));
+    assert_eq!(fifo.len(), 3);
+    assert_eq!(
+        fifo.buffered(),
+        5,
+        "producers' output is not counted until made"
+    );
+    let mut t = Budget::new(2);
+    assert_eq!(fifo.send(&mut t, u64::MAX).unwrap(), 2);
+    assert_eq!(fifo.buffered(), 5 + 4 - 2);
+    t.left = 100;
+    fifo.send(&mut t, u64::MAX).unwrap();
+    assert_eq!(t.taken, b"abcdefghi");
+    assert!(fifo.is_empty());
+    assert_eq!(fifo.buffered(), 0);
+    fifo.push(Piece::from(&b"x"[..]));
+    fifo.push_producer(Box::new(BytesProducer::new(&b"y"[..])));
+    fifo.clear();
+    assert!(fifo.is_empty());
+    assert_eq!(fifo.buffered(), 0);
+}
+
+/// `send` stops once it has written the budget, after finishing the write
+/// it started.
+#[test]
+fn fifo_send_respects_the_budget() {
+    let mut fifo = Fifo::new();
+    for i in 0..5u8 {
+        fifo.push(Piece::from(vec![i; 100_000]));
+    }
+    let mut t = Greedy::default();
+    // The first write gathers three pieces (300 000 >= GATHER_MAX).
+    assert_eq!(fifo.send(&mut t, 250_000).unwrap(), 300_000);
+    assert_eq!(fifo.len(), 2);
+    assert_eq!(fifo.send(&mut t, 1).unwrap(), 200_000);
+    assert!(fifo.is_empty());
+    let want: Vec<u8> = (0..5u8).flat_map(|i| vec![i; 100_000]).collect();
+    assert!(t.0 == want);
+}
+
+/// A transport that takes everything, file spans whole.
+#[derive(Default)]
+struct Greedy(Vec<u8>);
+
+impl Transport for Greedy {
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut n = 0;
+        for b in bufs {
+            self.0.extend_from_slice(b);
+            n += b.len();
+        }
+        Ok(n)
+    }
+
+    fn send_file(&mut self, span: &asynchat::FileSpan) -> io::Result<usize> {
+        let bytes = piece_bytes(&Piece::File(span.clone()));
+        self.0.extend_from_slice(&bytes);
+        Ok(bytes.len())
+    }
+}
+
+/// Budget over file spans: a greedy transport takes a whole span per call.
+#[test]
+fn fifo_send_budget_over_file_spans() {
+    let data = pattern(3 * FILE_SPAN_MAX as usize, 12);
+    let file = TempFile::with(&data);
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(FileProducer::whole(file.open()).unwrap()));
+    let mut t = Greedy::default();
+    assert_eq!(fifo.send(&mut t, 1).unwrap(), FILE_SPAN_MAX);
+    assert_eq!(
+        fifo.send(&mut t, FILE_SPAN_MAX + 1).unwrap(),
+        2 * FILE_SPAN_MAX
+    );
+    assert_eq!(fifo.send(&mut t, u64::MAX).unwrap(), 0);
+    assert!(fifo.is_empty());
+    assert!(t.0 == data);
+}
+
+/// A transport that takes `left` bytes, then says `WouldBlock`.
+struct Budget {
+    taken: Vec<u8>,
+    left: usize,
+    writes: usize,
+}
+
+impl Budget {
+    fn new(left: usize) -> Budget {
+        Budget {
+            taken: Vec::new(),
+            left,
+            writes: 0,
+        }
+    }
+}
+
+impl Transport for Budget {
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.writes += 1;
+        if self.left == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut n = 0;
+        for b in bufs {
+            let k = b.len().min(self.left - n);
+            self.taken.extend_from_slice(&b[..k]);
+            n += k;
+            if n == self.left {
+                break;
+            }
+        }
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+/// A producer of `pieces` pieces of `size` bytes that counts its `more()`
+/// calls; piece `i` is filled with byte `i`.
+struct Counting {
+    calls: Rc<Cell<usize>>,
+    made: usize,
+    pieces: usize,
+    size: usize,
+}
+
+impl Counting {
+    fn new(pieces: usize, size: usize) -> (Counting, Rc<Cell<usize>>) {
+        let calls = Rc::new(Cell::new(0));
+        let p = Counting {
+            calls: Rc::clone(&calls),
+            made: 0,
+            pieces,
+            size,
+        };
+        (p, calls)
+    }
+
+    fn expected(pieces: usize, size: usize) -> Vec<u8> {
+        (0..pieces).flat_map(|i| vec![i as u8; size]).collect()
+    }
+}
+
+impl Producer for Counting {
+    fn more(&mut self) -> Option<Piece> {
+        self.calls.set(self.calls.get() + 1);
+        if self.made == self.pieces {
+            return None;
+        }
+        self.made += 1;
+        Some(Piece::from(vec![(self.made - 1) as u8; self.size]))
+    }
+}
+
+struct Quiet;
+
+impl AsyncChat for Quiet {
+    fn collect_incoming_data(&mut self, _chan: &mut Channel, _data: &[u8]) {}
+    fn found_terminator(&mut self, _chan: &mut Channel) {}
+}
+
+/// `push_with_producer` does not call `more()`; `send` does.
+#[test]
+fn a_producer_is_lazy_until_send() {
+    let (p, calls) = Counting::new(3, 10);
+    let mut chan = Channel::new(b"\n");
+    chan.push_with_producer(p);
+    assert_eq!(calls.get(), 0, "more() was called by push_with_producer");
+    assert!(chan.writable());
+    assert_eq!(chan.fifo().len(), 1);
+    let mut wire = Vec::new();
+    chan.send(&mut Quiet, &mut wire).unwrap();
+    assert_eq!(wire, Counting::expected(3, 10));
+    assert_eq!(calls.get(), 4, "three pieces and the None");
+    assert!(!chan.writable());
+}
+
+/// With a transport that takes only a few bytes, `send` asks a producer for
+/// no more than `GATHER_MAX` bytes beyond what was written.
+#[test]
+fn send_does_not_run_ahead_of_the_transport() {
+    let size = 16 * 1024;
+    let pieces = 1000;
+    let ahead = (GATHER_MAX as usize).div_ceil(size) + 1;
+    let (p, calls) = Counting::new(pieces, size);
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(p));
+    let mut t = Budget::new(10);
+    assert_eq!(fifo.send(&mut t, u64::MAX).unwrap(), 10);
+    assert!(
+        calls.get() <= ahead,
+        "{} more() calls for 10 bytes written (at most {ahead})",
+        calls.get()
+    );
+    assert!(calls.get() >= 1);
+
+    let mut total = 10;
+    for budget in [100_000usize, 1, 300_000, 5] {
+        t.left = budget;
+        total += budget;
+        assert_eq!(fifo.send(&mut t, u64::MAX).unwrap(), budget as u64);
+        let bound = total.div_ceil(size) + ahead;
+        assert!(
+            calls.get() <= bound,
+            "{} more() calls after {total} bytes written (at most {bound})",
+            calls.get()
+        );
+        assert!(calls.get() >= total.div_ceil(size));
+    }
+    assert_eq!(t.taken, Counting::expected(pieces, size)[..total]);
+
+    // Tiny pieces: gathering stops at GATHER_PIECES.
+    let (p, calls) = Counting::new(10_000, 1);
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(p));
+    let mut t = Budget::new(10);
+    assert_eq!(fifo.send(&mut t, u64::MAX).unwrap(), 10);
+    assert!(
+        calls.get() <= GATHER_PIECES + 1,
+        "{} more() calls for 10 one-byte pieces",
+        calls.get()
+    );
+}
+
+/// A producer behind a file span is not asked for more while the span is
+/// being sent.
+#[test]
+fn a_producer_behind_a_file_is_not_asked_early() {
+    let data = pattern(100_000, 4);
+    let file = TempFile::with(&data);
+    let (p, calls) = Counting::new(2, 5);
+    let mut fifo = Fifo::new();
+    fifo.push_producer(Box::new(FileProducer::whole(file.open()).unwrap()));
+    fifo.push_producer(Box::new(p));
+    let mut t = Budget::new(50_000);
+    fifo.send(&mut t, u64::MAX).unwrap();
+    assert_eq!(calls.get(), 0);
+    t.left = usize::MAX;
+    drain(&mut fifo, &mut t).unwrap();
+    assert!(t.taken == [data, Counting::expected(2, 5)].concat());
+    assert_eq!(calls.get(), 3);
+}
+
+/// A transport that takes 1, 2, ... 7 bytes per call, and now and then is
+/// interrupted or would block.
+#[derive(Default)]
+struct Dribble {
+    taken: Vec<u8>,
+    calls: usize,
+}
+
+impl Transport for Dribble {
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls.is_multiple_of(11) {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        if self.calls.is_multiple_of(13) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut want = self.calls % 7 + 1;
+        let mut n = 0;
+        for b in bufs {
+            let k = b.len().min(want);
+            self.taken.extend_from_slice(&b[..k]);
+            n += k;
+            want -= k;
+            if want == 0 {
+                break;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The output of a mixed queue (bytes, producers, file spans, framing),
+/// with the expected bytes.
+fn mixed_queue(file: &TempFile, data: &[u8]) -> (Fifo, Vec<u8>) {
+    let mut fifo = Fifo::new();
+    let mut want = Vec::new();
+    fifo.push(Piece::from(&b"HTTP/1.1 200 OK\r\n\r\n"[..]));
+    want.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\n");
+    fifo.push_producer(Box::new(
+        Composite::new()
+            .with(BytesProducer::new(&b"[head]"[..]))
+            .with(FileProducer::new(file.open(), 10, 20_000))
+            .with(Pieces::of(&[b"", b"[tail]"])),
+    ));
+    want.extend_from_slice(b"[head]");
+    want.extend_from_slice(&data[10..20_010]);
+    want.extend_from_slice(b"[tail]");
+    fifo.push_producer(Box::new(Chunked::new(Pieces::of(&[
+        b"hello", b"", b"world!",
+    ]))));
+    want.extend_from_slice(b"5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n");
+    fifo.push(Piece::from(pattern(3000, 8)));
+    want.extend_from_slice(&pattern(3000, 8));
+    fifo.push_producer(Box::new(FileProducer::new(file.open(), 0, 700)));
+    want.extend_from_slice(&data[..700]);
+    for i in 0..100u8 {
+        fifo.push(Piece::from(vec![i; 3]));
+        want.extend_from_slice(&[i; 3]);
+    }
+    (fifo, want)
+}
+
+/// Partial writes resume exactly: a transport that takes a few bytes at a
+/// time gets the same stream as one that takes everything.
+#[test]
+fn partial_writes_resume_exactly() {
+    let data = pattern(30_000, 6);
+    let file = TempFile::with(&data);
+
+    let (mut fifo, want) = mixed_queue(&file, &data);
+    let whole = wire_of(&mut fifo);
+    assert!(
+        whole == want,
+        "the whole-write stream differs from the expected"
+    );
+
+    let (mut fifo, _) = mixed_queue(&file, &data);
+    let mut t = Dribble::default();
+    let sent = drain(&mut fifo, &mut t).unwrap();
+    assert_eq!(sent as usize, want.len());
+    assert_eq!(t.taken.len(), want.len());
+    assert!(t.taken == want, "the dribbled stream differs");
+    assert!(t.calls > want.len() / 7, "the transport really was partial");
+}
+
+// ---------------------------------------------------------------------------
+// sendfile to a real socket
+// ---------------------------------------------------------------------------
+
+/// `Fifo::send` to a non-blocking `TcpStream` sends a file with `sendfile`
+/// and the receiver gets exactly the file's bytes, with the byte pieces
+/// around it. That `sendfile` was used shows in the size of one `send`: the
+/// copying fallback of `Transport::send_file` moves 16 KiB per call and
+/// `Fifo::send` stops at its first short write, so one call moves at most
+/// about 32 KiB; `sendfile` fills the (enlarged) socket buffer at once.
+#[test]
+fn fifo_sends_a_file_to_a_tcp_socket() {
+    let data = pattern(3 << 20, 11);
+    let file = TempFile::with(&data);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut reader = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    reader
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (mut writer, _) = listener.accept().unwrap();
+    writer.set_nonblocking(true).unwrap();
+    // A send buffer well over 16 KiB, so one sendfile call can show it.
+    rustix::net::sockopt::set_socket_send_buffer_size(&writer, 1 << 20).unwrap();
+
+    let receiving = thread::spawn(move || {
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).map(|_| got)
+    });
+
+    let mut fifo = Fifo::new();
+    fifo.push(Piece::from(&b"<"[..]));
+    fifo.push_producer(Box::new(FileProducer::whole(file.open()).unwrap()));
+    fifo.push(Piece::from(&b">"[..]));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut biggest = 0;
+    while !fifo.is_empty() {
+        assert!(Instant::now() < deadline, "sending timed out");
+        let n = fifo.send(&mut writer, u64::MAX).unwrap();
+        biggest = biggest.max(n);
+        if n == 0 {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    drop(writer);
+    let got = receiving.join().unwrap().expect("reading the socket");
+    let want = [&b"<"[..], &data, b">"].concat();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the bytes received differ from the file");
+    assert!(
+        biggest > 64 * 1024,
+        "one send moved at most {biggest} bytes: the file was copied, not sent with sendfile"
+    );
+}
