@@ -465,8 +465,11 @@ impl AsyncChat for HttpChannel {
     fn handle_stop(&mut self, chan: &mut Channel) {
         self.stopping = true;
         let idle = self.phase == Phase::Head && self.started.is_none();
-        if idle {
-            // Nothing in flight but maybe output: send it, then close.
+        if idle && chan.fifo().is_empty() {
+            // An idle keep-alive connection has nothing to lose.
+            chan.close();
+        } else if idle {
+            // Responses still going out: send them, then close.
             chan.close_when_done();
         }
         // Mid-request: the response to it will carry Connection: close.

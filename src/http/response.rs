@@ -319,10 +319,15 @@ fn list(cfg: &Config, resolved: &Resolved, dir: &Path, date: &str) -> Reply {
         if !cfg.hidden && name.starts_with('.') {
             continue;
         }
-        // Follows symlinks; a dangling one is left out.
-        let Ok(meta) = fs::metadata(entry.path()) else {
+        // List exactly what would be served: the same containment check as
+        // a request, so a symlink out of the root (or to a dotfile) shows
+        // neither its name nor its target's size and time.
+        let Some((_, meta)) = contained(cfg, &entry.path()) else {
             continue;
         };
+        if !meta.is_dir() && !meta.is_file() {
+            continue;
+        }
         entries.push(listing::Entry {
             name,
             is_dir: meta.is_dir(),

@@ -1,0 +1,503 @@
+//! The `asynchat-httpd` binary, run as a process: its start-up line, its
+//! one-line errors, its flags, its signals and its access log.
+//!
+//! Every process is killed when its guard is dropped, and every wait is
+//! bounded.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_asynchat-httpd");
+
+/// How long a process may take to exit after it was told to.
+const EXIT_PATIENCE: Duration = Duration::from_secs(5);
+
+const A_TXT: &str = "hello from a.txt\n";
+
+/// Lines read from a pipe by a background thread.
+fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A running `asynchat-httpd`, killed and reaped when dropped.
+struct Httpd {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+impl Httpd {
+    /// Spawns the binary with `args`, stdout and stderr piped, and no
+    /// `RUST_LOG` from the environment.
+    fn spawn(args: &[&str]) -> Httpd {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        Httpd {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The first line on stdout, or `Err` with whatever stderr said if the
+    /// process ended (or said nothing) first.
+    fn first_line(&mut self) -> Result<String, String> {
+        match self.stdout.recv_timeout(PATIENCE) {
+            Ok(line) => Ok(line),
+            Err(e) => {
+                let status = self.wait_exit(EXIT_PATIENCE);
+                let err: Vec<String> = drain(&self.stderr);
+                Err(format!(
+                    "no start-up line ({e:?}); {status:?}; stderr {err:?}"
+                ))
+            }
+        }
+    }
+
+    /// Starts a server and returns it with its address, parsed from the
+    /// start-up line.
+    fn start(args: &[&str]) -> (Httpd, SocketAddr, String) {
+        let mut httpd = Httpd::spawn(args);
+        let line = httpd.first_line().unwrap();
+        let addr = addr_of(&line);
+        (httpd, addr, line)
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Sends a signal with `kill(1)`.
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -{name} failed: {status:?}");
+    }
+
+    /// Waits for the process to exit, at most `patience`; kills it and
+    /// panics if it does not.
+    fn wait_exit(&mut self, patience: Duration) -> ExitStatus {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("asynchat-httpd did not exit within {patience:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`, at most the patience.
+    fn stderr_line_with(&self, needle: &str) -> Option<String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything left on a pipe until its writer closes (bounded: the process
+/// has exited, or the patience runs out).
+fn drain(rx: &Receiver<String>) -> Vec<String> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut lines = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(RecvTimeoutError::Disconnected) => return lines,
+            Err(RecvTimeoutError::Timeout) => panic!("pipe still open; got {lines:?}"),
+        }
+    }
+}
+
+/// Runs the binary to completion (bounded) and returns its exit status,
+/// stdout lines and stderr lines.
+fn run(args: &[&str]) -> (ExitStatus, Vec<String>, Vec<String>) {
+    let mut httpd = Httpd::spawn(args);
+    let status = httpd.wait_exit(EXIT_PATIENCE);
+    (status, drain(&httpd.stdout), drain(&httpd.stderr))
+}
+
+/// Runs the binary, expecting a start-up failure: exit status 1, exactly one
+/// line on stderr starting with `asynchat-httpd:`, nothing on stdout.
+/// Returns that line.
+#[track_caller]
+fn assert_fails(args: &[&str]) -> String {
+    let (status, out, err) = run(args);
+    assert_eq!(status.code(), Some(1), "{args:?}: {status:?} {err:?}");
+    assert!(out.is_empty(), "{args:?}: stdout {out:?}");
+    assert_eq!(err.len(), 1, "{args:?}: stderr {err:?}");
+    assert!(err[0].starts_with("asynchat-httpd:"), "{args:?}: {err:?}");
+    assert!(!err[0].contains("panicked"), "{args:?}: {err:?}");
+    err[0].clone()
+}
+
+/// The address in `Serving ROOT at http://ADDR/`.
+fn addr_of(line: &str) -> SocketAddr {
+    let url = line.rsplit(" at ").next().unwrap();
+    let host_port = url
+        .strip_prefix("http://")
+        .and_then(|s| s.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"));
+    host_port
+        .parse()
+        .unwrap_or_else(|e| panic!("{host_port:?} in {line:?}: {e}"))
+}
+
+fn docroot(tag: &str) -> TempDir {
+    let root = TempDir::new(tag);
+    root.file("a.txt", A_TXT);
+    root
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// GETs `/a.txt` with a raw request and checks the answer.
+#[track_caller]
+fn assert_serves_a_txt(addr: SocketAddr) {
+    let mut c = Client::connect(addr);
+    let r = c.request("GET /a.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.text(), A_TXT);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+}
+
+#[test]
+fn prints_one_line_with_the_canonical_root_and_real_port() {
+    let root = docroot("cli-start");
+    root.dir("sub");
+    // A root spelled with `..`: the line shows the canonical path.
+    let spelled = root.path().join("sub").join("..");
+    let canonical = root.path().canonicalize().unwrap();
+    let (mut httpd, addr, line) = Httpd::start(&[path_str(&spelled), "-p", "0"]);
+    let prefix = format!("Serving {} at http://127.0.0.1:", canonical.display());
+    let port = line
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("{line:?} should start with {prefix:?}"));
+    assert!(port.bytes().all(|b| b.is_ascii_digit()), "{line:?}");
+    assert_ne!(addr.port(), 0, "{line:?}");
+    assert_eq!(port, addr.port().to_string());
+    assert_serves_a_txt(addr);
+
+    // Exactly one line on stdout, start to finish.
+    httpd.signal("TERM");
+    assert!(httpd.wait_exit(EXIT_PATIENCE).success());
+    assert_eq!(drain(&httpd.stdout), Vec::<String>::new());
+}
+
+#[test]
+fn serves_on_ipv6_loopback() {
+    let root = docroot("cli-ipv6");
+    let mut httpd = Httpd::spawn(&[path_str(root.path()), "-b", "::1", "-p", "0"]);
+    let line = match httpd.first_line() {
+        Ok(line) => line,
+        Err(why) if why.contains("cannot listen") => {
+            println!("skipped: cannot bind ::1 (IPv6 unavailable): {why}");
+            return;
+        }
+        Err(why) => panic!("{why}"),
+    };
+    let canonical = root.path().canonicalize().unwrap();
+    let prefix = format!("Serving {} at http://[::1]:", canonical.display());
+    assert!(line.starts_with(&prefix), "{line:?}");
+    assert!(line.ends_with('/'), "{line:?}");
+    let addr = addr_of(&line);
+    assert!(addr.is_ipv6() && addr.port() != 0, "{line:?}");
+    assert_serves_a_txt(addr);
+    // Brackets are accepted too.
+    let (_httpd, addr, line) = Httpd::start(&[path_str(root.path()), "-b", "[::1]", "-p", "0"]);
+    assert!(line.contains("http://[::1]:"), "{line:?}");
+    assert_serves_a_txt(addr);
+}
+
+#[test]
+fn missing_root_is_one_line_and_status_1() {
+    let parent = TempDir::new("cli-missing");
+    let missing = parent.path().join("does-not-exist");
+    let line = assert_fails(&[path_str(&missing), "-p", "0"]);
+    assert!(line.contains("does-not-exist"), "{line}");
+}
+
+#[test]
+fn root_that_is_a_file_is_one_line_and_status_1() {
+    let root = docroot("cli-file-root");
+    let line = assert_fails(&[path_str(&root.path().join("a.txt")), "-p", "0"]);
+    assert!(line.contains("not a directory"), "{line}");
+}
+
+#[test]
+fn port_in_use_is_one_line_and_status_1() {
+    let root = docroot("cli-port-in-use");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let line = assert_fails(&[path_str(root.path()), "-p", &port]);
+    assert!(line.contains(&port), "{line}");
+    drop(taken);
+}
+
+#[test]
+fn bad_address_is_one_line_and_status_1() {
+    let root = docroot("cli-bad-addr");
+    let line = assert_fails(&[path_str(root.path()), "-b", "not-an-ip", "-p", "0"]);
+    assert!(line.contains("not-an-ip"), "{line}");
+    assert_fails(&[path_str(root.path()), "-b", "localhost", "-p", "0"]);
+    assert_fails(&[path_str(root.path()), "-b", "127.0.0.1:80", "-p", "0"]);
+}
+
+#[test]
+fn bad_index_name_is_one_line_and_status_1() {
+    let root = docroot("cli-bad-index");
+    for index in ["../x", "a/b", "..", "."] {
+        let line = assert_fails(&[path_str(root.path()), "--index", index, "-p", "0"]);
+        assert!(line.contains("index"), "{line}");
+    }
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let (status, out, err) = run(&["--help"]);
+    assert!(status.success(), "{status:?} {err:?}");
+    let help = out.join("\n");
+    for flag in [
+        "--port",
+        "--bind",
+        "--index",
+        "--no-listing",
+        "--hidden",
+        "--max-connections",
+        "--timeout",
+        "--max-body",
+        "--quiet",
+        "--verbose",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+    assert!(help.contains("addr"), "the --addr alias is shown:\n{help}");
+}
+
+#[test]
+fn addr_is_an_alias_of_bind() {
+    let root = docroot("cli-addr");
+    let (_httpd, addr, line) =
+        Httpd::start(&[path_str(root.path()), "--addr", "127.0.0.1", "-p", "0"]);
+    assert!(line.contains("http://127.0.0.1:"), "{line}");
+    assert_serves_a_txt(addr);
+}
+
+#[test]
+fn flags_change_what_is_served() {
+    let root = docroot("cli-flags");
+    root.file(".secret", "s\n");
+    root.file("d/home.htm", "home\n");
+    root.file("e/x.txt", "x\n");
+    let (_httpd, addr, _) = Httpd::start(&[
+        path_str(root.path()),
+        "-p",
+        "0",
+        "--hidden",
+        "--no-listing",
+        "--index",
+        "home.htm",
+        "-q",
+    ]);
+    let mut c = Client::connect(addr);
+    let r = c.request(get("/.secret"));
+    assert_eq!((r.status, r.text().as_str()), (200, "s\n"));
+    let r = c.request(get("/d/"));
+    assert_eq!((r.status, r.text().as_str()), (200, "home\n"));
+    assert_eq!(c.request(get("/e/")).status, 403);
+}
+
+/// Starts a server with an idle keep-alive connection open, sends `signal`
+/// and expects exit status 0. The server closes the idle connection at
+/// once; a client that then closes its end (as browsers do) lets the
+/// process exit within a few seconds, and one that holds its end open is
+/// bounded by the lingering close and the grace period.
+fn exits_cleanly_on(signal: &str, client_closes: bool) {
+    let root = docroot(&format!("cli-sig{signal}"));
+    let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0", "-q"]);
+    let mut idle = Client::connect(addr);
+    assert_eq!(idle.request(get("/a.txt")).status, 200);
+    let started = Instant::now();
+    httpd.signal(signal);
+    assert!(idle.is_closed(), "{signal}: the idle connection is closed");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{signal}: the idle connection took {:?} to close",
+        started.elapsed()
+    );
+    if client_closes {
+        drop(idle);
+    }
+    let status = httpd.wait_exit(EXIT_PATIENCE);
+    assert_eq!(status.code(), Some(0), "{signal}: {status:?}");
+    if client_closes {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{signal}: took {:?}",
+            started.elapsed()
+        );
+    }
+    let err = drain(&httpd.stderr);
+    assert!(
+        !err.iter().any(|l| l.contains("panicked")),
+        "{signal}: {err:?}"
+    );
+    assert!(
+        err.iter()
+            .any(|l| l.contains("finishing responses in flight")),
+        "{signal}: {err:?}"
+    );
+}
+
+#[test]
+fn sigterm_exits_with_status_0() {
+    exits_cleanly_on("TERM", true);
+}
+
+#[test]
+fn sigint_exits_with_status_0() {
+    exits_cleanly_on("INT", true);
+}
+
+#[test]
+fn sigterm_exits_while_a_client_holds_its_connection() {
+    exits_cleanly_on("TERM", false);
+}
+
+#[test]
+fn access_log_has_one_line_per_request() {
+    let root = docroot("cli-access");
+    let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0"]);
+    assert_serves_a_txt(addr);
+    let line = httpd
+        .stderr_line_with("\"GET /a.txt HTTP/1.1\" 200")
+        .expect("an access line on stderr");
+    assert!(line.contains("127.0.0.1"), "{line}");
+    assert!(line.contains("200 17"), "status and body length: {line}");
+    httpd.signal("TERM");
+    assert!(httpd.wait_exit(EXIT_PATIENCE).success());
+    let rest = drain(&httpd.stderr);
+    assert!(
+        !rest.iter().any(|l| l.contains("\"GET /a.txt")),
+        "a second access line: {rest:?}"
+    );
+}
+
+#[test]
+fn quiet_suppresses_the_access_log() {
+    let root = docroot("cli-quiet");
+    let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0", "-q"]);
+    assert_serves_a_txt(addr);
+    let mut c = Client::connect(addr);
+    assert_eq!(c.request(get("/missing")).status, 404);
+    drop(c);
+    httpd.signal("TERM");
+    assert!(httpd.wait_exit(EXIT_PATIENCE).success());
+    let err = drain(&httpd.stderr);
+    assert!(
+        !err.iter().any(|l| l.contains("\"GET ")),
+        "access lines despite -q: {err:?}"
+    );
+}
+
+/// `curl` with a time limit; `None` if it is not installed.
+fn curl(args: &[&str]) -> Option<Vec<u8>> {
+    let out = match Command::new("curl")
+        .args(["-s", "--max-time", "5"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("cannot run curl: {e}"),
+    };
+    assert!(out.status.success(), "curl {args:?}: {:?}", out.status);
+    Some(out.stdout)
+}
+
+#[test]
+fn curl_smoke() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        println!("skipped: curl not installed");
+        return;
+    }
+    let root = docroot("cli-curl");
+    let (_httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0", "-q"]);
+    let url = format!("http://{addr}/a.txt");
+
+    let out = String::from_utf8(curl(&["-i", &url]).unwrap()).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").expect("head and body");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    let head = format!("{}\r\n", head.to_ascii_lowercase());
+    assert!(head.contains("\r\ncontent-length: 17\r\n"), "{out}");
+    assert!(
+        head.contains("\r\ncontent-type: text/plain; charset=utf-8\r\n"),
+        "{out}"
+    );
+    assert!(head.contains("\r\naccept-ranges: bytes\r\n"), "{out}");
+    assert_eq!(body, A_TXT);
+
+    assert_eq!(curl(&["-r", "0-1", &url]).unwrap(), b"he");
+    let out = String::from_utf8(curl(&["-i", "-r", "0-1", &url]).unwrap()).unwrap();
+    assert!(out.starts_with("HTTP/1.1 206 Partial Content\r\n"), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("\r\ncontent-range: bytes 0-1/17\r\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("\r\n\r\nhe"), "{out}");
+    // HEAD and a listing through curl.
+    let out = String::from_utf8(curl(&["-I", &url]).unwrap()).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    let listing = String::from_utf8(curl(&[&format!("http://{addr}/")]).unwrap()).unwrap();
+    assert!(listing.contains("href=\"a.txt\""), "{listing}");
+}
