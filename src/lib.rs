@@ -19,8 +19,9 @@
 //! it inside `found_terminator` changes how the rest of the *same* buffer is
 //! cut. That is all an HTTP server needs: collect the head up to
 //! `"\r\n\r\n"`, switch to the body's length as a count, switch back. Here a
-//! toy protocol sends a decimal length on a line, then that many bytes; two
-//! messages arrive in one read and are both answered:
+//! toy protocol sends a decimal length on a line, then that many bytes. The
+//! first read holds one whole message and most of a second; the count
+//! carries over to the next read:
 //!
 //! ```
 //! use asynchat::{AsyncChat, Channel, Terminator};
@@ -51,9 +52,10 @@
 //!
 //! let mut handler = Framed::default();
 //! let mut chan = Channel::new(b"\n");
-//! chan.feed(&mut handler, b"5\nhello11\nhello\nworld");
-//! assert_eq!(chan.get_terminator(), &Terminator::Count(0)); // waits for 1 more byte
+//! chan.feed(&mut handler, b"5\nhello12\nhello\nworld");
+//! assert_eq!(chan.get_terminator(), &Terminator::Count(1)); // one byte to go
 //! chan.feed(&mut handler, b"!");
+//! assert_eq!(chan.get_terminator(), &Terminator::bytes(b"\n")); // switched back
 //!
 //! let mut wire = Vec::new();
 //! chan.send(&mut handler, &mut wire).unwrap();
