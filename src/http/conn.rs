@@ -42,6 +42,8 @@ use crate::terminator::Terminator;
 
 /// The longest chunk-size line (with extensions) or trailer line accepted.
 pub const MAX_LINE: usize = 4096;
+/// How much of a malformed request line the access log shows.
+const MAX_LOGGED_LINE: usize = 200;
 
 /// What the server's channels share: the configuration and the `Date` field,
 /// rendered at most once per second.
@@ -172,9 +174,26 @@ impl HttpChannel {
 
     /// Answers with an error and closes once it is sent.
     fn fail(&mut self, chan: &mut Channel, e: HttpError) {
+        let head = std::mem::take(&mut self.head);
+        self.fail_for(chan, e, &head);
+        self.head = head;
+    }
+
+    /// Answers with an error for the request whose head (complete or not)
+    /// is `head`, logging it with as much of its request line as arrived.
+    fn fail_for(&mut self, chan: &mut Channel, e: HttpError, head: &[u8]) {
         log::debug!("{}: {e}", peer(chan));
+        let log = match self.waiting.take() {
+            Some(w) => w.log,
+            None => {
+                let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let shown = &line[..line.len().min(MAX_LOGGED_LINE)];
+                self.log_line(chan, format_args!("{}", shown.escape_ascii()))
+            }
+        };
         let reply = Reply::from_error(e, &self.date(chan));
-        self.queue(chan, reply, false, false, None);
+        self.queue(chan, reply, false, false, log);
         self.phase = Phase::Done;
         chan.close_when_done();
         self.update_deadline(chan);
@@ -215,28 +234,18 @@ impl HttpChannel {
         }
     }
 
-    /// The start of a Common Log Format line, if the access log is on.
-    fn log_line(
-        &self,
-        chan: &Channel,
-        method: &str,
-        target: &str,
-        version: Version,
-    ) -> Option<String> {
+    /// The start of a Common Log Format line (up to the quoted request
+    /// line), if the access log is on.
+    fn log_line(&self, chan: &Channel, request: std::fmt::Arguments<'_>) -> Option<String> {
         if !log::log_enabled!(target: "access", log::Level::Info) {
             return None;
         }
-        let version = match version {
-            Version::Http10 => "HTTP/1.0",
-            Version::Http11 => "HTTP/1.1",
-        };
         let date = self.date(chan);
         Some(format!(
-            "{} - - [{}] \"{method} {} {version}\"",
+            "{} - - [{}] \"{request}\"",
             chan.peer()
                 .map_or_else(|| "-".to_string(), |p| p.ip().to_string()),
             clf_time(&date),
-            target.escape_debug(),
         ))
     }
 
@@ -253,16 +262,31 @@ impl HttpChannel {
     fn answer_head(&mut self, chan: &mut Channel, head: &[u8]) {
         let req = match head::parse(head) {
             Ok(req) => req,
-            Err(e) => return self.fail(chan, e),
+            Err(e) => return self.fail_for(chan, e, head),
         };
         if let Framing::Length(n) = req.framing
             && n > self.config().max_body
         {
-            return self.fail(chan, HttpError::new(413, "the request body is too large"));
+            return self.fail_for(
+                chan,
+                HttpError::new(413, "the request body is too large"),
+                head,
+            );
         }
         let date = self.date(chan);
         let reply = response::respond(self.config(), &req, &date);
-        let log = self.log_line(chan, req.method_token, req.target, req.version);
+        let version = match req.version {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        };
+        let log = self.log_line(
+            chan,
+            format_args!(
+                "{} {} {version}",
+                req.method_token,
+                req.target.escape_debug()
+            ),
+        );
         let http10 = req.version == Version::Http10;
         let keep_alive = req.keep_alive;
         match req.framing {
@@ -314,6 +338,8 @@ impl HttpChannel {
     }
 
     fn next_request(&mut self, chan: &mut Channel) {
+        // Trailer lines were counted in `lines`; the next head starts afresh.
+        self.lines = 0;
         if self.phase != Phase::Done {
             self.phase = Phase::Head;
             chan.set_terminator(b"\n");

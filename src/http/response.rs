@@ -37,7 +37,8 @@ pub struct Reply {
     pub status: u16,
     head: Vec<u8>,
     body: Option<Box<dyn Producer>>,
-    /// The number of body bytes the head announces, for the access log.
+    /// The number of body bytes sent, for the access log (0 for HEAD, even
+    /// though Content-Length announces the GET body's length).
     pub body_len: u64,
 }
 
@@ -102,6 +103,7 @@ impl Reply {
     /// Drops the body but keeps the fields: the answer to HEAD.
     fn without_body(mut self) -> Reply {
         self.body = None;
+        self.body_len = 0;
         self
     }
 
