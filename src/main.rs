@@ -3,9 +3,11 @@
 //! This file only turns flags into a [`Config`], sets up logging and
 //! signals, and reports start-up errors as one line with exit status 1.
 
+use std::io::{self, BufWriter, Stderr, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asynchat::http::{Config, Server};
@@ -54,8 +56,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(&args);
-    match serve(args) {
+    let log = LogSink::default();
+    init_logging(&args, log.clone());
+    let result = serve(args, log.clone());
+    let _ = log.clone().flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("asynchat-httpd: {message}");
@@ -64,7 +69,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(args: &Args) {
+/// Where log lines go: stderr, through a buffer that the event loop flushes
+/// before it waits. One access-log line per response would otherwise be one
+/// `write` per response.
+#[derive(Clone)]
+struct LogSink(Arc<Mutex<BufWriter<Stderr>>>);
+
+impl Default for LogSink {
+    fn default() -> LogSink {
+        LogSink(Arc::new(Mutex::new(BufWriter::with_capacity(
+            64 * 1024,
+            io::stderr(),
+        ))))
+    }
+}
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
+}
+
+fn init_logging(args: &Args, sink: LogSink) {
     let mut builder = env_logger::Builder::new();
     builder.filter_level(if args.verbose {
         log::LevelFilter::Debug
@@ -77,10 +107,13 @@ fn init_logging(args: &Args) {
     if args.quiet {
         builder.filter_module("access", log::LevelFilter::Off);
     }
-    builder.format_timestamp_millis().init();
+    builder
+        .format_timestamp_millis()
+        .target(env_logger::Target::Pipe(Box::new(sink)))
+        .init();
 }
 
-fn serve(args: Args) -> Result<(), String> {
+fn serve(args: Args, log: LogSink) -> Result<(), String> {
     let ip: IpAddr = args.bind.trim_matches(['[', ']']).parse().map_err(|_| {
         format!(
             "bad address {:?}: expected an IPv4 or IPv6 address",
@@ -107,6 +140,10 @@ fn serve(args: Args) -> Result<(), String> {
     let addr = SocketAddr::new(ip, args.port);
     let mut server =
         Server::bind(config, addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let mut log = log;
+    server.before_wait(move || {
+        let _ = log.flush();
+    });
     let stopper = server.stopper();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,

@@ -29,6 +29,9 @@ pub const FILE_SPAN_MAX: u64 = 1 << 20;
 pub enum Piece {
     /// Bytes to send as they are.
     Bytes(Cow<'static, [u8]>),
+    /// Bytes shared with other responses (a cached small file, a rendered
+    /// field block): queuing them is a reference-count increment.
+    Shared(Rc<[u8]>),
     /// A region of a file, sent without copying it through user space when
     /// the transport allows.
     File(FileSpan),
@@ -39,7 +42,17 @@ impl Piece {
     pub fn len(&self) -> u64 {
         match self {
             Piece::Bytes(b) => b.len() as u64,
+            Piece::Shared(b) => b.len() as u64,
             Piece::File(span) => span.len,
+        }
+    }
+
+    /// The bytes of an in-memory piece; `None` for a file span.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Piece::Bytes(b) => Some(b),
+            Piece::Shared(b) => Some(b),
+            Piece::File(_) => None,
         }
     }
 
@@ -53,6 +66,7 @@ impl fmt::Debug for Piece {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Piece::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Piece::Shared(b) => write!(f, "Shared({} bytes)", b.len()),
             Piece::File(s) => write!(f, "File({}+{})", s.offset, s.len),
         }
     }
@@ -67,6 +81,12 @@ impl From<&'static [u8]> for Piece {
 impl From<Vec<u8>> for Piece {
     fn from(b: Vec<u8>) -> Piece {
         Piece::Bytes(Cow::Owned(b))
+    }
+}
+
+impl From<Rc<[u8]>> for Piece {
+    fn from(b: Rc<[u8]>) -> Piece {
+        Piece::Shared(b)
     }
 }
 

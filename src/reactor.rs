@@ -337,6 +337,7 @@ pub struct Reactor<D> {
     grace: Duration,
     draining: Option<Instant>,
     last_accept_warning: Option<Instant>,
+    before_wait: Option<Box<dyn FnMut()>>,
 }
 
 impl<D: Dispatcher> Reactor<D> {
@@ -362,6 +363,7 @@ impl<D: Dispatcher> Reactor<D> {
             grace: Duration::from_secs(5),
             draining: None,
             last_accept_warning: None,
+            before_wait: None,
         })
     }
 
@@ -376,6 +378,13 @@ impl<D: Dispatcher> Reactor<D> {
     /// are closed (default 5 s).
     pub fn set_grace(&mut self, grace: Duration) {
         self.grace = grace;
+    }
+
+    /// Runs `f` each time the loop is about to wait: the place to flush
+    /// output buffered during the turn, such as log lines, so it is written
+    /// in batches under load and promptly when idle.
+    pub fn before_wait(&mut self, f: impl FnMut() + 'static) {
+        self.before_wait = Some(Box::new(f));
     }
 
     /// A handle that stops the loop from another thread.
@@ -608,6 +617,9 @@ impl<D: Dispatcher> Reactor<D> {
                 return Ok(());
             }
             let timeout = self.next_timeout();
+            if let Some(f) = self.before_wait.as_mut() {
+                f();
+            }
             events.clear();
             match self.poller.wait(&mut events, timeout) {
                 Ok(_) => {}

@@ -864,10 +864,12 @@ fn file_responses_carry_validators_and_metadata() {
         );
     }
 
-    // The same file gives the same ETag; a change gives another.
+    // The same file gives the same ETag; a change gives another once the
+    // file cache has looked at the disk again (within its TTL).
     assert_eq!(get_path(&server, "/a.txt").header("etag"), Some(etag));
     std::fs::write(&p, "changed!\n").unwrap();
     set_mtime(&p, at(KNOWN_DATE) + Duration::from_secs(1));
+    std::thread::sleep(asynchat::http::cache::FileCache::TTL + Duration::from_millis(50));
     let r2 = get_path(&server, "/a.txt");
     assert_ok(&r2, b"changed!\n");
     assert_ne!(r2.header("etag"), Some(etag));

@@ -79,6 +79,7 @@ impl Producer for Pieces {
 fn piece_bytes(piece: &Piece) -> Vec<u8> {
     match piece {
         Piece::Bytes(b) => b.to_vec(),
+        Piece::Shared(b) => b.to_vec(),
         Piece::File(span) => {
             let mut buf = vec![0; span.len as usize];
             let mut at = 0;

@@ -30,12 +30,14 @@
 //! over-long request line (414) from an over-long head (431).
 
 use std::cell::RefCell;
+use std::fmt;
 use std::rc::Rc;
-use std::time::{Instant, SystemTime};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::Config;
+use super::cache::FileCache;
 use super::date::DateCache;
-use super::head::{self, Framing, HttpError, MAX_HEADERS, Method, Version};
+use super::head::{self, Framing, HttpError, MAX_HEADERS, Method, Request, Version};
 use super::response::{self, Reply};
 use crate::channel::{AsyncChat, Channel};
 use crate::terminator::Terminator;
@@ -45,12 +47,13 @@ pub const MAX_LINE: usize = 4096;
 /// How much of a malformed request line the access log shows.
 const MAX_LOGGED_LINE: usize = 200;
 
-/// What the server's channels share: the configuration and the `Date` field,
-/// rendered at most once per second.
+/// What the server's channels share: the configuration, the file cache and
+/// the clock.
 pub struct Shared {
     /// The configuration.
     pub config: Config,
-    date: RefCell<DateCache>,
+    cache: RefCell<FileCache>,
+    clock: RefCell<Clock>,
 }
 
 impl Shared {
@@ -58,8 +61,69 @@ impl Shared {
     pub fn new(config: Config) -> Rc<Shared> {
         Rc::new(Shared {
             config,
-            date: RefCell::new(DateCache::new()),
+            cache: RefCell::new(FileCache::new()),
+            clock: RefCell::new(Clock::default()),
         })
+    }
+}
+
+/// The time as responses and the access log show it, rendered at most once
+/// per second and shared by every response in that second.
+#[derive(Default)]
+struct Clock {
+    second: u64,
+    dates: DateCache,
+    /// `Date` field value with its CRLF.
+    date_line: Option<Rc<[u8]>>,
+    /// Common Log Format time.
+    clf: String,
+}
+
+impl Clock {
+    /// Brings the rendered time up to `now`.
+    fn tick(&mut self, now: SystemTime) -> &mut Clock {
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second || self.date_line.is_none() {
+            let date = self.dates.get(now);
+            self.clf = clf_time(date);
+            self.date_line = Some(Rc::from(format!("{date}\r\n").into_bytes()));
+            self.second = second;
+        }
+        self
+    }
+}
+
+/// A parsed request line, as the access log shows it.
+struct RequestLine<'a>(&'a Request<'a>);
+
+impl fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let version = match self.0.version {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        };
+        write!(
+            f,
+            "{} {} {version}",
+            self.0.method_token,
+            self.0.target.escape_debug()
+        )
+    }
+}
+
+/// The start of a head that could not be parsed, as the access log shows it:
+/// its first line, escaped and shortened.
+struct RawLine<'a>(&'a [u8]);
+
+impl fmt::Display for RawLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let line = self.0.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        write!(
+            f,
+            "{}",
+            line[..line.len().min(MAX_LOGGED_LINE)].escape_ascii()
+        )
     }
 }
 
@@ -87,7 +151,8 @@ struct Waiting {
     reply: Reply,
     keep_alive: bool,
     http10: bool,
-    log: Option<String>,
+    /// The request line for the access log (empty when the log is off).
+    request: String,
 }
 
 /// One HTTP/1.1 connection's handler.
@@ -183,70 +248,48 @@ impl HttpChannel {
     /// is `head`, logging it with as much of its request line as arrived.
     fn fail_for(&mut self, chan: &mut Channel, e: HttpError, head: &[u8]) {
         log::debug!("{}: {e}", peer(chan));
-        let log = match self.waiting.take() {
-            Some(w) => w.log,
-            None => {
-                let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let shown = &line[..line.len().min(MAX_LOGGED_LINE)];
-                self.log_line(chan, format_args!("{}", shown.escape_ascii()))
-            }
-        };
-        let reply = Reply::from_error(e, &self.date(chan));
-        self.queue(chan, reply, false, false, log);
+        let reply = Reply::from_error(e);
+        match self.waiting.take() {
+            Some(w) => self.queue(chan, reply, false, false, &w.request),
+            None => self.queue(chan, reply, false, false, &RawLine(head)),
+        }
         self.phase = Phase::Done;
         chan.close_when_done();
         self.update_deadline(chan);
     }
 
-    fn date(&self, _chan: &Channel) -> String {
-        self.shared
-            .date
-            .borrow_mut()
-            .get(SystemTime::now())
-            .to_string()
-    }
-
-    /// Pushes a reply (head, then body) onto the FIFO.
+    /// Pushes a reply onto the FIFO and logs it.
     fn queue(
         &mut self,
         chan: &mut Channel,
         reply: Reply,
         keep_alive: bool,
         http10: bool,
-        log: Option<String>,
+        request: &dyn fmt::Display,
     ) {
         let keep_alive = keep_alive && !self.stopping;
-        if let Some(line) = log {
-            log::info!(target: "access", "{line} {} {}", reply.status, reply.body_len);
+        let mut clock = self.shared.clock.borrow_mut();
+        let clock = clock.tick(SystemTime::now());
+        if log::log_enabled!(target: "access", log::Level::Info) {
+            let peer = chan.peer().map(|p| p.ip());
+            log::info!(
+                target: "access",
+                "{} - - [{}] \"{request}\" {} {}",
+                Dash(peer),
+                clock.clf,
+                reply.status,
+                reply.body_len
+            );
         }
         if chan.fifo().is_empty() {
             self.last_sent = chan.now();
         }
-        let (head, body) = reply.into_parts(keep_alive, http10);
-        chan.push(head);
-        if let Some(body) = body {
-            chan.push_with_producer(body);
-        }
+        let date_line = clock.date_line.as_ref().expect("ticked");
+        reply.push_onto(chan, date_line, keep_alive, http10);
         if !keep_alive {
             chan.close_when_done();
             self.phase = Phase::Done;
         }
-    }
-
-    /// The start of a Common Log Format line (up to the quoted request
-    /// line), if the access log is on.
-    fn log_line(&self, chan: &Channel, request: std::fmt::Arguments<'_>) -> Option<String> {
-        if !log::log_enabled!(target: "access", log::Level::Info) {
-            return None;
-        }
-        let date = self.date(chan);
-        Some(format!(
-            "{} - - [{}] \"{request}\"",
-            chan.peer()
-                .map_or_else(|| "-".to_string(), |p| p.ip().to_string()),
-            clf_time(&date),
-        ))
     }
 
     /// A complete head has been collected.
@@ -273,25 +316,15 @@ impl HttpChannel {
                 head,
             );
         }
-        let date = self.date(chan);
-        let reply = response::respond(self.config(), &req, &date);
-        let version = match req.version {
-            Version::Http10 => "HTTP/1.0",
-            Version::Http11 => "HTTP/1.1",
+        let reply = {
+            let mut cache = self.shared.cache.borrow_mut();
+            response::respond(self.config(), &mut cache, &req, chan.now())
         };
-        let log = self.log_line(
-            chan,
-            format_args!(
-                "{} {} {version}",
-                req.method_token,
-                req.target.escape_debug()
-            ),
-        );
         let http10 = req.version == Version::Http10;
         let keep_alive = req.keep_alive;
         match req.framing {
             Framing::None => {
-                self.queue(chan, reply, keep_alive, http10, log);
+                self.queue(chan, reply, keep_alive, http10, &RequestLine(&req));
                 self.next_request(chan);
                 return;
             }
@@ -301,18 +334,23 @@ impl HttpChannel {
                     // Refuse before the body is sent, and close: the client
                     // may or may not send the body now, so the connection
                     // cannot be trusted to stay in sync.
-                    self.queue(chan, reply, false, http10, log);
+                    self.queue(chan, reply, false, http10, &RequestLine(&req));
                     return;
                 }
                 chan.push(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
             }
             _ => {}
         }
+        let request = if log::log_enabled!(target: "access", log::Level::Info) {
+            RequestLine(&req).to_string()
+        } else {
+            String::new()
+        };
         self.waiting = Some(Waiting {
             reply,
             keep_alive,
             http10,
-            log,
+            request,
         });
         self.body_started = chan.now();
         self.body_bytes = 0;
@@ -332,7 +370,7 @@ impl HttpChannel {
     /// The body has been read: answer, and go back to reading heads.
     fn body_done(&mut self, chan: &mut Channel) {
         if let Some(w) = self.waiting.take() {
-            self.queue(chan, w.reply, w.keep_alive, w.http10, w.log);
+            self.queue(chan, w.reply, w.keep_alive, w.http10, &w.request);
         }
         self.next_request(chan);
     }
@@ -499,6 +537,18 @@ impl AsyncChat for HttpChannel {
             chan.close_when_done();
         }
         // Mid-request: the response to it will carry Connection: close.
+    }
+}
+
+/// An optional value, or `-` as Common Log Format writes a missing one.
+struct Dash<T>(Option<T>);
+
+impl<T: fmt::Display> fmt::Display for Dash<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }
 

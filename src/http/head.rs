@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use super::status::reason;
+
 /// The most header fields in one head; one more is 431.
 pub const MAX_HEADERS: usize = 100;
 
@@ -113,31 +115,6 @@ impl fmt::Display for HttpError {
 }
 
 impl std::error::Error for HttpError {}
-
-/// The reason phrase of a status code this server sends.
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        416 => "Range Not Satisfiable",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
-}
 
 /// Checks the version token of a request line before `httparse` sees it,
 /// so that HTTP/2 (including its connection preface, `PRI * HTTP/2.0`) is

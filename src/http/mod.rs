@@ -16,6 +16,7 @@
 //! Tests build a [`Config`] directly and run a [`Server`] on `127.0.0.1:0`;
 //! `main.rs` only turns flags into a `Config`.
 
+pub mod cache;
 pub mod conditional;
 pub mod conn;
 pub mod date;
@@ -25,6 +26,7 @@ pub mod mime;
 pub mod path;
 pub mod range;
 pub mod response;
+pub mod status;
 
 use std::fmt;
 use std::io;
@@ -202,6 +204,12 @@ impl Server {
     /// The URL to print: `http://127.0.0.1:8000/`, with brackets for IPv6.
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// Runs `f` whenever the loop is about to wait (see
+    /// [`Reactor::before_wait`]); the binary flushes its buffered log here.
+    pub fn before_wait(&mut self, f: impl FnMut() + 'static) {
+        self.reactor.before_wait(f);
     }
 
     /// A handle that starts a graceful shutdown from any thread.

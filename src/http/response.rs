@@ -1,149 +1,188 @@
-//! Responses: what to answer a parsed request with, as a [`Reply`] (the
-//! status line and fields, plus a lazy body producer) that the channel
-//! pushes onto its FIFO.
+//! Responses: what to answer a parsed request with, as a [`Reply`] (status,
+//! fields and a body) that the channel pushes onto its FIFO.
 //!
 //! This module touches the file system (to find, open and list files) but
 //! never a socket. Containment is checked on the real path: the request
 //! path is normalised by [`super::path::resolve`] first, then the file it
 //! names is canonicalised and must still lie inside the root, so neither a
-//! crafted path nor a symlink can reach a byte outside it.
+//! crafted path nor a symlink can reach a byte outside it. What a request
+//! path resolved to is kept in the [`FileCache`] for a second, so serving a
+//! file again costs no system call and no allocation.
 
 use std::fmt::Display;
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{self, Metadata, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Component, Path};
-use std::time::SystemTime;
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
 
 use super::Config;
+use super::cache::{CachedFile, FileCache};
 use super::conditional;
-use super::date;
-use super::head::{HttpError, Method, Request, reason};
+use super::head::{HttpError, Method, Request};
 use super::listing;
-use super::mime;
 use super::path::{self, Resolved};
 use super::range::{self, RangeRequest};
+use super::status::{SERVER, reason, status_line};
+use crate::channel::Channel;
 use crate::producer::{BytesProducer, Composite, FileProducer, Piece, Producer};
 
-/// The `Server` field of every response.
-pub const SERVER: &str = concat!("asynchat-httpd/", env!("CARGO_PKG_VERSION"));
+/// The fields of a reply after `Date`, each ending in CRLF.
+enum Fields {
+    /// Rendered for this reply.
+    Owned(Vec<u8>),
+    /// Rendered once for a cached file and shared.
+    Shared(Rc<[u8]>),
+}
 
-/// A response ready to be queued: the head (without the `Connection` field
-/// and the blank line, which the channel adds once it knows whether the
-/// connection stays open) and the body. Whether the connection closes is
-/// the channel's decision: it closes after framing errors, not after a 404.
+/// The body of a reply.
+enum Body {
+    None,
+    Piece(Piece),
+    Producer(Box<dyn Producer>),
+}
+
+/// A response ready to be queued. The channel adds `Date` and decides the
+/// `Connection` field: it closes after framing errors, not after a 404.
 pub struct Reply {
     /// The status code.
     pub status: u16,
-    head: Vec<u8>,
-    body: Option<Box<dyn Producer>>,
+    fields: Fields,
+    body: Body,
     /// The number of body bytes sent, for the access log (0 for HEAD, even
     /// though Content-Length announces the GET body's length).
     pub body_len: u64,
 }
 
 impl Reply {
-    /// Starts a head with the status line and the fields every response
-    /// carries.
-    fn start(status: u16, date: &str) -> Reply {
-        let mut head = Vec::with_capacity(256);
-        head.extend_from_slice(b"HTTP/1.1 ");
-        head.extend_from_slice(status.to_string().as_bytes());
-        head.push(b' ');
-        head.extend_from_slice(reason(status).as_bytes());
-        head.extend_from_slice(b"\r\nServer: ");
-        head.extend_from_slice(SERVER.as_bytes());
-        head.extend_from_slice(b"\r\nDate: ");
-        head.extend_from_slice(date.as_bytes());
-        head.extend_from_slice(b"\r\n");
+    /// A reply with no fields yet.
+    fn new(status: u16) -> Reply {
         Reply {
             status,
-            head,
-            body: None,
+            fields: Fields::Owned(Vec::with_capacity(128)),
+            body: Body::None,
             body_len: 0,
         }
     }
 
     /// Adds a field.
     fn field(mut self, name: &str, value: impl Display) -> Reply {
-        // Writing to a Vec cannot fail.
-        let _ = write!(self.head, "{name}: {value}\r\n");
+        if let Fields::Shared(shared) = &self.fields {
+            self.fields = Fields::Owned(shared.to_vec());
+        }
+        if let Fields::Owned(fields) = &mut self.fields {
+            // Writing to a Vec cannot fail.
+            let _ = write!(fields, "{name}: {value}\r\n");
+        }
         self
     }
 
     /// Sets the body and its Content-Length.
     fn body(mut self, len: u64, body: impl Producer + 'static) -> Reply {
         self.body_len = len;
-        self.body = Some(Box::new(body));
+        self.body = Body::Producer(Box::new(body));
         self.field("Content-Length", len)
     }
 
     /// A small HTML page for an error or a redirect.
-    pub fn error(status: u16, why: &str, date: &str) -> Reply {
+    pub fn error(status: u16, why: &str) -> Reply {
         let title = format!("{status} {}", reason(status));
         let page = format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
              <body><h1>{title}</h1><p>{}</p><hr><address>{SERVER}</address></body></html>\n",
             listing::escape_html(why)
         );
-        Reply::start(status, date)
+        Reply::new(status)
             .field("Content-Type", "text/html; charset=utf-8")
             .body(page.len() as u64, BytesProducer::new(page))
     }
 
     /// The reply to an [`HttpError`].
-    pub fn from_error(e: HttpError, date: &str) -> Reply {
-        let reply = Reply::error(e.status, e.why, date);
+    pub fn from_error(e: HttpError) -> Reply {
+        let reply = Reply::error(e.status, e.why);
         if e.status == 405 {
             return reply.field("Allow", "GET, HEAD, OPTIONS");
         }
         reply
     }
 
+    /// A 200 for a cached file: every part is shared, nothing is allocated.
+    fn whole_file(f: &CachedFile) -> Reply {
+        let body = match &f.contents {
+            Some(contents) => Body::Piece(Piece::Shared(Rc::clone(contents))),
+            None => Body::Producer(Box::new(FileProducer::new(Rc::clone(&f.file), 0, f.len))),
+        };
+        Reply {
+            status: 200,
+            fields: Fields::Shared(Rc::clone(&f.fields_200)),
+            body,
+            body_len: f.len,
+        }
+    }
+
     /// Drops the body but keeps the fields: the answer to HEAD.
     fn without_body(mut self) -> Reply {
-        self.body = None;
+        self.body = Body::None;
         self.body_len = 0;
         self
     }
 
-    /// Finishes the head with the connection's fate and the blank line, and
-    /// returns the head and the body, to be pushed in that order.
-    pub fn into_parts(
-        mut self,
+    /// Queues the reply on `chan`: status line, `date_line` (the `Date`
+    /// field with its CRLF), fields, the connection's fate, blank line,
+    /// body.
+    pub fn push_onto(
+        self,
+        chan: &mut Channel,
+        date_line: &Rc<[u8]>,
         keep_alive: bool,
         http10: bool,
-    ) -> (Piece, Option<Box<dyn Producer>>) {
-        if !keep_alive {
-            self.head.extend_from_slice(b"Connection: close\r\n");
-        } else if http10 {
-            self.head.extend_from_slice(b"Connection: keep-alive\r\n");
+    ) {
+        chan.push(status_line(self.status));
+        chan.push(Rc::clone(date_line));
+        match self.fields {
+            Fields::Owned(fields) => chan.push(fields),
+            Fields::Shared(fields) => chan.push(fields),
         }
-        self.head.extend_from_slice(b"\r\n");
-        (Piece::from(self.head), self.body)
+        chan.push(match (keep_alive, http10) {
+            (false, _) => &b"Connection: close\r\n\r\n"[..],
+            (true, true) => &b"Connection: keep-alive\r\n\r\n"[..],
+            (true, false) => &b"\r\n"[..],
+        });
+        match self.body {
+            Body::None => {}
+            Body::Piece(piece) => chan.push(piece),
+            Body::Producer(producer) => chan.push_with_producer(producer),
+        }
     }
 }
 
 /// Answers a request that has been parsed and whose body (if any) will be
 /// discarded.
-pub fn respond(cfg: &Config, req: &Request<'_>, date: &str) -> Reply {
+pub fn respond(cfg: &Config, cache: &mut FileCache, req: &Request<'_>, now: Instant) -> Reply {
     match req.method {
         Method::Get | Method::Head => {}
         Method::Options => {
-            return Reply::start(200, date)
+            return Reply::new(200)
                 .field("Allow", "GET, HEAD, OPTIONS")
                 .field("Content-Length", 0);
         }
         Method::NotAllowed => {
-            return Reply::from_error(HttpError::new(405, "this server only serves files"), date);
+            return Reply::from_error(HttpError::new(405, "this server only serves files"));
         }
-        Method::Unknown => {
-            return Reply::from_error(HttpError::new(501, "unknown method"), date);
-        }
+        Method::Unknown => return Reply::from_error(HttpError::new(501, "unknown method")),
     }
-    let reply = match path::resolve(req.target) {
-        Ok(resolved) => serve(cfg, req, &resolved, date),
-        Err(e) => Reply::error(400, &e.to_string(), date),
+    let key = req.target.split('?').next().unwrap_or_default();
+    let reply = match cache.get(key, now) {
+        Some(file) => serve_file(cfg, req, &file),
+        None => match find(cfg, req.target, now) {
+            Found::File(file) => {
+                let file = Rc::new(file);
+                cache.insert(key, Rc::clone(&file));
+                serve_file(cfg, req, &file)
+            }
+            Found::Reply(reply) => reply,
+        },
     };
     if req.method == Method::Head {
         reply.without_body()
@@ -152,46 +191,60 @@ pub fn respond(cfg: &Config, req: &Request<'_>, date: &str) -> Reply {
     }
 }
 
-fn not_found(date: &str) -> Reply {
-    Reply::error(404, "There is no such file here.", date)
+/// What a request target names.
+enum Found {
+    /// A regular file (or a directory's index file), open.
+    File(CachedFile),
+    /// Anything else, already answered: a listing, a redirect, an error.
+    Reply(Reply),
 }
 
-/// Serves the file or directory a resolved path names.
-fn serve(cfg: &Config, req: &Request<'_>, resolved: &Resolved, date: &str) -> Reply {
+fn not_found() -> Found {
+    Found::Reply(Reply::error(404, "There is no such file here."))
+}
+
+/// Resolves a request target safely and opens what it names.
+fn find(cfg: &Config, target: &str, now: Instant) -> Found {
+    let resolved = match path::resolve(target) {
+        Ok(resolved) => resolved,
+        Err(e) => return Found::Reply(Reply::error(400, &e.to_string())),
+    };
     if !cfg.hidden && path::is_hidden(&resolved.segments) {
-        return not_found(date);
+        return not_found();
     }
     let mut fs_path = cfg.root.clone();
     fs_path.extend(&resolved.segments);
     let Some((real, meta)) = contained(cfg, &fs_path) else {
-        return not_found(date);
+        return not_found();
     };
     if meta.is_dir() {
         if !resolved.trailing_slash {
-            return Reply::error(301, "This is a directory.", date)
-                .field("Location", path::redirect_location(resolved));
+            return Found::Reply(
+                Reply::error(301, "This is a directory.")
+                    .field("Location", path::redirect_location(&resolved)),
+            );
         }
         let index = real.join(&cfg.index);
         if let Some((index, meta)) = contained(cfg, &index)
             && meta.is_file()
         {
-            return serve_file(cfg, req, &index, date);
+            return open(index, now);
         }
         if !cfg.listing {
-            return Reply::error(403, "Directory listing is disabled.", date);
+            return Found::Reply(Reply::error(403, "Directory listing is disabled."));
         }
-        return list(cfg, resolved, &real, date);
+        return Found::Reply(list(cfg, &resolved, &real));
     }
     if !meta.is_file() || resolved.trailing_slash {
-        return not_found(date);
+        return not_found();
     }
-    serve_file(cfg, req, &real, date)
+    open(real, now)
 }
 
 /// Canonicalises `p` and returns it with its metadata if it lies inside the
 /// root and, unless hidden files are served, no component of it below the
 /// root starts with a dot (a symlink to a hidden file is still hidden).
-fn contained(cfg: &Config, p: &Path) -> Option<(std::path::PathBuf, Metadata)> {
+fn contained(cfg: &Config, p: &Path) -> Option<(PathBuf, Metadata)> {
     let real = fs::canonicalize(p).ok()?;
     let below = real.strip_prefix(&cfg.root).ok()?;
     if !cfg.hidden
@@ -205,93 +258,88 @@ fn contained(cfg: &Config, p: &Path) -> Option<(std::path::PathBuf, Metadata)> {
     Some((real, meta))
 }
 
-/// Opens a regular file without blocking: a FIFO swapped in after the
-/// metadata check must not hang the loop on `open`.
-fn open_regular(p: &Path) -> io::Result<(File, Metadata)> {
-    let file = OpenOptions::new()
+/// Opens a regular file without blocking (a FIFO swapped in after the
+/// metadata check must not hang the loop on `open`) and describes it.
+fn open(p: PathBuf, now: Instant) -> Found {
+    let opened = OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(p)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::ErrorKind::InvalidInput.into());
+        .open(&p)
+        .and_then(|file| {
+            let meta = file.metadata()?;
+            if !meta.is_file() {
+                return Err(io::ErrorKind::InvalidInput.into());
+            }
+            let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            CachedFile::new(p, file, meta.len(), mtime, now)
+        });
+    match opened {
+        Ok(file) => Found::File(file),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            Found::Reply(Reply::error(403, "This file cannot be read."))
+        }
+        Err(_) => not_found(),
     }
-    Ok((file, meta))
 }
 
-fn serve_file(cfg: &Config, req: &Request<'_>, p: &Path, date: &str) -> Reply {
-    let (file, meta) = match open_regular(p) {
-        Ok(pair) => pair,
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return Reply::error(403, "This file cannot be read.", date);
-        }
-        Err(_) => return not_found(date),
-    };
-    let len = meta.len();
-    let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let etag = conditional::etag(len, mtime);
-    let last_modified = date::fmt_http_date(mtime);
-
+/// Answers for a file: 200, 206, 304 or 416.
+fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
     // RFC 9110 §13.2.2: If-None-Match takes precedence over If-Modified-Since.
     let not_modified = match (req.if_none_match, req.if_modified_since) {
-        (Some(inm), _) => conditional::if_none_match_matches(inm, &etag),
-        (None, Some(ims)) => conditional::not_modified_since(ims, mtime),
+        (Some(inm), _) => conditional::if_none_match_matches(inm, &f.etag),
+        (None, Some(ims)) => conditional::not_modified_since(ims, f.mtime),
         (None, None) => false,
     };
     if not_modified {
-        return Reply::start(304, date)
-            .field("ETag", &etag)
-            .field("Last-Modified", &last_modified);
+        return Reply::new(304)
+            .field("ETag", &f.etag)
+            .field("Last-Modified", &f.last_modified);
     }
-
-    let content_type = mime::content_type(p);
     let ranges = match req.range {
         Some(h)
             if req
                 .if_range
-                .is_none_or(|ir| conditional::if_range_allows(ir, &etag, mtime)) =>
+                .is_none_or(|ir| conditional::if_range_allows(ir, &f.etag, f.mtime)) =>
         {
-            range::parse(h, len, cfg.max_ranges)
+            range::parse(h, f.len, cfg.max_ranges)
         }
         _ => RangeRequest::Full,
     };
-    let reply = |status| {
-        Reply::start(status, date)
-            .field("Last-Modified", &last_modified)
-            .field("ETag", &etag)
+    let partial = || {
+        Reply::new(206)
+            .field("Last-Modified", &f.last_modified)
+            .field("ETag", &f.etag)
             .field("Accept-Ranges", "bytes")
     };
     match ranges {
-        RangeRequest::Full => reply(200)
-            .field("Content-Type", &content_type)
-            .body(len, FileProducer::new(file, 0, len)),
+        RangeRequest::Full => Reply::whole_file(f),
         RangeRequest::Unsatisfiable => {
-            Reply::error(416, "The requested range is outside the file.", date)
-                .field("Content-Range", range::unsatisfied_range(len))
+            Reply::error(416, "The requested range is outside the file.")
+                .field("Content-Range", range::unsatisfied_range(f.len))
         }
         RangeRequest::Ranges(ranges) if ranges.len() == 1 => {
             let r = &ranges[0];
-            reply(206)
-                .field("Content-Type", &content_type)
-                .field("Content-Range", range::content_range(r, len))
+            partial()
+                .field("Content-Type", &f.content_type)
+                .field("Content-Range", range::content_range(r, f.len))
                 .body(
                     r.end - r.start,
-                    FileProducer::new(file, r.start, r.end - r.start),
+                    FileProducer::new(Rc::clone(&f.file), r.start, r.end - r.start),
                 )
         }
         RangeRequest::Ranges(ranges) => {
-            let boundary = format!("asynchat-{}", etag.trim_matches('"'));
-            let file = std::rc::Rc::new(file);
+            let boundary = format!("asynchat-{}", f.etag.trim_matches('"'));
             let mut body = Composite::new();
             let mut total = 0;
             for r in &ranges {
                 let part = format!(
-                    "\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
-                    range::content_range(r, len)
+                    "\r\n--{boundary}\r\nContent-Type: {}\r\nContent-Range: {}\r\n\r\n",
+                    f.content_type,
+                    range::content_range(r, f.len)
                 );
                 total += part.len() as u64 + (r.end - r.start);
                 body = body.with(BytesProducer::new(part)).with(FileProducer::new(
-                    std::rc::Rc::clone(&file),
+                    Rc::clone(&f.file),
                     r.start,
                     r.end - r.start,
                 ));
@@ -299,7 +347,7 @@ fn serve_file(cfg: &Config, req: &Request<'_>, p: &Path, date: &str) -> Reply {
             let end = format!("\r\n--{boundary}--\r\n");
             total += end.len() as u64;
             body = body.with(BytesProducer::new(end));
-            reply(206)
+            partial()
                 .field(
                     "Content-Type",
                     format!("multipart/byteranges; boundary={boundary}"),
@@ -309,9 +357,9 @@ fn serve_file(cfg: &Config, req: &Request<'_>, p: &Path, date: &str) -> Reply {
     }
 }
 
-fn list(cfg: &Config, resolved: &Resolved, dir: &Path, date: &str) -> Reply {
+fn list(cfg: &Config, resolved: &Resolved, dir: &Path) -> Reply {
     let Ok(read) = fs::read_dir(dir) else {
-        return Reply::error(403, "This directory cannot be read.", date);
+        return Reply::error(403, "This directory cannot be read.");
     };
     let mut entries = Vec::new();
     for entry in read.flatten() {
@@ -338,7 +386,7 @@ fn list(cfg: &Config, resolved: &Resolved, dir: &Path, date: &str) -> Reply {
         });
     }
     let page = listing::render(&resolved.path, resolved.segments.is_empty(), entries);
-    Reply::start(200, date)
+    Reply::new(200)
         .field("Content-Type", "text/html; charset=utf-8")
         .body(page.len() as u64, BytesProducer::new(page))
 }

@@ -1,0 +1,149 @@
+//! Open files and their rendered response fields, reused across requests.
+//!
+//! Resolving a request path safely (decode, normalise, canonicalise, check
+//! containment and dotfiles), opening the file and rendering its validators
+//! costs a dozen system calls and a few thousand instructions; serving the
+//! same file again should cost neither. An entry is keyed by the request
+//! path as sent (up to `?`), holds everything a response needs, and is
+//! trusted for [`FileCache::TTL`]: after that it is dropped and the path is
+//! resolved from scratch, so a file changed, replaced or removed on disk is
+//! seen within that time (nginx's `open_file_cache_valid` is the same idea,
+//! with a default of 60 s).
+//!
+//! Small files are kept whole in memory, shared by every response that
+//! sends them, so pipelined responses gather into one `writev`; larger
+//! files are sent from the shared descriptor with `sendfile`, which takes an
+//! explicit offset and so never disturbs another response's position.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write as _};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{conditional, date, mime};
+
+/// A regular file ready to be served.
+pub struct CachedFile {
+    /// The canonical path (inside the root).
+    pub path: PathBuf,
+    /// The open file, shared by every response that sends it.
+    pub file: Rc<File>,
+    /// Its length when opened.
+    pub len: u64,
+    /// Its modification time when opened.
+    pub mtime: SystemTime,
+    /// The strong validator.
+    pub etag: String,
+    /// `Last-Modified`, as an IMF-fixdate.
+    pub last_modified: String,
+    /// `Content-Type`.
+    pub content_type: Cow<'static, str>,
+    /// The fields of a 200 after `Date`: Last-Modified, ETag,
+    /// Accept-Ranges, Content-Type and Content-Length, each with its CRLF.
+    pub fields_200: Rc<[u8]>,
+    /// The whole contents, for a file of at most [`FileCache::SMALL`] bytes.
+    pub contents: Option<Rc<[u8]>>,
+    /// When the entry was made.
+    made: Instant,
+}
+
+impl CachedFile {
+    /// Describes an open regular file.
+    ///
+    /// # Errors
+    ///
+    /// The error from reading a small file's contents; a file that changed
+    /// length while being read is an `UnexpectedEof`.
+    pub fn new(
+        path: PathBuf,
+        file: File,
+        len: u64,
+        mtime: SystemTime,
+        now: Instant,
+    ) -> io::Result<CachedFile> {
+        let etag = conditional::etag(len, mtime);
+        let last_modified = date::fmt_http_date(mtime);
+        let content_type = mime::content_type(&path);
+        let mut fields = Vec::with_capacity(160);
+        // Writing to a Vec cannot fail.
+        let _ = write!(
+            fields,
+            "Last-Modified: {last_modified}\r\nETag: {etag}\r\nAccept-Ranges: bytes\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {len}\r\n"
+        );
+        let contents = if len <= FileCache::SMALL {
+            let mut buf = vec![0; len as usize];
+            file.read_exact_at(&mut buf, 0)?;
+            Some(Rc::from(buf))
+        } else {
+            None
+        };
+        Ok(CachedFile {
+            path,
+            file: Rc::new(file),
+            len,
+            mtime,
+            etag,
+            last_modified,
+            content_type,
+            fields_200: Rc::from(fields),
+            contents,
+            made: now,
+        })
+    }
+
+    /// The canonical path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Request paths mapped to the files they resolved to.
+pub struct FileCache {
+    entries: HashMap<Box<str>, Rc<CachedFile>>,
+}
+
+impl FileCache {
+    /// How long an entry is trusted without looking at the disk again.
+    pub const TTL: Duration = Duration::from_secs(1);
+    /// Files up to this size are kept in memory.
+    pub const SMALL: u64 = 32 * 1024;
+    /// The most entries; when full, the cache starts afresh (a simple bound
+    /// that costs nothing per request).
+    pub const CAPACITY: usize = 1024;
+
+    /// An empty cache.
+    pub fn new() -> FileCache {
+        FileCache {
+            entries: HashMap::new(),
+        }
+    }
+
+    /// The file `key` resolved to less than [`FileCache::TTL`] ago.
+    pub fn get(&mut self, key: &str, now: Instant) -> Option<Rc<CachedFile>> {
+        let entry = self.entries.get(key)?;
+        if now.duration_since(entry.made) < FileCache::TTL {
+            return Some(Rc::clone(entry));
+        }
+        self.entries.remove(key);
+        None
+    }
+
+    /// Remembers what `key` resolved to.
+    pub fn insert(&mut self, key: &str, file: Rc<CachedFile>) {
+        if self.entries.len() >= FileCache::CAPACITY {
+            self.entries.clear();
+        }
+        self.entries.insert(key.into(), file);
+    }
+}
+
+impl Default for FileCache {
+    fn default() -> FileCache {
+        FileCache::new()
+    }
+}
