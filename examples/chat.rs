@@ -67,6 +67,11 @@ impl AsyncChat for Member {
         for message in mail.into_iter().flatten() {
             chan.push(message);
         }
+        // A member whose output is over its bound is not reading: rather
+        // than queue the room's talk for it without limit, let it go.
+        if chan.is_paused() {
+            chan.close();
+        }
     }
 
     fn handle_close(&mut self, chan: &mut Channel, _reason: CloseReason) {

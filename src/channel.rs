@@ -40,7 +40,7 @@ use crate::terminator::{self, Records, Terminator};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Delivery pauses (and reading stops) while this many pieces and
-    /// producers are queued for output.
+    /// producers are queued for output (an HTTP response is about five).
     pub max_queued: usize,
     /// ... or while this many bytes of output are buffered in memory.
     pub max_buffered: u64,
@@ -52,7 +52,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_queued: 256,
+            max_queued: 1024,
             max_buffered: 1 << 20,
             write_budget: 4 << 20,
         }

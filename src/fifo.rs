@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 
-use crate::producer::{FileSpan, Piece, Producer, file_shrank};
+use crate::producer::{FileSpan, Piece, Producer, file_shrank, next_piece};
 
 /// The most pieces gathered into one vectored write.
 pub const GATHER_PIECES: usize = 128;
@@ -168,8 +168,7 @@ impl Fifo {
                     bytes += piece.len();
                     i += 1;
                 }
-                Item::Producer(p) => match p.more() {
-                    Some(piece) if piece.is_empty() => {}
+                Item::Producer(p) => match next_piece(p.as_mut()) {
                     Some(piece) => {
                         if let Some(b) = piece.as_bytes() {
                             self.buffered += b.len() as u64;

@@ -166,9 +166,12 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
 fn raise_descriptor_limit(max_connections: usize) {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);
+    // A socket per connection, a file being sent per connection, the
+    // file cache's descriptors, and a few for the process itself.
+    let cache = asynchat::http::cache::FileCache::CAPACITY as u64;
     let want = (max_connections as u64)
         .saturating_mul(2)
-        .saturating_add(64);
+        .saturating_add(cache + 64);
     let target = match limit.maximum {
         Some(hard) => want.min(hard),
         None => want,

@@ -135,11 +135,18 @@ pub(crate) fn file_shrank() -> io::Error {
 
 /// A lazy source of output.
 ///
-/// Deviation from CPython: exhaustion is `None` rather than an empty piece,
-/// so an empty piece is simply skipped.
+/// As in CPython, an empty piece means the producer is exhausted; `None`
+/// says the same thing more plainly. Either way the producer is dropped and
+/// never asked again, so a producer cannot make the output queue spin.
 pub trait Producer {
-    /// The next piece of output, or `None` when there is no more.
+    /// The next piece of output; `None` (or an empty piece) when there is
+    /// no more.
     fn more(&mut self) -> Option<Piece>;
+}
+
+/// Asks `p` for more, folding an empty piece into `None`.
+pub(crate) fn next_piece(p: &mut (impl Producer + ?Sized)) -> Option<Piece> {
+    p.more().filter(|piece| !piece.is_empty())
 }
 
 /// A [`Producer`] that yields one piece: Medusa's `simple_producer`.
@@ -233,7 +240,7 @@ impl Composite {
 impl Producer for Composite {
     fn more(&mut self) -> Option<Piece> {
         while let Some(front) = self.parts.front_mut() {
-            match front.more() {
+            match next_piece(front.as_mut()) {
                 Some(piece) => return Some(piece),
                 None => {
                     self.parts.pop_front();
@@ -267,19 +274,17 @@ impl<P: Producer> Producer for Chunked<P> {
             return Some(piece);
         }
         let inner = self.inner.as_mut()?;
-        loop {
-            match inner.more() {
-                // An empty chunk would end the body early: skip it.
-                Some(piece) if piece.is_empty() => continue,
-                Some(piece) => {
-                    self.queued.push_back(piece);
-                    self.queued.push_back(Piece::from(&b"\r\n"[..]));
-                    return Some(Piece::from(format!("{:x}\r\n", self.queued[0].len())));
-                }
-                None => {
-                    self.inner = None;
-                    return Some(Piece::from(&b"0\r\n\r\n"[..]));
-                }
+        match next_piece(inner) {
+            Some(piece) => {
+                self.queued.push_back(piece);
+                self.queued.push_back(Piece::from(&b"\r\n"[..]));
+                Some(Piece::from(format!("{:x}\r\n", self.queued[0].len())))
+            }
+            // The inner producer is done (an empty chunk would end the body
+            // anyway): the last chunk.
+            None => {
+                self.inner = None;
+                Some(Piece::from(&b"0\r\n\r\n"[..]))
             }
         }
     }
@@ -307,7 +312,7 @@ impl<P: Producer> Hooked<P> {
 
 impl<P: Producer> Producer for Hooked<P> {
     fn more(&mut self) -> Option<Piece> {
-        match self.inner.more() {
+        match next_piece(&mut self.inner) {
             Some(piece) => {
                 self.total += piece.len();
                 Some(piece)

@@ -319,7 +319,7 @@ struct Slot<D> {
 }
 
 /// The event loop: asyncore's socket map plus `loop()`.
-pub struct Reactor<D> {
+pub struct Reactor<D: Dispatcher> {
     poller: Arc<Poller>,
     stop: Arc<AtomicBool>,
     slots: Vec<Slot<D>>,
@@ -451,8 +451,9 @@ impl<D: Dispatcher> Reactor<D> {
             Some(Entry::Listener(l)) => l.socket.as_raw_fd(),
             None => unreachable!("registered before insert"),
         };
-        // SAFETY: the descriptor is owned by the slot's entry, and `close`
-        // deletes it from the poller before the entry is dropped.
+        // SAFETY: the descriptor is owned by the slot's entry, and both
+        // `close` and `Drop` delete it from the poller before the entry is
+        // dropped.
         #[allow(unsafe_code)]
         let added = unsafe {
             self.poller
@@ -823,6 +824,23 @@ impl<D: Dispatcher> Reactor<D> {
             self.close(index, CloseReason::Shutdown);
         }
         self.free.append(&mut self.closed);
+    }
+}
+
+impl<D: Dispatcher> Drop for Reactor<D> {
+    /// Removes every socket still registered from the poller before the
+    /// sockets close, as `Poller::add` requires (the loop does this itself
+    /// when it closes a dispatcher; this covers a reactor dropped without
+    /// running, or after the poller failed).
+    fn drop(&mut self) {
+        for slot in &self.slots {
+            let fd = match &slot.entry {
+                Some(Entry::Channel(d)) => d.fd(),
+                Some(Entry::Listener(l)) => l.socket.as_fd(),
+                None => continue,
+            };
+            let _ = self.poller.delete(fd);
+        }
     }
 }
 

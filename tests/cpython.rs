@@ -401,7 +401,8 @@ fn answer_from_producers_then_close() {
         }
     }
     let hook: Hook = Arc::new(|chan, record| {
-        chan.push_with_producer(Pieces(vec![b"hello", b"", b" world", b", I'm"]));
+        // An empty piece ends a producer, as in CPython: "never" is not sent.
+        chan.push_with_producer(Pieces(vec![b"hello", b" world", b", I'm", b"", b"never"]));
         chan.push_with_producer(BytesProducer::new(record.to_vec()));
         chan.close_when_done();
     });

@@ -19,19 +19,22 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write as _};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{conditional, date, mime};
+use crate::producer::{BytesProducer, FileProducer, Producer};
 
 /// A regular file ready to be served.
 pub struct CachedFile {
     /// The canonical path (inside the root).
     pub path: PathBuf,
-    /// The open file, shared by every response that sends it.
-    pub file: Rc<File>,
+    /// The open file, shared by every response that sends it; closed (None)
+    /// when the whole contents are in memory.
+    pub file: Option<Rc<File>>,
     /// Its length when opened.
     pub len: u64,
     /// Its modification time when opened.
@@ -82,9 +85,13 @@ impl CachedFile {
         } else {
             None
         };
+        let file = match contents {
+            Some(_) => None,
+            None => Some(Rc::new(file)),
+        };
         Ok(CachedFile {
             path,
-            file: Rc::new(file),
+            file,
             len,
             mtime,
             etag,
@@ -100,11 +107,27 @@ impl CachedFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// A producer of the bytes in `range` (which lies inside the file).
+    pub fn producer(&self, range: Range<u64>) -> Box<dyn Producer> {
+        match (&self.contents, &self.file) {
+            (Some(contents), _) => Box::new(BytesProducer::new(
+                contents[range.start as usize..range.end as usize].to_vec(),
+            )),
+            (None, Some(file)) => Box::new(FileProducer::new(
+                Rc::clone(file),
+                range.start,
+                range.end - range.start,
+            )),
+            (None, None) => unreachable!("a cached file keeps its contents or its descriptor"),
+        }
+    }
 }
 
 /// Request paths mapped to the files they resolved to.
 pub struct FileCache {
     entries: HashMap<Box<str>, Rc<CachedFile>>,
+    last_purge: Option<Instant>,
 }
 
 impl FileCache {
@@ -112,15 +135,30 @@ impl FileCache {
     pub const TTL: Duration = Duration::from_secs(1);
     /// Files up to this size are kept in memory.
     pub const SMALL: u64 = 32 * 1024;
-    /// The most entries; when full, the cache starts afresh (a simple bound
-    /// that costs nothing per request).
+    /// The most entries, and so the most descriptors the cache holds open;
+    /// when full, the cache starts afresh (a simple bound that costs nothing
+    /// per request).
     pub const CAPACITY: usize = 1024;
 
     /// An empty cache.
     pub fn new() -> FileCache {
         FileCache {
             entries: HashMap::new(),
+            last_purge: None,
         }
+    }
+
+    /// True for a request path that is cached as it is: already in normal
+    /// form (no escapes, empty or dot segments, fragment), so that every
+    /// entry is a different file and no client can fill the cache with
+    /// spellings of one file.
+    pub fn cacheable(key: &str) -> bool {
+        key.starts_with('/')
+            && !key.contains(['%', '#', '\\'])
+            && !key.contains("//")
+            && !key
+                .split('/')
+                .any(|segment| segment == "." || segment == "..")
     }
 
     /// The file `key` resolved to less than [`FileCache::TTL`] ago.
@@ -133,8 +171,22 @@ impl FileCache {
         None
     }
 
-    /// Remembers what `key` resolved to.
-    pub fn insert(&mut self, key: &str, file: Rc<CachedFile>) {
+    /// Remembers what `key` resolved to, if `key` is
+    /// [cacheable](FileCache::cacheable). Entries past their TTL are dropped
+    /// here (at most once per TTL), so files deleted on disk are not held
+    /// open for long by a busy server.
+    pub fn insert(&mut self, key: &str, file: Rc<CachedFile>, now: Instant) {
+        if !FileCache::cacheable(key) {
+            return;
+        }
+        if self
+            .last_purge
+            .is_none_or(|t| now.duration_since(t) >= FileCache::TTL)
+        {
+            self.entries
+                .retain(|_, f| now.duration_since(f.made) < FileCache::TTL);
+            self.last_purge = Some(now);
+        }
         if self.entries.len() >= FileCache::CAPACITY {
             self.entries.clear();
         }
@@ -145,5 +197,33 @@ impl FileCache {
 impl Default for FileCache {
     fn default() -> FileCache {
         FileCache::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FileCache;
+
+    #[test]
+    fn only_normal_paths_are_cached() {
+        for (key, ok) in [
+            ("/", true),
+            ("/a.txt", true),
+            ("/dir/", true),
+            ("/dir/a.txt", true),
+            ("/.well-known/x", true),
+            ("a.txt", false),
+            ("//a.txt", false),
+            ("/a//b", false),
+            ("/./a", false),
+            ("/a/../b", false),
+            ("/a/.", false),
+            ("/%61.txt", false),
+            ("/a#frag", false),
+            ("/a\\b", false),
+            ("http://host/a", false),
+        ] {
+            assert_eq!(FileCache::cacheable(key), ok, "{key}");
+        }
     }
 }

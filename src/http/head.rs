@@ -12,6 +12,19 @@ use std::fmt;
 
 use super::status::reason;
 
+/// The fields whose values this server reads.
+const USED_FIELDS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "expect",
+    "if-none-match",
+    "if-modified-since",
+    "range",
+    "if-range",
+];
+
 /// The most header fields in one head; one more is 431.
 pub const MAX_HEADERS: usize = 100;
 
@@ -183,9 +196,15 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
     let mut transfer_encoding = false;
     let mut ranges = 0;
     for field in req.headers.iter() {
-        let value = std::str::from_utf8(field.value)
-            .map_err(|_| HttpError::new(400, "header value is not UTF-8"))?;
         let name = field.name;
+        let Ok(value) = std::str::from_utf8(field.value) else {
+            // RFC 9110 allows other bytes (obs-text) in field values; they
+            // matter only in a field this server reads.
+            if USED_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f)) {
+                return Err(HttpError::new(400, "header value is not UTF-8"));
+            }
+            continue;
+        };
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
         } else if name.eq_ignore_ascii_case("content-length") {
@@ -630,6 +649,14 @@ mod tests {
         assert_eq!(r.if_modified_since, Some("Sun, 06 Nov 1994 08:49:37 GMT"));
         assert_eq!(r.if_range, Some("\"e\""));
         assert!(r.expect_continue);
+    }
+
+    #[test]
+    fn obs_text_is_allowed_where_it_is_not_read() {
+        let ok = [&b"GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: caf\xe9\r\n\r\n"[..]];
+        assert!(parse(ok[0]).is_ok());
+        let bad = b"GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=\xe9\r\n\r\n";
+        assert_eq!(parse(bad).unwrap_err().status, 400);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use super::path::{self, Resolved};
 use super::range::{self, RangeRequest};
 use super::status::{SERVER, reason, status_line};
 use crate::channel::Channel;
-use crate::producer::{BytesProducer, Composite, FileProducer, Piece, Producer};
+use crate::producer::{BytesProducer, Composite, Piece, Producer};
 
 /// The fields of a reply after `Date`, each ending in CRLF.
 enum Fields {
@@ -78,7 +78,17 @@ impl Reply {
         self
     }
 
-    /// Sets the body and its Content-Length.
+    /// Sets an in-memory body and its Content-Length. It is queued as a
+    /// piece, so the channel's back-pressure counts its bytes.
+    fn bytes(mut self, body: impl Into<Vec<u8>>) -> Reply {
+        let body = body.into();
+        self.body_len = body.len() as u64;
+        let len = self.body_len;
+        self.body = Body::Piece(Piece::from(body));
+        self.field("Content-Length", len)
+    }
+
+    /// Sets a streamed body and its Content-Length.
     fn body(mut self, len: u64, body: impl Producer + 'static) -> Reply {
         self.body_len = len;
         self.body = Body::Producer(Box::new(body));
@@ -95,7 +105,7 @@ impl Reply {
         );
         Reply::new(status)
             .field("Content-Type", "text/html; charset=utf-8")
-            .body(page.len() as u64, BytesProducer::new(page))
+            .bytes(page)
     }
 
     /// The reply to an [`HttpError`].
@@ -111,7 +121,7 @@ impl Reply {
     fn whole_file(f: &CachedFile) -> Reply {
         let body = match &f.contents {
             Some(contents) => Body::Piece(Piece::Shared(Rc::clone(contents))),
-            None => Body::Producer(Box::new(FileProducer::new(Rc::clone(&f.file), 0, f.len))),
+            None => Body::Producer(f.producer(0..f.len)),
         };
         Reply {
             status: 200,
@@ -178,7 +188,7 @@ pub fn respond(cfg: &Config, cache: &mut FileCache, req: &Request<'_>, now: Inst
         None => match find(cfg, req.target, now) {
             Found::File(file) => {
                 let file = Rc::new(file);
-                cache.insert(key, Rc::clone(&file));
+                cache.insert(key, Rc::clone(&file), now);
                 serve_file(cfg, req, &file)
             }
             Found::Reply(reply) => reply,
@@ -217,8 +227,11 @@ fn find(cfg: &Config, target: &str, now: Instant) -> Found {
     let Some((real, meta)) = contained(cfg, &fs_path) else {
         return not_found();
     };
+    // A directory is served only under a path that ends in '/' as sent, so
+    // that the relative links of a listing resolve (`/dir%2f` redirects).
+    let raw_path = target.split('?').next().unwrap_or_default();
     if meta.is_dir() {
-        if !resolved.trailing_slash {
+        if !raw_path.ends_with('/') {
             return Found::Reply(
                 Reply::error(301, "This is a directory.")
                     .field("Location", path::redirect_location(&resolved)),
@@ -275,10 +288,25 @@ fn open(p: PathBuf, now: Instant) -> Found {
         });
     match opened {
         Ok(file) => Found::File(file),
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            Found::Reply(Reply::error(403, "This file cannot be read."))
+        Err(e) => Found::Reply(io_failure(&e, "This file cannot be read.")),
+    }
+}
+
+/// The answer when the file system refuses: 404 for what is gone, 403 for
+/// what may not be read, and for anything else (out of descriptors or
+/// memory, an I/O error) 503 and a warning, because the file is there and
+/// the server is the one failing.
+fn io_failure(e: &io::Error, forbidden: &str) -> Reply {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidInput => {
+            Reply::error(404, "There is no such file here.")
         }
-        Err(_) => not_found(),
+        io::ErrorKind::PermissionDenied => Reply::error(403, forbidden),
+        _ => {
+            log::warn!("cannot serve a file: {e}");
+            Reply::error(503, "The server cannot serve this right now; try again.")
+                .field("Retry-After", 1)
+        }
     }
 }
 
@@ -322,10 +350,7 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
             partial()
                 .field("Content-Type", &f.content_type)
                 .field("Content-Range", range::content_range(r, f.len))
-                .body(
-                    r.end - r.start,
-                    FileProducer::new(Rc::clone(&f.file), r.start, r.end - r.start),
-                )
+                .body(r.end - r.start, f.producer(r.clone()))
         }
         RangeRequest::Ranges(ranges) => {
             let boundary = format!("asynchat-{}", f.etag.trim_matches('"'));
@@ -338,11 +363,8 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
                     range::content_range(r, f.len)
                 );
                 total += part.len() as u64 + (r.end - r.start);
-                body = body.with(BytesProducer::new(part)).with(FileProducer::new(
-                    Rc::clone(&f.file),
-                    r.start,
-                    r.end - r.start,
-                ));
+                body = body.with(BytesProducer::new(part));
+                body.push(f.producer(r.clone()));
             }
             let end = format!("\r\n--{boundary}--\r\n");
             total += end.len() as u64;
@@ -358,8 +380,9 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
 }
 
 fn list(cfg: &Config, resolved: &Resolved, dir: &Path) -> Reply {
-    let Ok(read) = fs::read_dir(dir) else {
-        return Reply::error(403, "This directory cannot be read.");
+    let read = match fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) => return io_failure(&e, "This directory cannot be read."),
     };
     let mut entries = Vec::new();
     for entry in read.flatten() {
@@ -388,5 +411,5 @@ fn list(cfg: &Config, resolved: &Resolved, dir: &Path) -> Reply {
     let page = listing::render(&resolved.path, resolved.segments.is_empty(), entries);
     Reply::new(200)
         .field("Content-Type", "text/html; charset=utf-8")
-        .body(page.len() as u64, BytesProducer::new(page))
+        .bytes(page)
 }
