@@ -47,9 +47,16 @@ impl Httpd {
     /// Spawns the binary with `args`, stdout and stderr piped, and no
     /// `RUST_LOG` from the environment.
     fn spawn(args: &[&str]) -> Httpd {
+        Httpd::spawn_env(args, &[])
+    }
+
+    /// As [`Httpd::spawn`], with these variables set in its environment
+    /// (`RUST_LOG` included).
+    fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Httpd {
         let mut child = Command::new(BIN)
             .args(args)
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -82,7 +89,12 @@ impl Httpd {
     /// Starts a server and returns it with its address, parsed from the
     /// start-up line.
     fn start(args: &[&str]) -> (Httpd, SocketAddr, String) {
-        let mut httpd = Httpd::spawn(args);
+        Httpd::start_env(args, &[])
+    }
+
+    /// As [`Httpd::start`], with these variables in its environment.
+    fn start_env(args: &[&str], env: &[(&str, &str)]) -> (Httpd, SocketAddr, String) {
+        let mut httpd = Httpd::spawn_env(args, env);
         let line = httpd.first_line().unwrap();
         let addr = addr_of(&line);
         (httpd, addr, line)
@@ -500,4 +512,153 @@ fn curl_smoke() {
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     let listing = String::from_utf8(curl(&[&format!("http://{addr}/")]).unwrap()).unwrap();
     assert!(listing.contains("href=\"a.txt\""), "{listing}");
+}
+
+/// `POST /a.txt` with a body of `len` bytes, announced by Content-Length.
+fn post(len: usize) -> String {
+    format!(
+        "POST /a.txt HTTP/1.1\r\nHost: test\r\nContent-Length: {len}\r\n\r\n{}",
+        "b".repeat(len)
+    )
+}
+
+#[test]
+fn max_body_sets_the_largest_body_accepted() {
+    let root = docroot("cli-max-body");
+    let (_httpd, addr, _) =
+        Httpd::start(&[path_str(root.path()), "-p", "0", "-q", "--max-body", "10"]);
+    let mut c = Client::connect(addr);
+    let r = c.request(post(11));
+    assert_eq!(r.status, 413, "{r:?}");
+    // At the limit the body is read (and discarded), and the method is what
+    // is refused.
+    let mut c = Client::connect(addr);
+    let r = c.request(post(10));
+    assert_eq!(r.status, 405, "{r:?}");
+}
+
+#[test]
+fn timeout_closes_an_idle_connection() {
+    let root = docroot("cli-timeout");
+    let (_httpd, addr, _) =
+        Httpd::start(&[path_str(root.path()), "-p", "0", "-q", "--timeout", "1"]);
+    let mut idle = Client::connect(addr);
+    let idle_since = Instant::now();
+    let mut kept = Client::connect(addr);
+    assert_eq!(kept.request(get("/a.txt")).status, 200);
+    let kept_since = Instant::now();
+    for (name, client, since) in [
+        ("a connection with no request", &mut idle, idle_since),
+        ("an idle keep-alive connection", &mut kept, kept_since),
+    ] {
+        assert!(client.is_closed(), "{name} is closed");
+        let waited = since.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited <= Duration::from_secs(3),
+            "{name} closed after {waited:?} with --timeout 1"
+        );
+    }
+}
+
+#[test]
+fn max_connections_makes_the_next_client_wait() {
+    let root = docroot("cli-max-conn");
+    let (_httpd, addr, _) = Httpd::start(&[
+        path_str(root.path()),
+        "-p",
+        "0",
+        "-q",
+        "--max-connections",
+        "1",
+    ]);
+    let mut first = Client::connect(addr);
+    assert_eq!(first.request(get("/a.txt")).status, 200);
+    // The second connection completes in the kernel's backlog, and its
+    // request waits there while the first holds its connection open.
+    let mut second = Client::connect(addr);
+    second.send(get("/a.txt"));
+    second
+        .stream()
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let err = second
+        .reader
+        .fill_buf()
+        .map(|b| b.to_vec())
+        .expect_err("the second client is not answered while the first is open");
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err:?}"
+    );
+    drop(first);
+    second.stream().set_read_timeout(Some(PATIENCE)).unwrap();
+    let r = second.read_response();
+    assert_eq!((r.status, r.text().as_str()), (200, A_TXT));
+}
+
+/// Sends a request that cannot be parsed and checks it gets 400; returns the
+/// client's address, which only a debug line shows (the access log shows
+/// the IP alone).
+fn send_malformed_request(addr: SocketAddr) -> String {
+    let mut c = Client::connect(addr);
+    let peer = c.stream().local_addr().unwrap().to_string();
+    let r = c.request("NONSENSE\r\n\r\n");
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(c.is_closed(), "a 400 closes the connection");
+    peer
+}
+
+#[test]
+fn verbose_logs_a_malformed_request_at_debug_level() {
+    let root = docroot("cli-verbose");
+    let (httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0", "-v"]);
+    let peer = send_malformed_request(addr);
+    let line = httpd_line(&httpd, &peer);
+    assert!(line.contains("DEBUG"), "{line}");
+    assert!(line.contains("asynchat::http::conn"), "{line}");
+    assert!(line.contains(&format!("{peer}: 400")), "{line}");
+}
+
+/// The stderr line of `httpd` that mentions `needle`.
+#[track_caller]
+fn httpd_line(httpd: &Httpd, needle: &str) -> String {
+    httpd
+        .stderr_line_with(needle)
+        .unwrap_or_else(|| panic!("no stderr line with {needle:?}"))
+}
+
+#[test]
+fn without_verbose_a_malformed_request_logs_no_debug_line() {
+    let root = docroot("cli-not-verbose");
+    let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0"]);
+    let peer = send_malformed_request(addr);
+    // The access line shows the request was handled (and the log flushed)
+    // before the process is told to stop.
+    httpd_line(&httpd, "\"NONSENSE\" 400");
+    httpd.signal("TERM");
+    assert!(httpd.wait_exit(EXIT_PATIENCE).success());
+    let err = drain(&httpd.stderr);
+    assert!(
+        !err.iter().any(|l| l.contains("DEBUG") || l.contains(&peer)),
+        "debug lines without -v: {err:?}"
+    );
+}
+
+#[test]
+fn rust_log_off_silences_the_access_log() {
+    let root = docroot("cli-rust-log-off");
+    let (mut httpd, addr, _) =
+        Httpd::start_env(&[path_str(root.path()), "-p", "0"], &[("RUST_LOG", "off")]);
+    assert_serves_a_txt(addr);
+    let mut c = Client::connect(addr);
+    assert_eq!(c.request(get("/missing")).status, 404);
+    drop(c);
+    send_malformed_request(addr);
+    httpd.signal("TERM");
+    assert!(httpd.wait_exit(EXIT_PATIENCE).success());
+    let err = drain(&httpd.stderr);
+    assert_eq!(err, Vec::<String>::new(), "stderr with RUST_LOG=off");
 }

@@ -332,3 +332,252 @@ fn the_connection_cap_defers_accepting() {
     assert_eq!(&byte, b"w");
     stop(stopper, handle);
 }
+
+/// A raw dispatcher that counts every call the reactor makes on it:
+/// `readable()`, `writable()` and every handler. It always wants to read,
+/// and wants to write only until it has written once.
+struct Tally {
+    stream: TcpStream,
+    wants_write: bool,
+    calls: Arc<AtomicUsize>,
+    connected: Arc<AtomicUsize>,
+}
+
+impl Tally {
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Dispatcher for Tally {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+
+    fn readable(&self) -> bool {
+        self.count();
+        true
+    }
+
+    fn writable(&self) -> bool {
+        self.count();
+        self.wants_write
+    }
+
+    fn handle_connect(&mut self, _cx: &mut Context<'_>) -> Flow {
+        self.count();
+        self.connected.fetch_add(1, Ordering::SeqCst);
+        Flow::Continue
+    }
+
+    fn handle_read(&mut self, _cx: &mut Context<'_>) -> io::Result<Flow> {
+        self.count();
+        let mut buf = [0; 64];
+        match self.stream.read(&mut buf) {
+            Ok(0) => Ok(Flow::Close),
+            Ok(_) => Ok(Flow::Continue),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Flow::Continue),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn handle_write(&mut self, _cx: &mut Context<'_>) -> io::Result<Flow> {
+        self.count();
+        self.stream.write_all(b"w")?;
+        self.wants_write = false;
+        Ok(Flow::Continue)
+    }
+
+    fn handle_timeout(&mut self, _cx: &mut Context<'_>) -> Flow {
+        self.count();
+        Flow::Close
+    }
+
+    fn handle_wake(&mut self, _cx: &mut Context<'_>) -> Flow {
+        self.count();
+        Flow::Continue
+    }
+
+    fn handle_stop(&mut self, _cx: &mut Context<'_>) -> Flow {
+        self.count();
+        Flow::Close
+    }
+
+    fn handle_error(&mut self, _err: &io::Error) {
+        self.count();
+    }
+
+    fn handle_close(&mut self, _reason: CloseReason) {
+        self.count();
+    }
+}
+
+/// A server of [`Tally`] dispatchers; returns the call and connect counts.
+fn tally_server(
+    wants_write: bool,
+) -> (
+    SocketAddr,
+    Stopper,
+    JoinHandle<()>,
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let connected = Arc::new(AtomicUsize::new(0));
+    let (c, n) = (Arc::clone(&calls), Arc::clone(&connected));
+    let (addr, stopper, handle) = serve(move || {
+        move |stream, _peer, _cx: &mut Context<'_>| {
+            Some(Tally {
+                stream,
+                wants_write,
+                calls: Arc::clone(&c),
+                connected: Arc::clone(&n),
+            })
+        }
+    });
+    (addr, stopper, handle, calls, connected)
+}
+
+/// How long a quiet channel is watched, and the most calls it may get
+/// meanwhile. With write interest registered for a socket that has room,
+/// level-triggered polling reports it writable on every wait, and the loop
+/// calls `readable()`/`writable()` thousands of times in this window.
+const QUIET: Duration = Duration::from_millis(300);
+const QUIET_CALLS: usize = 20;
+
+/// The calls made on the server's dispatchers during [`QUIET`].
+fn calls_while_quiet(calls: &AtomicUsize) -> usize {
+    let before = calls.load(Ordering::SeqCst);
+    thread::sleep(QUIET);
+    calls.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn an_idle_channel_does_not_spin() {
+    let (addr, stopper, handle, calls, connected) = tally_server(false);
+    let client = connect(addr);
+    wait_until("handle_connect", || connected.load(Ordering::SeqCst) == 1);
+    // Let the reactor finish the turn that added the channel.
+    thread::sleep(Duration::from_millis(20));
+    let during = calls_while_quiet(&calls);
+    assert!(
+        during < QUIET_CALLS,
+        "{during} calls on an idle channel in {QUIET:?}: the loop spins"
+    );
+    drop(client);
+    stop(stopper, handle);
+}
+
+#[test]
+fn a_channel_stops_getting_woken_once_it_has_written() {
+    let (addr, stopper, handle, calls, _connected) = tally_server(true);
+    let mut client = connect(addr);
+    let mut byte = [0; 1];
+    client.read_exact(&mut byte).unwrap();
+    assert_eq!(&byte, b"w");
+    thread::sleep(Duration::from_millis(20));
+    let during = calls_while_quiet(&calls);
+    assert!(
+        during < QUIET_CALLS,
+        "{during} calls in {QUIET:?} after the only write: write interest was kept"
+    );
+    drop(client);
+    stop(stopper, handle);
+}
+
+/// Answers every line with [`RESET_REPLY`] bytes and records, per peer, how
+/// its channel was closed.
+struct Flood {
+    closes: Closes,
+}
+
+/// Each closed channel's peer and why it closed, in order.
+type Closes = Arc<Mutex<Vec<(Option<SocketAddr>, CloseReason)>>>;
+
+const RESET_REPLY: usize = 4 << 20;
+
+impl AsyncChat for Flood {
+    fn collect_incoming_data(&mut self, _chan: &mut Channel, _data: &[u8]) {}
+
+    fn found_terminator(&mut self, chan: &mut Channel) {
+        chan.push(vec![b'x'; RESET_REPLY]);
+    }
+
+    fn handle_close(&mut self, chan: &mut Channel, reason: CloseReason) {
+        self.closes.lock().unwrap().push((chan.peer(), reason));
+    }
+}
+
+#[test]
+fn a_reset_closes_only_that_channel() {
+    let closes = Closes::default();
+    let c = Arc::clone(&closes);
+    let (addr, stopper, handle) = serve(move || {
+        move |stream, _peer, _cx: &mut Context<'_>| {
+            let h = Flood {
+                closes: Arc::clone(&c),
+            };
+            Some(Connection::new(stream, Channel::new(b"\n"), h))
+        }
+    });
+    let mut a = connect(addr);
+    let mut b = connect(addr);
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+
+    a.write_all(b"go\n").unwrap();
+    let mut some = [0; 4096];
+    a.read_exact(&mut some).unwrap();
+    // Reset: with a zero linger time, close sends RST instead of FIN.
+    rustix::net::sockopt::set_socket_linger(&a, Some(Duration::ZERO)).unwrap();
+    drop(a);
+    wait_until("A's handle_close", || !closes.lock().unwrap().is_empty());
+    {
+        let closes = closes.lock().unwrap();
+        assert_eq!(closes.len(), 1, "only A is closed: {closes:?}");
+        let (peer, reason) = closes[0];
+        assert_eq!(peer, Some(a_addr), "{closes:?}");
+        assert!(
+            matches!(reason, CloseReason::Error(_) | CloseReason::Done),
+            "A closed with {reason:?}"
+        );
+    }
+
+    // B, connected all along, is served in full.
+    b.write_all(b"go\n").unwrap();
+    let mut reply = vec![0; RESET_REPLY];
+    b.read_exact(&mut reply).unwrap();
+    assert!(reply.iter().all(|&x| x == b'x'));
+    assert!(!handle.is_finished(), "the loop ended");
+    assert_eq!(closes.lock().unwrap().len(), 1, "B was closed");
+
+    drop(b);
+    wait_until("B's handle_close", || closes.lock().unwrap().len() == 2);
+    assert_eq!(closes.lock().unwrap()[1].0, Some(b_addr));
+    assert!(!handle.is_finished(), "the loop ended");
+    stop(stopper, handle);
+}
+
+#[test]
+fn the_listener_is_not_woken_without_connections() {
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new(Counts::default());
+    let (n, c) = (Arc::clone(&accepts), Arc::clone(&counts));
+    let (addr, stopper, handle) = serve(move || {
+        move |stream, _peer, _cx: &mut Context<'_>| {
+            n.fetch_add(1, Ordering::SeqCst);
+            Some(Probe {
+                stream,
+                wants_write: false,
+                counts: Arc::clone(&c),
+            })
+        }
+    });
+    let clients: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
+    wait_until("three accepts", || accepts.load(Ordering::SeqCst) >= 3);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(accepts.load(Ordering::SeqCst), 3);
+    drop(clients);
+    wait_until("three closes", || counts.closes.load(Ordering::SeqCst) == 3);
+    assert_eq!(accepts.load(Ordering::SeqCst), 3);
+    stop(stopper, handle);
+}
