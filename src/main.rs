@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     let log = LogSink::default();
     init_logging(&args, log.clone());
     let result = serve(args, log.clone());
-    let _ = log.clone().flush();
+    log.flush_now();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -70,10 +70,17 @@ fn main() -> ExitCode {
 }
 
 /// Where log lines go: stderr, through a buffer that the event loop flushes
-/// before it waits. One access-log line per response would otherwise be one
-/// `write` per response.
+/// before it waits ([`LogSink::flush_now`]). One access-log line per
+/// response would otherwise be one `write` per response.
 #[derive(Clone)]
 struct LogSink(Arc<Mutex<BufWriter<Stderr>>>);
+
+impl LogSink {
+    /// Writes out what is buffered.
+    fn flush_now(&self) {
+        let _ = self.0.lock().unwrap_or_else(|e| e.into_inner()).flush();
+    }
+}
 
 impl Default for LogSink {
     fn default() -> LogSink {
@@ -89,8 +96,10 @@ impl Write for LogSink {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
     }
 
+    /// env_logger flushes after every record; the buffer is flushed by the
+    /// event loop instead (and when it is full), so this does nothing.
     fn flush(&mut self) -> io::Result<()> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+        Ok(())
     }
 }
 
@@ -108,7 +117,22 @@ fn init_logging(args: &Args, sink: LogSink) {
         builder.filter_module("access", log::LevelFilter::Off);
     }
     builder
-        .format_timestamp_millis()
+        .format(|out, record| {
+            if record.target() == "access" {
+                // A Common Log Format line is complete as it is (it has its
+                // own time), and log tools expect nothing around it.
+                writeln!(out, "{}", record.args())
+            } else {
+                let time = out.timestamp_millis();
+                writeln!(
+                    out,
+                    "[{time} {} {}] {}",
+                    record.level(),
+                    record.target(),
+                    record.args()
+                )
+            }
+        })
         .target(env_logger::Target::Pipe(Box::new(sink)))
         .init();
 }
@@ -140,10 +164,7 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     let addr = SocketAddr::new(ip, args.port);
     let mut server =
         Server::bind(config, addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let mut log = log;
-    server.before_wait(move || {
-        let _ = log.flush();
-    });
+    server.before_wait(move || log.flush_now());
     let stopper = server.stopper();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,

@@ -102,12 +102,12 @@ impl fmt::Display for RequestLine<'_> {
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
         };
-        write!(
-            f,
-            "{} {} {version}",
-            self.0.method_token,
-            self.0.target.escape_debug()
-        )
+        let (method, target) = (self.0.method_token, self.0.target);
+        if target.contains(['"', '\\']) {
+            write!(f, "{method} {} {version}", target.escape_debug())
+        } else {
+            write!(f, "{method} {target} {version}")
+        }
     }
 }
 
@@ -182,6 +182,8 @@ pub struct HttpChannel {
     waiting: Option<Waiting>,
     /// The server is shutting down: the next response closes.
     stopping: bool,
+    /// The client's address as the access log shows it, rendered once.
+    client: String,
 }
 
 impl HttpChannel {
@@ -203,6 +205,7 @@ impl HttpChannel {
             last_sent: now,
             waiting: None,
             stopping: false,
+            client: "-".to_string(),
         }
     }
 
@@ -271,11 +274,10 @@ impl HttpChannel {
         let mut clock = self.shared.clock.borrow_mut();
         let clock = clock.tick(SystemTime::now());
         if log::log_enabled!(target: "access", log::Level::Info) {
-            let peer = chan.peer().map(|p| p.ip());
             log::info!(
                 target: "access",
                 "{} - - [{}] \"{request}\" {} {}",
-                Dash(peer),
+                self.client,
                 clock.clf,
                 reply.status,
                 reply.body_len
@@ -498,6 +500,9 @@ impl AsyncChat for HttpChannel {
     }
 
     fn handle_connect(&mut self, chan: &mut Channel) {
+        if let Some(peer) = chan.peer() {
+            self.client = peer.ip().to_string();
+        }
         self.idle_since = chan.now();
         self.update_deadline(chan);
     }
@@ -537,18 +542,6 @@ impl AsyncChat for HttpChannel {
             chan.close_when_done();
         }
         // Mid-request: the response to it will carry Connection: close.
-    }
-}
-
-/// An optional value, or `-` as Common Log Format writes a missing one.
-struct Dash<T>(Option<T>);
-
-impl<T: fmt::Display> fmt::Display for Dash<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Some(v) => v.fmt(f),
-            None => f.write_str("-"),
-        }
     }
 }
 
