@@ -54,7 +54,7 @@ impl Default for Limits {
         Limits {
             max_queued: 1024,
             max_buffered: 1 << 20,
-            write_budget: 4 << 20,
+            write_budget: 512 << 10,
         }
     }
 }

@@ -22,7 +22,7 @@ use std::rc::Rc;
 /// The largest span a [`FileProducer`] hands out at once. It bounds one
 /// `sendfile` call, so a client fetching a large file cannot hold the reactor
 /// for long.
-pub const FILE_SPAN_MAX: u64 = 1 << 20;
+pub const FILE_SPAN_MAX: u64 = 256 * 1024;
 
 /// One piece of output: bytes in memory, or a span of an open file that the
 /// output queue may hand to the kernel with `sendfile`.
