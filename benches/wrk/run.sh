@@ -4,6 +4,8 @@
 # are installed (apt-get install -y wrk nginx-light lighttpd).
 #
 # usage: benches/wrk/run.sh [SECONDS_PER_RUN] [ROUNDS]
+#        ROWS_FROM=N benches/wrk/run.sh ...   skips the first N throughput rows
+#        (ROWS_FROM=4: only the idle-connection memory row)
 #
 # Every server serves the same files from a temporary root on 127.0.0.1 and
 # is pinned to core 0; wrk (one thread) is pinned to core 1. Rounds alternate
@@ -118,7 +120,7 @@ header="| workload |"; rule="| --- |"
 for s in "${servers[@]}"; do header+=" $s |"; rule+=" --- |"; done
 for s in "${servers[@]:1}"; do header+=" asynchat / $s |"; rule+=" --- |"; done
 echo "$header"; echo "$rule"
-for row in "${rows[@]}"; do
+for row in "${rows[@]:${ROWS_FROM:-0}}"; do
   IFS='|' read -r name path conns depth unit <<<"$row"
   declare -A got=()
   for _ in $(seq "$rounds"); do
@@ -137,7 +139,8 @@ done
 line="| idle keep-alive connection (RSS bytes) |"
 declare -A idle=()
 for s in "${servers[@]}"; do
-  idle[$s]=$(python3 "$here/idle_rss.py" "${port[$s]}" "${pid[$s]}" 2000 | awk '{ print $(NF-3) }')
+  idle[$s]=$(python3 "$here/idle_rss.py" "${port[$s]}" "${pid[$s]}" 2000 | awk '{ print $(NF-3) }') \
+    || idle[$s]="n/a"
   line+=" ${idle[$s]} |"
 done
 for s in "${servers[@]:1}"; do line+=" |"; done
