@@ -127,23 +127,46 @@ impl fmt::Display for RawLine<'_> {
     }
 }
 
-/// Where in the framing of a request the channel is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where in the framing of a request the channel is, with what that step
+/// needs to know.
 enum Phase {
-    /// Collecting head lines (terminator `"\n"`).
-    Head,
-    /// Discarding a Content-Length body (terminator `Count(n)`).
-    Body,
-    /// Reading a chunk-size line (terminator `"\n"`).
-    ChunkSize,
-    /// Discarding chunk data (terminator `Count(n)`).
-    ChunkData,
-    /// Expecting the empty line after chunk data (terminator `"\n"`).
-    ChunkEnd,
-    /// Reading trailer lines until a blank one (terminator `"\n"`).
-    Trailers,
+    /// Between requests (terminator `"\n"`): the keep-alive timeout runs
+    /// from `since`, when the connection last became idle.
+    Idle { since: Instant },
+    /// Collecting head lines (terminator `"\n"`): the header timeout runs
+    /// from `started`, the request's first byte, and is not reset by later
+    /// bytes (slowloris).
+    Head { started: Instant },
+    /// Reading a request body and discarding it.
+    Body(Body),
     /// An error was answered; nothing more is read.
     Done,
+}
+
+/// A request body being read and discarded; its response waits for the end.
+struct Body {
+    step: BodyStep,
+    /// When the body started (the body timeout runs from here).
+    started: Instant,
+    /// Body bytes announced by chunk sizes so far (against `max_body`).
+    announced: u64,
+    waiting: Waiting,
+}
+
+/// Where in a body the channel is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyStep {
+    /// A Content-Length body (terminator `Count(n)`).
+    Length,
+    /// A chunk-size line (terminator `"\n"`).
+    ChunkSize,
+    /// Chunk data (terminator `Count(n)`).
+    ChunkData,
+    /// The empty line after chunk data (terminator `"\n"`).
+    ChunkEnd,
+    /// Trailer lines until a blank one (terminator `"\n"`), with their size
+    /// and number so far.
+    Trailers { bytes: usize, lines: usize },
 }
 
 /// A response held until the request body has been read.
@@ -163,23 +186,12 @@ pub struct HttpChannel {
     head: Vec<u8>,
     /// Where the current head line starts in `head`.
     line_start: usize,
-    /// The current chunk-size, chunk-end or trailer line.
-    line: Vec<u8>,
     /// Lines in the head so far (the request line included).
     lines: usize,
-    /// Trailer bytes so far.
-    trailer_bytes: usize,
-    /// Body bytes announced by chunk sizes so far.
-    body_bytes: u64,
-    /// When the current request's first byte arrived (header timeout).
-    started: Option<Instant>,
-    /// When the current request's body started (body timeout).
-    body_started: Instant,
-    /// When the connection last became idle (keep-alive timeout).
-    idle_since: Instant,
+    /// The current chunk-size, chunk-end or trailer line.
+    line: Vec<u8>,
     /// When output last made progress (send timeout).
     last_sent: Instant,
-    waiting: Option<Waiting>,
     /// The server is shutting down: the next response closes.
     stopping: bool,
     /// The client's address as the access log shows it, rendered once.
@@ -192,18 +204,12 @@ impl HttpChannel {
         let now = Instant::now();
         HttpChannel {
             shared,
-            phase: Phase::Head,
+            phase: Phase::Idle { since: now },
             head: Vec::new(),
             line_start: 0,
-            line: Vec::new(),
             lines: 0,
-            trailer_bytes: 0,
-            body_bytes: 0,
-            started: None,
-            body_started: now,
-            idle_since: now,
+            line: Vec::new(),
             last_sent: now,
-            waiting: None,
             stopping: false,
             client: "-".to_string(),
         }
@@ -224,20 +230,28 @@ impl HttpChannel {
         let deadline = if !chan.fifo().is_empty() {
             self.last_sent + cfg.send_timeout
         } else {
-            match self.phase {
-                Phase::Head => match self.started {
-                    Some(t) => t + cfg.header_timeout,
-                    None => self.idle_since + cfg.keep_alive_timeout,
-                },
-                Phase::Body
-                | Phase::ChunkSize
-                | Phase::ChunkData
-                | Phase::ChunkEnd
-                | Phase::Trailers => self.body_started + cfg.body_timeout,
+            match &self.phase {
+                Phase::Idle { since } => *since + cfg.keep_alive_timeout,
+                Phase::Head { started } => *started + cfg.header_timeout,
+                Phase::Body(body) => body.started + cfg.body_timeout,
                 Phase::Done => self.last_sent + cfg.send_timeout,
             }
         };
         chan.set_deadline(Some(deadline));
+    }
+
+    /// The body step, when a body is being read.
+    fn body_step(&self) -> Option<BodyStep> {
+        match &self.phase {
+            Phase::Body(body) => Some(body.step),
+            _ => None,
+        }
+    }
+
+    fn set_body_step(&mut self, step: BodyStep) {
+        if let Phase::Body(body) = &mut self.phase {
+            body.step = step;
+        }
     }
 
     /// Answers with an error and closes once it is sent.
@@ -252,16 +266,16 @@ impl HttpChannel {
     fn fail_for(&mut self, chan: &mut Channel, e: HttpError, head: &[u8]) {
         log::debug!("{}: {e}", peer(chan));
         let reply = Reply::from_error(e);
-        match self.waiting.take() {
-            Some(w) => self.queue(chan, reply, false, false, &w.request),
-            None => self.queue(chan, reply, false, false, &RawLine(head)),
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Body(body) => self.queue(chan, reply, false, false, &body.waiting.request),
+            _ => self.queue(chan, reply, false, false, &RawLine(head)),
         }
-        self.phase = Phase::Done;
         chan.close_when_done();
         self.update_deadline(chan);
     }
 
-    /// Pushes a reply onto the FIFO and logs it.
+    /// Pushes a reply onto the FIFO and logs it; closes the connection after
+    /// it unless it is kept alive.
     fn queue(
         &mut self,
         chan: &mut Channel,
@@ -324,68 +338,63 @@ impl HttpChannel {
         };
         let http10 = req.version == Version::Http10;
         let keep_alive = req.keep_alive;
-        match req.framing {
+        let step = match req.framing {
             Framing::None => {
                 self.queue(chan, reply, keep_alive, http10, &RequestLine(&req));
-                self.next_request(chan);
-                return;
+                return self.next_request(chan);
             }
-            _ if req.expect_continue && req.version == Version::Http11 => {
-                if reply.status >= 400 || matches!(req.method, Method::NotAllowed | Method::Unknown)
-                {
-                    // Refuse before the body is sent, and close: the client
-                    // may or may not send the body now, so the connection
-                    // cannot be trusted to stay in sync.
-                    self.queue(chan, reply, false, http10, &RequestLine(&req));
-                    return;
-                }
-                chan.push(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
+            Framing::Length(n) => {
+                chan.set_terminator(Terminator::Count(n));
+                BodyStep::Length
             }
-            _ => {}
+            Framing::Chunked => {
+                chan.set_terminator(b"\n");
+                BodyStep::ChunkSize
+            }
+        };
+        if req.expect_continue && req.version == Version::Http11 {
+            if reply.status >= 400 || matches!(req.method, Method::NotAllowed | Method::Unknown) {
+                // Refuse before the body is sent, and close: the client may
+                // or may not send the body now, so the connection cannot be
+                // trusted to stay in sync.
+                return self.queue(chan, reply, false, http10, &RequestLine(&req));
+            }
+            chan.push(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
         }
         let request = if log::log_enabled!(target: "access", log::Level::Info) {
             RequestLine(&req).to_string()
         } else {
             String::new()
         };
-        self.waiting = Some(Waiting {
-            reply,
-            keep_alive,
-            http10,
-            request,
+        self.phase = Phase::Body(Body {
+            step,
+            started: chan.now(),
+            announced: 0,
+            waiting: Waiting {
+                reply,
+                keep_alive,
+                http10,
+                request,
+            },
         });
-        self.body_started = chan.now();
-        self.body_bytes = 0;
-        match req.framing {
-            Framing::Length(n) => {
-                self.phase = Phase::Body;
-                chan.set_terminator(Terminator::Count(n));
-            }
-            Framing::Chunked => {
-                self.phase = Phase::ChunkSize;
-                chan.set_terminator(b"\n");
-            }
-            Framing::None => unreachable!("answered above"),
-        }
     }
 
     /// The body has been read: answer, and go back to reading heads.
     fn body_done(&mut self, chan: &mut Channel) {
-        if let Some(w) = self.waiting.take() {
+        let idle = Phase::Idle { since: chan.now() };
+        if let Phase::Body(body) = std::mem::replace(&mut self.phase, idle) {
+            let w = body.waiting;
             self.queue(chan, w.reply, w.keep_alive, w.http10, &w.request);
         }
         self.next_request(chan);
     }
 
+    /// Back to waiting for a head, unless the connection is closing.
     fn next_request(&mut self, chan: &mut Channel) {
-        // Trailer lines were counted in `lines`; the next head starts afresh.
-        self.lines = 0;
-        if self.phase != Phase::Done {
-            self.phase = Phase::Head;
+        if !matches!(self.phase, Phase::Done) {
+            self.phase = Phase::Idle { since: chan.now() };
             chan.set_terminator(b"\n");
         }
-        self.started = None;
-        self.idle_since = chan.now();
     }
 
     fn found_chunk_size(&mut self, chan: &mut Channel) {
@@ -394,41 +403,45 @@ impl HttpChannel {
             Err(e) => return self.fail(chan, e),
         };
         self.line.clear();
-        self.body_bytes = self.body_bytes.saturating_add(size);
-        if self.body_bytes > self.config().max_body {
+        let max_body = self.config().max_body;
+        let Phase::Body(body) = &mut self.phase else {
+            return;
+        };
+        body.announced = body.announced.saturating_add(size);
+        if body.announced > max_body {
             return self.fail(chan, HttpError::new(413, "the request body is too large"));
         }
         if size == 0 {
-            self.phase = Phase::Trailers;
-            self.trailer_bytes = 0;
+            body.step = BodyStep::Trailers { bytes: 0, lines: 0 };
         } else {
-            self.phase = Phase::ChunkData;
+            body.step = BodyStep::ChunkData;
             chan.set_terminator(Terminator::Count(size));
         }
     }
 
-    fn found_trailer(&mut self, chan: &mut Channel) {
+    fn found_trailer(&mut self, chan: &mut Channel, bytes: usize, lines: usize) {
         if matches!(self.line.as_slice(), b"" | b"\r") {
             self.line.clear();
             return self.body_done(chan);
         }
-        self.trailer_bytes += self.line.len() + 1;
-        self.lines += 1;
+        let (bytes, lines) = (bytes + self.line.len() + 1, lines + 1);
         self.line.clear();
-        if self.trailer_bytes > self.config().max_head || self.lines > MAX_HEADERS {
-            self.fail(chan, HttpError::new(400, "too many trailer fields"));
+        if bytes > self.config().max_head || lines > MAX_HEADERS {
+            return self.fail(chan, HttpError::new(400, "too many trailer fields"));
         }
+        self.set_body_step(BodyStep::Trailers { bytes, lines });
     }
 }
 
 impl AsyncChat for HttpChannel {
     fn collect_incoming_data(&mut self, chan: &mut Channel, data: &[u8]) {
-        match self.phase {
-            Phase::Head => {
-                if self.started.is_none() {
-                    // The header timeout runs from the first byte of the
-                    // request and is not reset by later bytes (slowloris).
-                    self.started = Some(chan.now());
+        match &self.phase {
+            Phase::Idle { .. } | Phase::Head { .. } => {
+                if let Phase::Idle { .. } = self.phase {
+                    // The first byte of a request starts the header timeout.
+                    self.phase = Phase::Head {
+                        started: chan.now(),
+                    };
                     self.update_deadline(chan);
                 }
                 self.head.extend_from_slice(data);
@@ -441,19 +454,23 @@ impl AsyncChat for HttpChannel {
                     self.fail(chan, e);
                 }
             }
-            Phase::Body | Phase::ChunkData | Phase::Done => {} // discarded
-            Phase::ChunkSize | Phase::ChunkEnd | Phase::Trailers => {
-                self.line.extend_from_slice(data);
-                if self.line.len() > MAX_LINE {
-                    self.fail(chan, HttpError::new(400, "chunk line too long"));
+            Phase::Body(body) => match body.step {
+                BodyStep::Length | BodyStep::ChunkData => {} // discarded
+                BodyStep::ChunkSize | BodyStep::ChunkEnd | BodyStep::Trailers { .. } => {
+                    self.line.extend_from_slice(data);
+                    if self.line.len() > MAX_LINE {
+                        self.fail(chan, HttpError::new(400, "chunk line too long"));
+                    }
                 }
-            }
+            },
+            Phase::Done => {}
         }
     }
 
     fn found_terminator(&mut self, chan: &mut Channel) {
-        match self.phase {
-            Phase::Head => {
+        match self.body_step() {
+            None if matches!(self.phase, Phase::Done) => {}
+            None => {
                 let line = &self.head[self.line_start..];
                 let blank = matches!(line, b"" | b"\r");
                 if blank && self.lines == 0 {
@@ -462,8 +479,10 @@ impl AsyncChat for HttpChannel {
                     self.head.clear();
                     return;
                 }
-                if self.started.is_none() {
-                    self.started = Some(chan.now());
+                if let Phase::Idle { .. } = self.phase {
+                    self.phase = Phase::Head {
+                        started: chan.now(),
+                    };
                 }
                 self.head.push(b'\n');
                 if blank {
@@ -476,25 +495,22 @@ impl AsyncChat for HttpChannel {
                     }
                 }
             }
-            Phase::Body => self.body_done(chan),
-            Phase::ChunkSize => self.found_chunk_size(chan),
-            Phase::ChunkData => {
-                self.phase = Phase::ChunkEnd;
+            Some(BodyStep::Length) => self.body_done(chan),
+            Some(BodyStep::ChunkSize) => self.found_chunk_size(chan),
+            Some(BodyStep::ChunkData) => {
+                self.set_body_step(BodyStep::ChunkEnd);
                 chan.set_terminator(b"\n");
             }
-            Phase::ChunkEnd => {
+            Some(BodyStep::ChunkEnd) => {
                 if matches!(self.line.as_slice(), b"" | b"\r") {
                     self.line.clear();
-                    self.phase = Phase::ChunkSize;
+                    self.set_body_step(BodyStep::ChunkSize);
                 } else {
-                    self.fail(
-                        chan,
-                        HttpError::new(400, "chunk data is not followed by CRLF"),
-                    );
+                    let e = HttpError::new(400, "chunk data is not followed by CRLF");
+                    self.fail(chan, e);
                 }
             }
-            Phase::Trailers => self.found_trailer(chan),
-            Phase::Done => {}
+            Some(BodyStep::Trailers { bytes, lines }) => self.found_trailer(chan, bytes, lines),
         }
         self.update_deadline(chan);
     }
@@ -503,43 +519,43 @@ impl AsyncChat for HttpChannel {
         if let Some(peer) = chan.peer() {
             self.client = peer.ip().to_string();
         }
-        self.idle_since = chan.now();
+        self.phase = Phase::Idle { since: chan.now() };
         self.update_deadline(chan);
     }
 
     fn handle_sent(&mut self, chan: &mut Channel, _sent: u64) {
         self.last_sent = chan.now();
-        if chan.fifo().is_empty() && self.phase == Phase::Head && self.started.is_none() {
-            self.idle_since = chan.now();
+        if chan.fifo().is_empty()
+            && let Phase::Idle { since } = &mut self.phase
+        {
+            // The keep-alive timeout runs from the end of the last response.
+            *since = chan.now();
         }
         self.update_deadline(chan);
     }
 
     fn handle_timeout(&mut self, chan: &mut Channel) {
-        let mid_request = match self.phase {
-            Phase::Head => self.started.is_some(),
-            Phase::Done => false,
-            _ => true,
-        };
+        let mid_request = matches!(self.phase, Phase::Head { .. } | Phase::Body(_));
         if chan.fifo().is_empty() && mid_request {
             log::debug!("{}: request timed out", peer(chan));
             self.fail(chan, HttpError::new(408, "the request took too long"));
         } else {
             // Idle keep-alive, or a client that stopped reading: close.
-            log::debug!("{}: timed out ({:?})", peer(chan), self.phase);
+            log::debug!("{}: timed out", peer(chan));
             chan.close();
         }
     }
 
     fn handle_stop(&mut self, chan: &mut Channel) {
         self.stopping = true;
-        let idle = self.phase == Phase::Head && self.started.is_none();
-        if idle && chan.fifo().is_empty() {
-            // An idle keep-alive connection has nothing to lose.
-            chan.close();
-        } else if idle {
-            // Responses still going out: send them, then close.
-            chan.close_when_done();
+        if let Phase::Idle { .. } = self.phase {
+            if chan.fifo().is_empty() {
+                // An idle keep-alive connection has nothing to lose.
+                chan.close();
+            } else {
+                // Responses still going out: send them, then close.
+                chan.close_when_done();
+            }
         }
         // Mid-request: the response to it will carry Connection: close.
     }
