@@ -2,20 +2,13 @@
 //! framing of each request and switches back for the next one.
 //!
 //! ```text
-//!            ┌──────────── "\n" per line; a blank line ends the head ─────────────┐
-//!            ▼                                                                     │
-//!  ┌──── Head ────┐  Content-Length: n   ┌─ Body ─┐                                │
-//!  │ terminator   │ ───────────────────▶ │Count(n)│ ── respond ────────────────────┤
-//!  │   "\n"       │                      └────────┘                                │
-//!  │              │  chunked   ┌ ChunkSize ┐ n>0 ┌ ChunkData ┐   ┌ ChunkEnd ┐      │
-//!  │              │ ─────────▶ │   "\n"    │ ──▶ │ Count(n)  │─▶ │  "\n"    │─┐    │
-//!  │              │            └───────────┘     └───────────┘   └──────────┘ │    │
-//!  │              │                  ▲  │ n = 0                               │    │
-//!  │              │                  │  ▼                                     │    │
-//!  │              │                  │ ┌ Trailers "\n" ┐ blank line ── respond ┼────┘
-//!  └──────────────┘                  └─┼───────────────┼──────────────────────┘
-//!        │ no body: respond at once    └───────────────┘
-//!        └──────────────────────────────────────────────────── (stays in Head)
+//! Idle / Head   terminator "\n"      one record per line; a blank line ends the head
+//!   ├─ no body ─────────────────────▶ respond, back to Idle
+//!   ├─ Content-Length: n ───────────▶ Body(Length)     Count(n) ──▶ respond, Idle
+//!   └─ chunked ─────────────────────▶ Body(ChunkSize)  "\n"  ──▶ Body(ChunkData) Count(size)
+//!                                     Body(ChunkEnd)   "\n"  ──▶ Body(ChunkSize) ... size 0
+//!                                     Body(Trailers)   "\n"  ──▶ blank line: respond, Idle
+//! Any framing error: respond, then Done (nothing more is read; close when sent).
 //! ```
 //!
 //! Every record is handled as it is found, and a terminator set in
