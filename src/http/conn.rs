@@ -29,7 +29,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::Config;
 use super::cache::FileCache;
-use super::date::DateCache;
+use super::date;
 use super::head::{self, Framing, HttpError, MAX_HEADERS, Method, Request, Version};
 use super::response::{self, Reply};
 use crate::channel::{AsyncChat, Channel};
@@ -64,23 +64,23 @@ impl Shared {
 /// per second and shared by every response in that second.
 #[derive(Default)]
 struct Clock {
-    second: u64,
-    dates: DateCache,
+    /// The second since the epoch shown, or `None` before the first tick.
+    second: Option<u64>,
     /// `Date` field value with its CRLF.
-    date_line: Option<Rc<[u8]>>,
+    date_line: Rc<[u8]>,
     /// Common Log Format time.
     clf: String,
 }
 
 impl Clock {
     /// Brings the rendered time up to `now`.
-    fn tick(&mut self, now: SystemTime) -> &mut Clock {
+    fn tick(&mut self, now: SystemTime) -> &Clock {
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if second != self.second || self.date_line.is_none() {
-            let date = self.dates.get(now);
-            self.clf = clf_time(date);
-            self.date_line = Some(Rc::from(format!("{date}\r\n").into_bytes()));
-            self.second = second;
+        if self.second != Some(second) {
+            let date = date::fmt_http_date(now);
+            self.clf = clf_time(&date);
+            self.date_line = Rc::from(format!("{date}\r\n").into_bytes());
+            self.second = Some(second);
         }
         self
     }
@@ -293,8 +293,7 @@ impl HttpChannel {
         if chan.fifo().is_empty() {
             self.last_sent = chan.now();
         }
-        let date_line = clock.date_line.as_ref().expect("ticked");
-        reply.push_onto(chan, date_line, keep_alive, http10);
+        reply.push_onto(chan, &clock.date_line, keep_alive, http10);
         if !keep_alive {
             chan.close_when_done();
             self.phase = Phase::Done;
@@ -567,5 +566,27 @@ fn clf_time(imf: &str) -> String {
     match parts.as_slice() {
         [_, day, month, year, time, _] => format!("{day}/{month}/{year}:{time} +0000"),
         _ => imf.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_clock_renders_once_per_second() {
+        let mut clock = Clock::default();
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let first = Rc::clone(&clock.tick(t).date_line);
+        assert_eq!(&*first, b"Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+        assert_eq!(clock.tick(t).clf, "06/Nov/1994:08:49:37 +0000");
+        // Within the same second every response shares the same bytes.
+        let same = Rc::clone(&clock.tick(t + Duration::from_millis(999)).date_line);
+        assert!(Rc::ptr_eq(&first, &same));
+        // A new second is rendered anew.
+        let next = clock.tick(t + Duration::from_secs(1));
+        assert_eq!(&*next.date_line, b"Sun, 06 Nov 1994 08:49:38 GMT\r\n");
+        assert_eq!(next.clf, "06/Nov/1994:08:49:38 +0000");
     }
 }

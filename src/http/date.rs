@@ -3,15 +3,12 @@
 //!
 //! This module owns every conversion between [`SystemTime`] and text. The
 //! HTTP formats come from the `httpdate` crate; this module adds what it
-//! lacks: a [`DateCache`] so that a busy server renders the `Date` header
-//! once a second rather than once a response, clamping so that times outside
-//! the years 1970 to 9999 cannot panic, and [`listing_time`], which handles
-//! any time a [`SystemTime`] can hold.
+//! lacks: clamping so that times outside the years 1970 to 9999 cannot
+//! panic, and [`listing_time`], which handles any time a [`SystemTime`] can
+//! hold. (The `Date` field is rendered once a second by the HTTP channel's
+//! clock, from [`fmt_http_date`].)
 
-use std::fmt::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use httpdate::HttpDate;
 
 /// The last second `httpdate` can format: 9999-12-31 23:59:59 UTC.
 const MAX_HTTP_SECS: u64 = 253_402_300_799;
@@ -59,48 +56,6 @@ pub fn fmt_http_date(t: SystemTime) -> String {
 /// including a weekday that does not match the date.
 pub fn parse_http_date(s: &str) -> Option<SystemTime> {
     httpdate::parse_http_date(s.trim_matches([' ', '\t'])).ok()
-}
-
-/// The `Date` header value, re-rendered only when the second changes.
-///
-/// The text lives in one `String` that is overwritten in place, so after the
-/// first call [`DateCache::get`] never allocates.
-#[derive(Debug, Clone)]
-pub struct DateCache {
-    /// The second since the epoch that `text` shows, or `None` before the
-    /// first call.
-    second: Option<u64>,
-    /// The rendered IMF-fixdate.
-    text: String,
-}
-
-impl DateCache {
-    /// An empty cache; the first [`get`](DateCache::get) renders the date.
-    pub fn new() -> Self {
-        DateCache {
-            second: None,
-            text: String::with_capacity(29),
-        }
-    }
-
-    /// The IMF-fixdate for `now`, clamped like [`fmt_http_date`].
-    pub fn get(&mut self, now: SystemTime) -> &str {
-        let (now, second) = clamp(now);
-        if self.second != Some(second) {
-            self.text.clear();
-            // Writing to a String cannot fail, and `HttpDate` formats from a
-            // stack buffer, so this reuses the String's allocation.
-            let _ = write!(self.text, "{}", HttpDate::from(now));
-            self.second = Some(second);
-        }
-        &self.text
-    }
-}
-
-impl Default for DateCache {
-    fn default() -> Self {
-        DateCache::new()
-    }
 }
 
 /// Formats `t` in UTC as `YYYY-MM-DD HH:MM`, for directory listings.
@@ -325,34 +280,5 @@ mod tests {
             let t = at(secs);
             assert_eq!(parse_http_date(&fmt_http_date(t)), Some(t), "{secs}");
         }
-    }
-
-    #[test]
-    fn date_cache_renders_once_per_second() {
-        let mut cache = DateCache::new();
-        let t = at(784_111_777);
-        assert_eq!(cache.get(t), "Sun, 06 Nov 1994 08:49:37 GMT");
-        let buffer = cache.get(t).as_ptr();
-        // Within the same second, the text is neither re-rendered nor moved.
-        assert_eq!(
-            cache.get(t + Duration::from_millis(999)),
-            "Sun, 06 Nov 1994 08:49:37 GMT"
-        );
-        assert_eq!(cache.get(t + Duration::from_millis(999)).as_ptr(), buffer);
-        // A new second is rendered into the same buffer.
-        assert_eq!(
-            cache.get(t + Duration::from_secs(1)),
-            "Sun, 06 Nov 1994 08:49:38 GMT"
-        );
-        assert_eq!(cache.get(t + Duration::from_secs(1)).as_ptr(), buffer);
-        // Going back in time works too, as does clamping.
-        assert_eq!(cache.get(at(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(cache.get(at(-5)), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(cache.get(at(i64::MAX / 2)), "Fri, 31 Dec 9999 23:59:59 GMT");
-        assert_eq!(cache.get(at(0)).as_ptr(), buffer);
-        assert_eq!(
-            DateCache::default().get(at(0)),
-            "Thu, 01 Jan 1970 00:00:00 GMT"
-        );
     }
 }
