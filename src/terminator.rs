@@ -165,11 +165,7 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
     while pos < data.len() && sink.delivering() {
         let rest = &data[pos..];
         match sink.terminator() {
-            t if t.collects_forever() => {
-                sink.collect_incoming_data(rest);
-                pos = data.len();
-            }
-            Terminator::Count(n) => {
+            Terminator::Count(n) if *n > 0 => {
                 let n_now = *n;
                 if (rest.len() as u64) < n_now {
                     *n = n_now - rest.len() as u64;
@@ -186,7 +182,7 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
                     sink.found_terminator();
                 }
             }
-            Terminator::Bytes(t) => {
+            Terminator::Bytes(t) if !t.is_empty() => {
                 let t_len = t.len();
                 match memchr::memmem::find(rest, t) {
                     Some(i) => {
@@ -207,7 +203,11 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
                     }
                 }
             }
-            Terminator::None => unreachable!("None collects forever"),
+            // None, a count of 0, an empty string: collect everything.
+            _ => {
+                sink.collect_incoming_data(rest);
+                pos = data.len();
+            }
         }
     }
     pos
