@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::{self, Write as _};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -101,11 +101,6 @@ impl CachedFile {
             contents,
             made: now,
         })
-    }
-
-    /// The canonical path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// A producer of the bytes in `range` (which lies inside the file).

@@ -89,9 +89,9 @@ impl Reply {
     }
 
     /// Sets a streamed body and its Content-Length.
-    fn body(mut self, len: u64, body: impl Producer + 'static) -> Reply {
+    fn body(mut self, len: u64, body: Box<dyn Producer>) -> Reply {
         self.body_len = len;
-        self.body = Body::Producer(Box::new(body));
+        self.body = Body::Producer(body);
         self.field("Content-Length", len)
     }
 
@@ -374,7 +374,7 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
                     "Content-Type",
                     format!("multipart/byteranges; boundary={boundary}"),
                 )
-                .body(total, body)
+                .body(total, Box::new(body))
         }
     }
 }
