@@ -540,6 +540,10 @@ fn directory_without_slash_redirects() {
         ("/my%20docs", "/my%20docs/"),
         ("/sub/a.txt/../../sub", "/sub/"),
         ("/caf%C3%A9", "/caf%C3%A9/"),
+        // An encoded slash does not make a directory URL: the listing's
+        // relative links would resolve against the parent.
+        ("/sub%2f", "/sub/"),
+        ("/sub%2F?x=1", "/sub/?x=1"),
     ] {
         let r = get_path(&server, path);
         assert_error(&r, 301, "Moved Permanently");

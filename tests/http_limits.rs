@@ -83,3 +83,28 @@ fn spellings_of_one_file_do_not_fill_the_cache_with_descriptors() {
     let grown = open_descriptors().saturating_sub(before);
     assert!(grown < 10, "{grown} more descriptors open");
 }
+
+#[test]
+fn small_cached_files_hold_no_descriptor() {
+    let root = TempDir::new("limits-small");
+    for i in 0..50 {
+        root.file(&format!("f{i}.txt"), format!("file {i}"));
+    }
+    let server = TestServer::serve(root.path());
+    let mut c = server.connect();
+    assert_eq!(c.request(get("/f0.txt")).status, 200);
+    let before = open_descriptors();
+    for i in 0..50 {
+        let r = c.request(get(&format!("/f{i}.txt")));
+        assert_eq!(r.body, format!("file {i}").as_bytes());
+    }
+    // Served again from the cache, from memory.
+    for i in 0..50 {
+        assert_eq!(c.request(get(&format!("/f{i}.txt"))).status, 200);
+    }
+    let grown = open_descriptors().saturating_sub(before);
+    assert!(
+        grown < 5,
+        "{grown} more descriptors open for 50 cached small files"
+    );
+}

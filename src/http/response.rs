@@ -413,3 +413,39 @@ fn list(cfg: &Config, resolved: &Resolved, dir: &Path) -> Reply {
         .field("Content-Type", "text/html; charset=utf-8")
         .bytes(page)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields of a reply as text.
+    fn fields(reply: &Reply) -> String {
+        match &reply.fields {
+            Fields::Owned(f) => String::from_utf8_lossy(f).into_owned(),
+            Fields::Shared(f) => String::from_utf8_lossy(f).into_owned(),
+        }
+    }
+
+    #[test]
+    fn file_system_failures_map_to_statuses() {
+        let emfile = rustix::io::Errno::MFILE.raw_os_error();
+        let cases = [
+            (io::Error::from(io::ErrorKind::NotFound), 404),
+            (io::Error::from(io::ErrorKind::NotADirectory), 404),
+            (io::Error::from(io::ErrorKind::PermissionDenied), 403),
+            // The file is there; the server is the one failing.
+            (io::Error::from_raw_os_error(emfile), 503),
+            (io::Error::from(io::ErrorKind::OutOfMemory), 503),
+            (io::Error::other("disk on fire"), 503),
+        ];
+        for (e, status) in cases {
+            let reply = io_failure(&e, "forbidden");
+            assert_eq!(reply.status, status, "{e}");
+            assert_eq!(
+                fields(&reply).contains("Retry-After: 1\r\n"),
+                status == 503,
+                "{e}"
+            );
+        }
+    }
+}
