@@ -34,7 +34,8 @@ use std::time::{Duration, Instant};
 use crate::fifo::{Fifo, Transport};
 use crate::producer::{Piece, Producer};
 use crate::reactor::{CloseReason, Context, Dispatcher, Flow, Token};
-use crate::terminator::{self, Records, Terminator};
+use crate::terminator::{self, Records, Step, Terminator};
+use crate::trace::{self, Shown, Trace};
 
 /// Bounds that keep one channel's memory in check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +89,12 @@ pub struct Channel {
     peer: Option<SocketAddr>,
     wakes: Vec<Token>,
     limits: Limits,
+    /// The connection id (0 for a channel without a connection).
+    id: u64,
+    /// The connection trace, when this channel is traced.
+    trace: Option<Trace>,
+    /// Back-pressure as the trace last reported it.
+    traced_pause: bool,
 }
 
 impl Channel {
@@ -106,13 +113,52 @@ impl Channel {
             peer: None,
             wakes: Vec::new(),
             limits: Limits::default(),
+            id: 0,
+            trace: None,
+            traced_pause: false,
+        }
+    }
+
+    /// The connection id: 1, 2, 3, ... in the order connections were
+    /// accepted (0 for a channel without a connection).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Traces this channel's events to `trace`, or stops tracing.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.trace = trace;
+    }
+
+    /// The trace, when this channel is traced. Handlers add their own
+    /// events: `if let Some(t) = chan.tracer() { t.event(format_args!(..)) }`.
+    pub fn tracer(&self) -> Option<&Trace> {
+        self.trace.as_ref()
+    }
+
+    /// Tells the trace when back-pressure starts or stops.
+    fn trace_pressure(&mut self) {
+        if let Some(t) = &self.trace {
+            let paused = self.output_full();
+            if paused != self.traced_pause {
+                self.traced_pause = paused;
+                let (items, bytes) = (self.fifo.len(), self.fifo.buffered());
+                let state = if paused { "on" } else { "off" };
+                t.event(format_args!(
+                    "back-pressure {state}: {items} queued, {bytes} bytes buffered"
+                ));
+            }
         }
     }
 
     /// Replaces the terminator. Inside `found_terminator` it applies to the
     /// rest of the same buffer.
     pub fn set_terminator(&mut self, terminator: impl Into<Terminator>) {
-        self.terminator = terminator.into();
+        let new = terminator.into();
+        if let Some(t) = &self.trace {
+            t.event(format_args!("set_terminator {} -> {new}", self.terminator));
+        }
+        self.terminator = new;
     }
 
     /// The terminator in force (a count shows what is left of it).
@@ -123,7 +169,11 @@ impl Channel {
     /// Queues bytes for output. Ignored after `close_when_done` or `close`.
     pub fn push(&mut self, data: impl Into<Piece>) {
         if self.life == Life::Open {
-            self.fifo.push(data.into());
+            let piece = data.into();
+            if let Some(t) = &self.trace {
+                t.event(format_args!("push {} {} bytes", piece.kind(), piece.len()));
+            }
+            self.fifo.push(piece);
         }
     }
 
@@ -131,6 +181,9 @@ impl Channel {
     /// take more. Ignored after `close_when_done` or `close`.
     pub fn push_with_producer(&mut self, producer: impl Producer + 'static) {
         if self.life == Life::Open {
+            if let Some(t) = &self.trace {
+                t.event(format_args!("push producer {}", producer.name()));
+            }
             self.fifo.push_producer(Box::new(producer));
         }
     }
@@ -284,6 +337,7 @@ impl Channel {
                 self.inbox = buf;
             }
         }
+        self.trace_pressure();
         self.tell_eof(handler);
     }
 
@@ -320,9 +374,8 @@ impl Channel {
     ) -> io::Result<u64> {
         let mut sent = 0;
         loop {
-            let n = self
-                .fifo
-                .send(t, self.limits.write_budget.saturating_sub(sent))?;
+            let budget = self.limits.write_budget.saturating_sub(sent);
+            let n = self.fifo.send_traced(t, budget, self.trace.as_ref())?;
             if n > 0 {
                 sent += n;
                 handler.handle_sent(self, n);
@@ -340,6 +393,7 @@ impl Channel {
                 break;
             }
         }
+        self.trace_pressure();
         self.tell_eof(handler);
         Ok(sent)
     }
@@ -377,11 +431,47 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
     }
 
     fn collect_incoming_data(&mut self, data: &[u8]) {
+        if let Some(t) = &self.chan.trace {
+            let n = data.len();
+            t.event(format_args!(
+                "collect_incoming_data {n} bytes {}",
+                Shown(data)
+            ));
+        }
         self.handler.collect_incoming_data(self.chan, data);
     }
 
     fn found_terminator(&mut self) {
+        if let Some(t) = &self.chan.trace {
+            t.event(format_args!("found_terminator"));
+        }
         self.handler.found_terminator(self.chan);
+    }
+
+    fn searched(&mut self, step: Step) {
+        if let Some(t) = &self.chan.trace {
+            let term = &self.chan.terminator;
+            match step {
+                Step::Found { at, of } => {
+                    t.event(format_args!("search {term}: found at {at} of {of}"));
+                }
+                Step::NotFound { of, held: 0 } => {
+                    t.event(format_args!("search {term}: not in {of}"));
+                }
+                Step::NotFound { of, held } => t.event(format_args!(
+                    "search {term}: not in {of}, holding {held} that may start it"
+                )),
+                Step::Counted { took, left: 0 } => {
+                    t.event(format_args!("count: took {took}, complete"));
+                }
+                Step::Counted { took, left } => {
+                    t.event(format_args!("count: took {took}, {left} to go"));
+                }
+                Step::CollectAll { of } => {
+                    t.event(format_args!("no terminator ({term}): collect all {of}"));
+                }
+            }
+        }
     }
 
     fn delivering(&self) -> bool {
@@ -434,6 +524,11 @@ pub trait AsyncChat {
         chan.close_when_done();
     }
 
+    /// Called after every event with the state the event left behind, for
+    /// statistics (the HTTP server's status page). The default does
+    /// nothing.
+    fn observe(&mut self, _chan: &Channel) {}
+
     /// The channel left the reactor; called exactly once.
     fn handle_close(&mut self, _chan: &mut Channel, _reason: CloseReason) {}
 }
@@ -468,6 +563,10 @@ impl<H: AsyncChat> Connection<H> {
         }
         let mut chan = chan;
         chan.peer = stream.peer_addr().ok();
+        chan.id = trace::next_id();
+        if chan.trace.is_none() && trace::wanted(chan.id, chan.peer) {
+            chan.trace = Some(Trace::for_connection(chan.id, chan.peer));
+        }
         Connection {
             stream,
             chan,
@@ -495,9 +594,13 @@ impl<H: AsyncChat> Connection<H> {
     /// gracefully before the peer did starts lingering instead of closing.
     fn leave(&mut self, cx: &mut Context<'_>) -> Flow {
         let flow = self.chan.leave(cx);
+        self.handler.observe(&self.chan);
         if flow == Flow::Close && !self.chan.is_closed() && !self.chan.at_eof() {
             if self.stream.shutdown(Shutdown::Write).is_err() {
                 return Flow::Close;
+            }
+            if let Some(t) = &self.chan.trace {
+                t.event(format_args!("all sent: shut down writing, lingering"));
             }
             self.lingering = true;
             cx.set_deadline(Some(cx.now() + LINGER));
@@ -537,6 +640,12 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
 
     fn handle_connect(&mut self, cx: &mut Context<'_>) -> Flow {
         self.enter(cx);
+        if let Some(t) = &self.chan.trace {
+            t.event(format_args!(
+                "accepted, terminator {}",
+                self.chan.terminator
+            ));
+        }
         self.handler.handle_connect(&mut self.chan);
         self.leave(cx)
     }
@@ -553,10 +662,16 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             }
             match self.stream.read(buf) {
                 Ok(0) => {
+                    if let Some(t) = &self.chan.trace {
+                        t.event(format_args!("read: end of stream"));
+                    }
                     self.chan.feed_eof(&mut self.handler);
                     break;
                 }
                 Ok(n) => {
+                    if let Some(t) = &self.chan.trace {
+                        t.event(format_args!("read {n} bytes {}", Shown(&buf[..n])));
+                    }
                     self.chan.feed(&mut self.handler, &buf[..n]);
                     if n < buf.len() {
                         break;
@@ -582,6 +697,9 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         }
         self.enter(cx);
         self.chan.deadline = None;
+        if let Some(t) = &self.chan.trace {
+            t.event(format_args!("timeout"));
+        }
         self.handler.handle_timeout(&mut self.chan);
         self.leave(cx)
     }
@@ -609,6 +727,9 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         } else {
             reason
         };
+        if let Some(t) = &self.chan.trace {
+            t.event(format_args!("close: {reason}"));
+        }
         self.handler.handle_close(&mut self.chan, reason);
     }
 }

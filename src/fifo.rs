@@ -13,6 +13,7 @@ use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 
 use crate::producer::{FileSpan, Piece, Producer, file_shrank, next_piece};
+use crate::trace::Trace;
 
 /// The most pieces gathered into one vectored write.
 pub const GATHER_PIECES: usize = 128;
@@ -211,6 +212,21 @@ impl Fifo {
     ///
     /// Any other error from the transport or from a file being sent.
     pub fn send(&mut self, t: &mut impl Transport, budget: u64) -> io::Result<u64> {
+        self.send_traced(t, budget, None)
+    }
+
+    /// [`Fifo::send`], telling `trace` about every write: the bytes written
+    /// of those offered, and how many pieces were gathered, or `sendfile`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Fifo::send`].
+    pub fn send_traced(
+        &mut self,
+        t: &mut impl Transport,
+        budget: u64,
+        trace: Option<&Trace>,
+    ) -> io::Result<u64> {
         let mut sent = 0u64;
         while sent < budget {
             let k = self.fill();
@@ -237,6 +253,9 @@ impl Fifo {
             } else {
                 break;
             };
+            if let Some(trace) = trace {
+                trace_write(trace, &result, k);
+            }
             match result {
                 Ok((0, _)) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok((n, wanted)) => {
@@ -260,5 +279,22 @@ impl Fifo {
             }
         }
         Ok(sent)
+    }
+}
+
+/// One trace line for one write: `k` gathered pieces, or a file span when
+/// `k` is 0.
+fn trace_write(trace: &Trace, result: &io::Result<(usize, usize)>, k: usize) {
+    let how = match k {
+        0 => "sendfile".to_string(),
+        1 => "write, 1 piece".to_string(),
+        k => format!("writev, {k} pieces gathered"),
+    };
+    match result {
+        Ok((n, wanted)) => trace.event(format_args!("{how}: {n} of {wanted} bytes")),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            trace.event(format_args!("{how}: would block"));
+        }
+        Err(e) => trace.event(format_args!("{how}: {e}")),
     }
 }

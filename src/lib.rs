@@ -85,6 +85,7 @@ pub mod http;
 pub mod producer;
 pub mod reactor;
 pub mod terminator;
+pub mod trace;
 
 pub use channel::{AsyncChat, Channel, Connection, Limits};
 pub use fifo::{Fifo, Transport};

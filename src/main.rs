@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asynchat::http::{Config, Server};
+use asynchat::trace::{self, Filter};
 use clap::Parser;
 
 /// Serve a directory over HTTP/1.1 from one thread: an asyncore/asynchat
@@ -46,12 +47,29 @@ struct Args {
     /// The largest request body accepted (read and discarded).
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     max_body: u64,
+    /// Answer a live status page (HTML; JSON with ?format=json) at this
+    /// path, for example /.status. Only to clients on loopback unless
+    /// --status-public.
+    #[arg(long, value_name = "PATH")]
+    status: Option<String>,
+    /// Answer the status page to clients from any address.
+    #[arg(long, requires = "status")]
+    status_public: bool,
     /// No access log.
     #[arg(short, long)]
     quiet: bool,
     /// Debug logging (RUST_LOG also works).
     #[arg(short, long, conflicts_with = "quiet")]
     verbose: bool,
+    /// Print a line for every event of every connection: reads, terminator
+    /// searches and switches, records, pushes, writes, closes
+    /// (RUST_LOG=asynchat=trace also works).
+    #[arg(long)]
+    trace: bool,
+    /// Trace only matching connections: a connection id (7 or #7), an IP
+    /// address, or address:port. May be repeated; implies --trace.
+    #[arg(long, value_name = "CONN")]
+    trace_filter: Vec<Filter>,
 }
 
 fn main() -> ExitCode {
@@ -116,12 +134,20 @@ fn init_logging(args: &Args, sink: LogSink) {
     if args.quiet {
         builder.filter_module("access", log::LevelFilter::Off);
     }
+    if args.trace || !args.trace_filter.is_empty() {
+        builder.filter_module(trace::TARGET, log::LevelFilter::Trace);
+    }
+    trace::set_filters(args.trace_filter.clone());
     builder
         .format(|out, record| {
             if record.target() == "access" {
                 // A Common Log Format line is complete as it is (it has its
                 // own time), and log tools expect nothing around it.
                 writeln!(out, "{}", record.args())
+            } else if record.target() == trace::TARGET {
+                // Trace lines carry their connection; the time is enough.
+                let time = out.timestamp_micros();
+                writeln!(out, "[{time}] {}", record.args())
             } else {
                 let time = out.timestamp_millis();
                 writeln!(
@@ -158,6 +184,10 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     config.hidden = args.hidden;
     config.max_connections = args.max_connections.max(1);
     config.max_body = args.max_body;
+    if let Some(path) = &args.status {
+        config = config.with_status(path).map_err(|e| e.to_string())?;
+        config.status_public = args.status_public;
+    }
     raise_descriptor_limit(config.max_connections);
 
     let root = config.root.clone();

@@ -60,6 +60,16 @@ impl Piece {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// What kind of piece this is, for the trace: `bytes`, `shared` or
+    /// `file`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Piece::Bytes(_) => "bytes",
+            Piece::Shared(_) => "shared",
+            Piece::File(_) => "file",
+        }
+    }
 }
 
 impl fmt::Debug for Piece {
@@ -142,6 +152,33 @@ pub trait Producer {
     /// The next piece of output; `None` (or an empty piece) when there is
     /// no more.
     fn more(&mut self) -> Option<Piece>;
+
+    /// The producer's name for the trace; the default is its type's name
+    /// without the module path (`Chunked<FileProducer>`).
+    fn name(&self) -> String {
+        short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// `alloc::boxed::Box<asynchat::producer::Chunked<asynchat::producer::X>>`
+/// as `Box<Chunked<X>>`.
+fn short_type_name(full: &str) -> String {
+    // Keep the last `::` segment of every path, and the punctuation.
+    let mut out = String::with_capacity(full.len());
+    let mut segment_start = 0;
+    for (i, c) in full.char_indices() {
+        if matches!(c, '<' | '>' | ',' | ' ' | '(' | ')' | '&' | ';' | '[' | ']') {
+            out.push_str(last_segment(&full[segment_start..i]));
+            out.push(c);
+            segment_start = i + c.len_utf8();
+        }
+    }
+    out.push_str(last_segment(&full[segment_start..]));
+    out
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// Asks `p` for more, folding an empty piece into `None`.
@@ -330,5 +367,9 @@ impl<P: Producer> Producer for Hooked<P> {
 impl Producer for Box<dyn Producer> {
     fn more(&mut self) -> Option<Piece> {
         (**self).more()
+    }
+
+    fn name(&self) -> String {
+        (**self).name()
     }
 }

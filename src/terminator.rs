@@ -151,6 +151,43 @@ pub trait Records {
     fn delivering(&self) -> bool {
         true
     }
+    /// What the next step of the loop found, told before its data is
+    /// delivered; for tracing. The default ignores it.
+    fn searched(&mut self, _step: Step) {}
+}
+
+/// One step of the terminator loop, as [`Records::searched`] is told it.
+/// Offsets count from the start of the bytes still to be cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A string terminator was found `at` bytes into `of`.
+    Found {
+        /// Where the terminator starts.
+        at: usize,
+        /// The bytes searched.
+        of: usize,
+    },
+    /// No string terminator in `of` bytes; the last `held` of them may be
+    /// its start and are kept for the next read.
+    NotFound {
+        /// The bytes searched.
+        of: usize,
+        /// The bytes held back.
+        held: usize,
+    },
+    /// A count took `took` bytes and has `left` to go (0: it is complete).
+    Counted {
+        /// The bytes the count took from this read.
+        took: usize,
+        /// What is left of the count.
+        left: u64,
+    },
+    /// No terminator (none, a zero count, an empty string): all `of` bytes
+    /// are collected.
+    CollectAll {
+        /// The bytes collected.
+        of: usize,
+    },
 }
 
 /// Runs the terminator loop over `data`, delivering records to `sink`, and
@@ -168,7 +205,12 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
             Terminator::Count(n) if *n > 0 => {
                 let n_now = *n;
                 if (rest.len() as u64) < n_now {
-                    *n = n_now - rest.len() as u64;
+                    let left = n_now - rest.len() as u64;
+                    *n = left;
+                    sink.searched(Step::Counted {
+                        took: rest.len(),
+                        left,
+                    });
                     sink.collect_incoming_data(rest);
                     pos = data.len();
                 } else {
@@ -177,6 +219,10 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
                     // the rest forever, as in CPython.
                     *n = 0;
                     let n_now = n_now as usize;
+                    sink.searched(Step::Counted {
+                        took: n_now,
+                        left: 0,
+                    });
                     sink.collect_incoming_data(&rest[..n_now]);
                     pos += n_now;
                     sink.found_terminator();
@@ -186,6 +232,10 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
                 let t_len = t.len();
                 match memchr::memmem::find(rest, t) {
                     Some(i) => {
+                        sink.searched(Step::Found {
+                            at: i,
+                            of: rest.len(),
+                        });
                         if i > 0 {
                             sink.collect_incoming_data(&rest[..i]);
                         }
@@ -195,6 +245,10 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
                     None => {
                         let held = find_prefix_at_end(rest, t);
                         let give = rest.len() - held;
+                        sink.searched(Step::NotFound {
+                            of: rest.len(),
+                            held,
+                        });
                         if give > 0 {
                             sink.collect_incoming_data(&rest[..give]);
                         }
@@ -205,6 +259,7 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
             }
             // None, a count of 0, an empty string: collect everything.
             _ => {
+                sink.searched(Step::CollectAll { of: rest.len() });
                 sink.collect_incoming_data(rest);
                 pos = data.len();
             }

@@ -31,8 +31,10 @@ use super::Config;
 use super::cache::FileCache;
 use super::date;
 use super::head::{self, Framing, HttpError, MAX_HEADERS, Method, Request, Version};
+use super::monitor::Monitor;
 use super::response::{self, Reply};
 use crate::channel::{AsyncChat, Channel};
+use crate::reactor::CloseReason;
 use crate::terminator::Terminator;
 
 /// The longest chunk-size line (with extensions) or trailer line accepted.
@@ -47,15 +49,18 @@ pub struct Shared {
     pub config: Config,
     cache: RefCell<FileCache>,
     clock: RefCell<Clock>,
+    /// Counters, and the board the status page shows.
+    pub monitor: Monitor,
 }
 
 impl Shared {
     /// Shares `config` among channels.
     pub fn new(config: Config) -> Rc<Shared> {
         Rc::new(Shared {
-            config,
             cache: RefCell::new(FileCache::new()),
             clock: RefCell::new(Clock::default()),
+            monitor: Monitor::new(config.status_path.is_some()),
+            config,
         })
     }
 }
@@ -189,6 +194,8 @@ pub struct HttpChannel {
     stopping: bool,
     /// The client's address as the access log shows it, rendered once.
     client: String,
+    /// Responses queued on this connection.
+    served: u64,
 }
 
 impl HttpChannel {
@@ -205,6 +212,7 @@ impl HttpChannel {
             last_sent: now,
             stopping: false,
             client: "-".to_string(),
+            served: 0,
         }
     }
 
@@ -258,6 +266,13 @@ impl HttpChannel {
     /// is `head`, logging it with as much of its request line as arrived.
     fn fail_for(&mut self, chan: &mut Channel, e: HttpError, head: &[u8]) {
         log::debug!("{}: {e}", peer(chan));
+        if e.status != 408 {
+            Monitor::count(&self.shared.monitor.parse_errors);
+        }
+        if let Some(t) = chan.tracer() {
+            let (status, why) = (e.status, e.why);
+            t.event(format_args!("http error {status}: {why}; close when sent"));
+        }
         let reply = Reply::from_error(e);
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Body(body) => self.queue(chan, reply, false, false, &body.waiting.request),
@@ -293,6 +308,15 @@ impl HttpChannel {
         if chan.fifo().is_empty() {
             self.last_sent = chan.now();
         }
+        self.served += 1;
+        self.shared.monitor.response(reply.status);
+        if let Some(t) = chan.tracer() {
+            let (status, len) = (reply.status, reply.body_len);
+            let after = if keep_alive { "keep alive" } else { "close" };
+            t.event(format_args!(
+                "respond {status}, body {len} bytes, then {after}"
+            ));
+        }
         reply.push_onto(chan, &clock.date_line, keep_alive, http10);
         if !keep_alive {
             chan.close_when_done();
@@ -315,6 +339,14 @@ impl HttpChannel {
             Ok(req) => req,
             Err(e) => return self.fail_for(chan, e, head),
         };
+        if let Some(t) = chan.tracer() {
+            let framing = match req.framing {
+                Framing::None => "no body".to_string(),
+                Framing::Length(n) => format!("body of Content-Length {n}"),
+                Framing::Chunked => "chunked body".to_string(),
+            };
+            t.event(format_args!("head {}: {framing}", RequestLine(&req)));
+        }
         if let Framing::Length(n) = req.framing
             && n > self.config().max_body
         {
@@ -324,9 +356,12 @@ impl HttpChannel {
                 head,
             );
         }
-        let reply = {
-            let mut cache = self.shared.cache.borrow_mut();
-            response::respond(self.config(), &mut cache, &req, chan.now())
+        let reply = match self.status_page(chan, &req) {
+            Some(page) => page,
+            None => {
+                let mut cache = self.shared.cache.borrow_mut();
+                response::respond(self.config(), &mut cache, &req, chan.now())
+            }
         };
         let http10 = req.version == Version::Http10;
         let keep_alive = req.keep_alive;
@@ -369,6 +404,41 @@ impl HttpChannel {
                 request,
             },
         });
+    }
+
+    /// The status page, when `req` asks for it: GET or HEAD of the status
+    /// path, from loopback unless the page is public. Anything else is
+    /// served as if the page did not exist.
+    fn status_page(&self, chan: &Channel, req: &Request<'_>) -> Option<Reply> {
+        let cfg = self.config();
+        let want = cfg.status_path.as_deref()?;
+        let (path, query) = req.target.split_once('?').unwrap_or((req.target, ""));
+        let allowed = cfg.status_public || chan.peer().is_none_or(|p| p.ip().is_loopback());
+        if path != want || !matches!(req.method, Method::Get | Method::Head) || !allowed {
+            return None;
+        }
+        let json = query.split('&').any(|q| q == "format=json");
+        let monitor = &self.shared.monitor;
+        let reply = if json {
+            Reply::generated("application/json", monitor.json(chan.now()))
+        } else {
+            Reply::generated("text/html; charset=utf-8", monitor.html(chan.now()))
+        };
+        Some(if req.method == Method::Head {
+            reply.without_body()
+        } else {
+            reply
+        })
+    }
+
+    /// The phase's name on the status page.
+    fn phase_name(&self) -> &'static str {
+        match &self.phase {
+            Phase::Idle { .. } => "idle",
+            Phase::Head { .. } => "head",
+            Phase::Body(_) => "body",
+            Phase::Done => "closing",
+        }
     }
 
     /// The body has been read: answer, and go back to reading heads.
@@ -508,6 +578,7 @@ impl AsyncChat for HttpChannel {
     }
 
     fn handle_connect(&mut self, chan: &mut Channel) {
+        Monitor::count(&self.shared.monitor.accepted);
         if let Some(peer) = chan.peer() {
             self.client = peer.ip().to_string();
         }
@@ -515,7 +586,9 @@ impl AsyncChat for HttpChannel {
         self.update_deadline(chan);
     }
 
-    fn handle_sent(&mut self, chan: &mut Channel, _sent: u64) {
+    fn handle_sent(&mut self, chan: &mut Channel, sent: u64) {
+        let out = &self.shared.monitor.bytes_out;
+        out.set(out.get() + sent);
         self.last_sent = chan.now();
         if chan.fifo().is_empty()
             && let Phase::Idle { since } = &mut self.phase
@@ -527,6 +600,7 @@ impl AsyncChat for HttpChannel {
     }
 
     fn handle_timeout(&mut self, chan: &mut Channel) {
+        Monitor::count(&self.shared.monitor.timeouts);
         let mid_request = matches!(self.phase, Phase::Head { .. } | Phase::Body(_));
         if chan.fifo().is_empty() && mid_request {
             log::debug!("{}: request timed out", peer(chan));
@@ -550,6 +624,19 @@ impl AsyncChat for HttpChannel {
             }
         }
         // Mid-request: the response to it will carry Connection: close.
+    }
+
+    fn observe(&mut self, chan: &Channel) {
+        if self.shared.monitor.keeps_board() {
+            self.shared
+                .monitor
+                .observe(chan, self.phase_name(), self.served);
+        }
+    }
+
+    fn handle_close(&mut self, chan: &mut Channel, _reason: CloseReason) {
+        Monitor::count(&self.shared.monitor.closed);
+        self.shared.monitor.forget(chan.id());
     }
 }
 

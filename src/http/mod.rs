@@ -23,6 +23,7 @@ pub mod date;
 pub mod head;
 pub mod listing;
 pub mod mime;
+pub mod monitor;
 pub mod path;
 pub mod range;
 pub mod response;
@@ -73,6 +74,12 @@ pub struct Config {
     pub grace: Duration,
     /// Per-connection back-pressure bounds.
     pub limits: Limits,
+    /// Where the live status page is answered (`/.status`, say); `None`
+    /// turns it off. The path is matched as sent, before the query.
+    pub status_path: Option<String>,
+    /// Answer the status page to clients from any address, not only from
+    /// loopback.
+    pub status_public: bool,
 }
 
 /// A configuration that cannot be served.
@@ -84,6 +91,8 @@ pub enum ConfigError {
     NotADirectory(PathBuf),
     /// The index name is not a plain file name.
     BadIndex(String),
+    /// The status page path is not an absolute URL path.
+    BadStatusPath(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -97,6 +106,10 @@ impl fmt::Display for ConfigError {
                     "index {name:?} must be a plain file name (no '/', not '.' or '..')"
                 )
             }
+            ConfigError::BadStatusPath(path) => write!(
+                f,
+                "status path {path:?} must start with '/' and hold no '?', '#' or spaces"
+            ),
         }
     }
 }
@@ -132,6 +145,8 @@ impl Config {
             max_ranges: 32,
             grace: Duration::from_secs(5),
             limits: Limits::default(),
+            status_path: None,
+            status_public: false,
         })
     }
 
@@ -151,6 +166,21 @@ impl Config {
             return Err(ConfigError::BadIndex(name.to_string()));
         }
         self.index = name.to_string();
+        Ok(self)
+    }
+
+    /// Answers the live status page at `path`, which must start with `/`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::BadStatusPath`] for a path that does not start with
+    /// `/` or holds a `?`, `#` or whitespace.
+    pub fn with_status(mut self, path: &str) -> Result<Config, ConfigError> {
+        if !path.starts_with('/') || path.contains(['?', '#']) || path.contains(char::is_whitespace)
+        {
+            return Err(ConfigError::BadStatusPath(path.to_string()));
+        }
+        self.status_path = Some(path.to_string());
         Ok(self)
     }
 

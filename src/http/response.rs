@@ -131,8 +131,17 @@ impl Reply {
         }
     }
 
+    /// A 200 with a page generated for this request (never cached by the
+    /// client).
+    pub fn generated(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply::new(200)
+            .field("Content-Type", content_type)
+            .field("Cache-Control", "no-store")
+            .bytes(body)
+    }
+
     /// Drops the body but keeps the fields: the answer to HEAD.
-    fn without_body(mut self) -> Reply {
+    pub fn without_body(mut self) -> Reply {
         self.body = Body::None;
         self.body_len = 0;
         self

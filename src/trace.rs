@@ -1,0 +1,277 @@
+//! The connection trace: one line for every event of a traced channel.
+//!
+//! A traced [`Channel`](crate::Channel) carries a [`Trace`]: a tag (the
+//! connection id and the peer) and a [`Sink`] the lines go to. Every event
+//! of the terminator machinery is a line: bytes read, each terminator
+//! search and where it matched, every `set_terminator` with the old and new
+//! terminator, each `collect_incoming_data` and `found_terminator`, each
+//! piece or producer pushed, each write (bytes, pieces gathered, `sendfile`
+//! or not), back-pressure on and off, timeouts, and the close with its
+//! reason. The HTTP channel adds the request heads it parsed and its framing
+//! decision.
+//!
+//! ```text
+//! #1 127.0.0.1:50312 read 37 bytes "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+//! #1 127.0.0.1:50312 search "\n": found at 14 of 37
+//! #1 127.0.0.1:50312 collect_incoming_data 15 bytes "GET / HTTP/1.1\r"
+//! #1 127.0.0.1:50312 found_terminator
+//! ```
+//!
+//! A channel without a trace pays one `Option` test per event, nothing
+//! more. Connections decide once, when they are accepted, from
+//! [`wanted`]: the `asynchat::trace` log target must be enabled at trace
+//! level (`--trace`, or `RUST_LOG=asynchat=trace`), and the connection must
+//! pass the [`Filter`]s set with [`set_filters`] (`--trace-filter`).
+//! Drivers without a socket (tests, `examples/replay.rs`, the guide) attach
+//! a trace with their own sink through
+//! [`Channel::set_trace`](crate::Channel::set_trace).
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The log target trace lines are written to.
+pub const TARGET: &str = "asynchat::trace";
+
+/// How many bytes of data a trace line shows before it shortens them.
+pub const SHOWN: usize = 48;
+
+/// Where trace lines go.
+#[derive(Clone, Default)]
+pub enum Sink {
+    /// To the `log` crate, target [`TARGET`], level trace.
+    #[default]
+    Log,
+    /// To a list of lines (without the tag), for tests and replays.
+    Lines(Rc<RefCell<Vec<String>>>),
+}
+
+/// The trace of one channel: its tag and where its lines go.
+#[derive(Clone)]
+pub struct Trace {
+    tag: Box<str>,
+    sink: Sink,
+}
+
+impl Trace {
+    /// A trace whose lines start with `tag` and go to `sink`.
+    pub fn new(tag: impl Into<String>, sink: Sink) -> Trace {
+        Trace {
+            tag: tag.into().into_boxed_str(),
+            sink,
+        }
+    }
+
+    /// The trace of an accepted connection, to the log: tagged
+    /// `#ID PEER`.
+    pub fn for_connection(id: u64, peer: Option<SocketAddr>) -> Trace {
+        let tag = match peer {
+            Some(peer) => format!("#{id} {peer}"),
+            None => format!("#{id}"),
+        };
+        Trace::new(tag, Sink::Log)
+    }
+
+    /// A trace that collects its lines into a list, returned with it.
+    pub fn collect(tag: impl Into<String>) -> (Trace, Rc<RefCell<Vec<String>>>) {
+        let lines = Rc::new(RefCell::new(Vec::new()));
+        (Trace::new(tag, Sink::Lines(Rc::clone(&lines))), lines)
+    }
+
+    /// The tag that starts every line.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Records one event.
+    pub fn event(&self, what: fmt::Arguments<'_>) {
+        match &self.sink {
+            Sink::Log => log::trace!(target: TARGET, "{} {what}", self.tag),
+            Sink::Lines(lines) => lines.borrow_mut().push(what.to_string()),
+        }
+    }
+}
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace").field("tag", &self.tag).finish()
+    }
+}
+
+/// Bytes as a quoted, escaped string, shortened to [`SHOWN`] bytes with
+/// the number left out: `"GET / HTTP/1.1\r\n"...+120`.
+pub struct Shown<'a>(pub &'a [u8]);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (head, rest) = self.0.split_at(self.0.len().min(SHOWN));
+        f.write_char('"')?;
+        for &b in head {
+            match b {
+                b'"' => f.write_str("\\\"")?,
+                b'\\' => f.write_str("\\\\")?,
+                b'\r' => f.write_str("\\r")?,
+                b'\n' => f.write_str("\\n")?,
+                b'\t' => f.write_str("\\t")?,
+                0x20..=0x7e => f.write_char(b as char)?,
+                _ => write!(f, "\\x{b:02x}")?,
+            }
+        }
+        f.write_char('"')?;
+        if !rest.is_empty() {
+            write!(f, "...+{}", rest.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Which connections to trace: `--trace-filter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// The connection with this id (`7` or `#7`).
+    Id(u64),
+    /// Every connection from this address (`127.0.0.1`, `::1`).
+    Ip(IpAddr),
+    /// The connection from this address and port (`127.0.0.1:50312`).
+    Peer(SocketAddr),
+}
+
+impl Filter {
+    /// True when the connection `id` from `peer` passes this filter.
+    pub fn matches(&self, id: u64, peer: Option<SocketAddr>) -> bool {
+        match *self {
+            Filter::Id(want) => id == want,
+            Filter::Ip(ip) => peer.is_some_and(|p| p.ip() == ip),
+            Filter::Peer(want) => peer == Some(want),
+        }
+    }
+}
+
+/// A `--trace-filter` that is neither a connection id nor an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadFilter(pub String);
+
+impl fmt::Display for BadFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} is not a connection id (7 or #7), an IP address or an address:port",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadFilter {}
+
+impl FromStr for Filter {
+    type Err = BadFilter;
+
+    fn from_str(s: &str) -> Result<Filter, BadFilter> {
+        let id = s.strip_prefix('#').unwrap_or(s);
+        if let Ok(id) = id.parse() {
+            return Ok(Filter::Id(id));
+        }
+        if let Ok(peer) = s.parse() {
+            return Ok(Filter::Peer(peer));
+        }
+        // `[::1]` is how an IPv6 address appears in URLs and in the trace.
+        let bare = s.strip_prefix('[').and_then(|s| s.strip_suffix(']'));
+        match bare.unwrap_or(s).parse() {
+            Ok(ip) => Ok(Filter::Ip(ip)),
+            Err(_) => Err(BadFilter(s.to_string())),
+        }
+    }
+}
+
+static FILTERS: OnceLock<Vec<Filter>> = OnceLock::new();
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Limits the trace to connections that pass any of `filters` (all
+/// connections when it is empty, or when this is never called). Only the
+/// first call has an effect; returns false for the others.
+pub fn set_filters(filters: Vec<Filter>) -> bool {
+    FILTERS.set(filters).is_ok()
+}
+
+/// A new connection id: 1, 2, 3, ... in the order connections are made.
+pub fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Whether the connection `id` from `peer` is to be traced: the trace
+/// target is enabled and the connection passes the filters.
+pub fn wanted(id: u64, peer: Option<SocketAddr>) -> bool {
+    log::log_enabled!(target: TARGET, log::Level::Trace)
+        && FILTERS
+            .get()
+            .is_none_or(|f| f.is_empty() || f.iter().any(|f| f.matches(id, peer)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_escaped_and_shortened() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", r#""""#),
+            (b"GET / HTTP/1.1\r\n", r#""GET / HTTP/1.1\r\n""#),
+            (b"a\"b\\c\td\x00\xff", r#""a\"b\\c\td\x00\xff""#),
+            (&[b'x'; SHOWN], &format!("\"{}\"", "x".repeat(SHOWN))),
+            (
+                &[b'x'; SHOWN + 5],
+                &format!("\"{}\"...+5", "x".repeat(SHOWN)),
+            ),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(Shown(bytes).to_string(), *want, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn filters_parse_ids_addresses_and_peers() {
+        let peer: SocketAddr = "127.0.0.1:50312".parse().unwrap();
+        let v6: SocketAddr = "[::1]:8000".parse().unwrap();
+        let cases: &[(&str, Filter)] = &[
+            ("7", Filter::Id(7)),
+            ("#7", Filter::Id(7)),
+            ("127.0.0.1", Filter::Ip(peer.ip())),
+            ("127.0.0.1:50312", Filter::Peer(peer)),
+            ("::1", Filter::Ip(v6.ip())),
+            ("[::1]", Filter::Ip(v6.ip())),
+            ("[::1]:8000", Filter::Peer(v6)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(text.parse::<Filter>().as_ref(), Ok(want), "{text}");
+        }
+        for bad in ["", "#", "#x", "localhost", "127.0.0.1:", "-1", "1.2.3"] {
+            assert!(bad.parse::<Filter>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn filters_match_by_id_ip_or_peer() {
+        let peer: SocketAddr = "127.0.0.1:50312".parse().unwrap();
+        let other: SocketAddr = "127.0.0.2:50312".parse().unwrap();
+        let id7 = Filter::Id(7);
+        assert!(id7.matches(7, Some(peer)) && !id7.matches(8, Some(peer)));
+        let ip = Filter::Ip(peer.ip());
+        assert!(ip.matches(1, Some(peer)) && !ip.matches(1, Some(other)));
+        assert!(!ip.matches(1, None));
+        let exact = Filter::Peer(peer);
+        let next_port: SocketAddr = "127.0.0.1:50313".parse().unwrap();
+        assert!(exact.matches(9, Some(peer)) && !exact.matches(9, Some(next_port)));
+    }
+
+    #[test]
+    fn collected_lines_leave_the_tag_out() {
+        let (trace, lines) = Trace::collect("#1");
+        trace.event(format_args!("read {} bytes", 3));
+        assert_eq!(trace.tag(), "#1");
+        assert_eq!(*lines.borrow(), ["read 3 bytes"]);
+    }
+}
