@@ -171,7 +171,11 @@ impl Channel {
         if self.life == Life::Open {
             let piece = data.into();
             if let Some(t) = &self.trace {
-                t.event(format_args!("push {} {} bytes", piece.kind(), piece.len()));
+                t.event(format_args!(
+                    "push {} piece: {} bytes",
+                    piece.kind(),
+                    piece.len()
+                ));
             }
             self.fifo.push(piece);
         }

@@ -62,6 +62,10 @@
 //! assert_eq!(wire, b"got \"hello\"\ngot \"hello\\nworld!\"\n");
 //! ```
 //!
+//! The [guide] walks through a real HTTP connection's trace, terminator
+//! switch by terminator switch, and shows the classic bugs of Medusa-era
+//! servers in the trace.
+//!
 //! On a socket, the same handler goes into a [`Connection`], and an
 //! [`Acceptor`] given to [`Reactor::listen`] makes one per accepted client;
 //! `examples/echo.rs` is the whole of such a server in forty lines.
@@ -81,6 +85,8 @@
 
 pub mod channel;
 pub mod fifo;
+#[doc = include_str!("guide.md")]
+pub mod guide {}
 pub mod http;
 pub mod producer;
 pub mod reactor;

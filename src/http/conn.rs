@@ -473,6 +473,12 @@ impl HttpChannel {
         if body.announced > max_body {
             return self.fail(chan, HttpError::new(413, "the request body is too large"));
         }
+        if let Some(t) = chan.tracer() {
+            match size {
+                0 => t.event(format_args!("last chunk: trailer fields follow")),
+                n => t.event(format_args!("chunk of {n} bytes")),
+            }
+        }
         if size == 0 {
             body.step = BodyStep::Trailers { bytes: 0, lines: 0 };
         } else {
@@ -484,6 +490,9 @@ impl HttpChannel {
     fn found_trailer(&mut self, chan: &mut Channel, bytes: usize, lines: usize) {
         if matches!(self.line.as_slice(), b"" | b"\r") {
             self.line.clear();
+            if let Some(t) = chan.tracer() {
+                t.event(format_args!("end of trailers: body complete"));
+            }
             return self.body_done(chan);
         }
         let (bytes, lines) = (bytes + self.line.len() + 1, lines + 1);
