@@ -186,7 +186,11 @@ impl Channel {
     pub fn push_with_producer(&mut self, producer: impl Producer + 'static) {
         if self.life == Life::Open {
             if let Some(t) = &self.trace {
-                t.event(format_args!("push producer {}", producer.name()));
+                let name = producer.name();
+                match producer.size_hint() {
+                    Some(n) => t.event(format_args!("push producer {name}: {n} bytes")),
+                    None => t.event(format_args!("push producer {name}")),
+                }
             }
             self.fifo.push_producer(Box::new(producer));
         }

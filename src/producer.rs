@@ -158,6 +158,12 @@ pub trait Producer {
     fn name(&self) -> String {
         short_type_name(std::any::type_name::<Self>())
     }
+
+    /// How many bytes are left to produce, when the producer knows; for
+    /// the trace. The default does not know.
+    fn size_hint(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// `alloc::boxed::Box<asynchat::producer::Chunked<asynchat::producer::X>>`
@@ -199,6 +205,10 @@ impl BytesProducer {
 impl Producer for BytesProducer {
     fn more(&mut self) -> Option<Piece> {
         self.0.take()
+    }
+
+    fn size_hint(&self) -> Option<u64> {
+        Some(self.0.as_ref().map_or(0, Piece::len))
     }
 }
 
@@ -248,6 +258,10 @@ impl Producer for FileProducer {
         self.remaining -= len;
         Some(Piece::File(span))
     }
+
+    fn size_hint(&self) -> Option<u64> {
+        Some(self.remaining)
+    }
 }
 
 /// Runs several producers one after the other: Medusa's `composite_producer`.
@@ -285,6 +299,10 @@ impl Producer for Composite {
             }
         }
         None
+    }
+
+    fn size_hint(&self) -> Option<u64> {
+        self.parts.iter().map(|p| p.size_hint()).sum()
     }
 }
 
@@ -362,6 +380,10 @@ impl<P: Producer> Producer for Hooked<P> {
             }
         }
     }
+
+    fn size_hint(&self) -> Option<u64> {
+        self.inner.size_hint()
+    }
 }
 
 impl Producer for Box<dyn Producer> {
@@ -369,7 +391,52 @@ impl Producer for Box<dyn Producer> {
         (**self).more()
     }
 
+    fn size_hint(&self) -> Option<u64> {
+        (**self).size_hint()
+    }
+
     fn name(&self) -> String {
         (**self).name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_lose_their_module_paths() {
+        let cases = [
+            ("asynchat::producer::FileProducer", "FileProducer"),
+            (
+                "alloc::boxed::Box<asynchat::producer::Chunked<asynchat::producer::Composite>>",
+                "Box<Chunked<Composite>>",
+            ),
+            ("a::B<c::D, e::F>", "B<D, F>"),
+            ("&[u8]", "&[u8]"),
+            ("Plain", "Plain"),
+        ];
+        for (full, short) in cases {
+            assert_eq!(short_type_name(full), short, "{full}");
+        }
+        assert_eq!(
+            Chunked::new(BytesProducer::new(&b"x"[..])).name(),
+            "Chunked<BytesProducer>"
+        );
+    }
+
+    #[test]
+    fn size_hints_are_what_is_left() {
+        let mut bytes = BytesProducer::new(&b"hello"[..]);
+        assert_eq!(bytes.size_hint(), Some(5));
+        bytes.more();
+        assert_eq!(bytes.size_hint(), Some(0));
+        let both = Composite::new()
+            .with(BytesProducer::new(&b"ab"[..]))
+            .with(BytesProducer::new(&b"cde"[..]));
+        assert_eq!(both.size_hint(), Some(5));
+        assert_eq!(Hooked::new(both, |_| {}).size_hint(), Some(5));
+        let unknown = Composite::new().with(Chunked::new(BytesProducer::new(&b"x"[..])));
+        assert_eq!(unknown.size_hint(), None);
     }
 }
