@@ -70,7 +70,11 @@ impl Trace {
     /// `#ID PEER`.
     pub fn for_connection(id: u64, peer: Option<SocketAddr>) -> Trace {
         let tag = match peer {
-            Some(peer) => format!("#{id} {peer}"),
+            // An IPv4 client of a server bound to `::` shows as IPv4.
+            Some(peer) => format!(
+                "#{id} {}",
+                SocketAddr::new(peer.ip().to_canonical(), peer.port())
+            ),
             None => format!("#{id}"),
         };
         Trace::new(tag, Sink::Log)
@@ -143,10 +147,15 @@ pub enum Filter {
 impl Filter {
     /// True when the connection `id` from `peer` passes this filter.
     pub fn matches(&self, id: u64, peer: Option<SocketAddr>) -> bool {
+        // An IPv4 client of a server bound to `::` shows as
+        // `::ffff:a.b.c.d`; it matches `a.b.c.d`.
+        let same_ip = |a: IpAddr, b: IpAddr| a.to_canonical() == b.to_canonical();
         match *self {
             Filter::Id(want) => id == want,
-            Filter::Ip(ip) => peer.is_some_and(|p| p.ip() == ip),
-            Filter::Peer(want) => peer == Some(want),
+            Filter::Ip(ip) => peer.is_some_and(|p| same_ip(p.ip(), ip)),
+            Filter::Peer(want) => {
+                peer.is_some_and(|p| same_ip(p.ip(), want.ip()) && p.port() == want.port())
+            }
         }
     }
 }
@@ -262,6 +271,13 @@ mod tests {
         let ip = Filter::Ip(peer.ip());
         assert!(ip.matches(1, Some(peer)) && !ip.matches(1, Some(other)));
         assert!(!ip.matches(1, None));
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:50312".parse().unwrap();
+        assert!(
+            ip.matches(1, Some(mapped)),
+            "an IPv4-mapped peer is its IPv4 address"
+        );
+        assert!(Filter::Peer(peer).matches(1, Some(mapped)));
+        assert!(Filter::Peer(mapped).matches(1, Some(peer)));
         let exact = Filter::Peer(peer);
         let next_port: SocketAddr = "127.0.0.1:50313".parse().unwrap();
         assert!(exact.matches(9, Some(peer)) && !exact.matches(9, Some(next_port)));

@@ -174,6 +174,9 @@ struct Waiting {
     http10: bool,
     /// The request line for the access log (empty when the log is off).
     request: String,
+    /// The request was HEAD: an error while reading its body has no
+    /// content either.
+    head_only: bool,
 }
 
 /// One HTTP/1.1 connection's handler.
@@ -274,9 +277,24 @@ impl HttpChannel {
             t.event(format_args!("http error {status}: {why}; close when sent"));
         }
         let reply = Reply::from_error(e);
+        // A response to HEAD has no content, even an error page (RFC 9110
+        // §9.3.2), when the method can be told.
+        let headless = |reply: Reply, head_only: bool| {
+            if head_only {
+                reply.without_body()
+            } else {
+                reply
+            }
+        };
         match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Body(body) => self.queue(chan, reply, false, false, &body.waiting.request),
-            _ => self.queue(chan, reply, false, false, &RawLine(head)),
+            Phase::Body(body) => {
+                let reply = headless(reply, body.waiting.head_only);
+                self.queue(chan, reply, false, false, &body.waiting.request);
+            }
+            _ => {
+                let reply = headless(reply, head.starts_with(b"HEAD "));
+                self.queue(chan, reply, false, false, &RawLine(head));
+            }
         }
         chan.close_when_done();
         self.update_deadline(chan);
@@ -402,6 +420,7 @@ impl HttpChannel {
                 keep_alive,
                 http10,
                 request,
+                head_only: req.method == Method::Head,
             },
         });
     }
@@ -412,8 +431,14 @@ impl HttpChannel {
     fn status_page(&self, chan: &Channel, req: &Request<'_>) -> Option<Reply> {
         let cfg = self.config();
         let want = cfg.status_path.as_deref()?;
-        let (path, query) = req.target.split_once('?').unwrap_or((req.target, ""));
-        let allowed = cfg.status_public || chan.peer().is_none_or(|p| p.ip().is_loopback());
+        let target = super::path::path_and_query(req.target)?;
+        let target = target.split('#').next().unwrap_or_default();
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        // An IPv4 client of a server bound to `::` shows as `::ffff:a.b.c.d`.
+        let allowed = cfg.status_public
+            || chan
+                .peer()
+                .is_none_or(|p| p.ip().to_canonical().is_loopback());
         if path != want || !matches!(req.method, Method::Get | Method::Head) || !allowed {
             return None;
         }

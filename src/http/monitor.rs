@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::listing::escape_html;
 use super::status::SERVER;
@@ -20,6 +20,9 @@ use crate::terminator::Terminator;
 
 /// How often the HTML page reloads itself, in seconds.
 pub const REFRESH_SECS: u32 = 2;
+
+/// The most channels the HTML page lists (the JSON lists all of them).
+pub const HTML_ROWS: usize = 1000;
 
 /// What the page shows of one open channel.
 #[derive(Debug, Clone)]
@@ -175,30 +178,26 @@ impl Monitor {
              <meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">\
              <title>asynchat-httpd status</title>\n<style>\
              body{{font-family:sans-serif;margin:1.5em}}\
-             table{{border-collapse:collapse;margin-bottom:1.5em}}\
+             table{{border-collapse:collapse}}h2{{font-size:1.1em;margin-top:1.5em}}\
              th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}\
-             th{{background:#eee}}td.l{{text-align:left;font-family:monospace}}\
+             th{{background:#eee}}.l{{text-align:left}}\
+             td.l{{font-family:monospace,monospace;font-size:.95em}}\
              tr.paused td{{background:#fdd}}</style></head>\n<body>\
-             <h1>asynchat-httpd status</h1>\n<h2>Totals since start</h2>\n\
-             <table id=\"totals\">\n"
+             <h1>asynchat-httpd status</h1>\n<p>{SERVER} at {}</p>\n",
+            super::date::fmt_http_date(SystemTime::now()),
         );
-        for (name, value) in self.totals(now) {
-            let _ = writeln!(
-                page,
-                "<tr><th>{}</th><td>{value}</td></tr>",
-                name.replace('_', " ")
-            );
-        }
+        // The board first: it is what changes.
         let rows = self.rows();
         let _ = write!(
             page,
-            "</table>\n<h2>Open channels ({})</h2>\n<table id=\"channels\">\n\
-             <tr><th>id</th><th>peer</th><th>age</th><th>idle</th><th>phase</th>\
-             <th>terminator</th><th>input bytes</th><th>queued</th>\
-             <th>queued bytes</th><th>requests</th><th>paused</th></tr>\n",
+            "<h2>Open channels ({})</h2>\n<table id=\"channels\">\n\
+             <tr><th>id</th><th class=\"l\">peer</th><th>age</th><th>idle</th>\
+             <th class=\"l\">phase</th><th class=\"l\">terminator</th>\
+             <th>input bytes</th><th>queued</th><th>queued bytes</th>\
+             <th>requests</th><th>paused</th></tr>\n",
             rows.len()
         );
-        for (id, r) in &rows {
+        for (id, r) in rows.iter().take(HTML_ROWS) {
             let _ = writeln!(
                 page,
                 "<tr{}><td>{id}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
@@ -215,6 +214,26 @@ impl Monitor {
                 r.queued_bytes,
                 r.requests,
                 if r.paused { "yes" } else { "no" },
+            );
+        }
+        page.push_str("</table>\n");
+        if rows.len() > HTML_ROWS {
+            let _ = writeln!(
+                page,
+                "<p>and {} more; the JSON lists them all.</p>",
+                rows.len() - HTML_ROWS
+            );
+        }
+        page.push_str(
+            "<p>requests: responses queued on the connection; paused: reading \
+             stopped until its queued output drains.</p>\n\
+             <h2>Totals since start</h2>\n<table id=\"totals\">\n",
+        );
+        for (name, value) in self.totals(now) {
+            let _ = writeln!(
+                page,
+                "<tr><th class=\"l\">{}</th><td>{value}</td></tr>",
+                name.replace('_', " ")
             );
         }
         let _ = write!(

@@ -156,6 +156,16 @@ pub fn resolve(target: &str) -> Result<Resolved, PathError> {
     })
 }
 
+/// The path and query of an origin-form (`/a?q`) or absolute-form
+/// (`http://host/a?q`) request target, undecoded; `None` for any other form.
+pub fn path_and_query(target: &str) -> Option<&str> {
+    if target.starts_with('/') {
+        Some(target)
+    } else {
+        strip_authority(target).ok()
+    }
+}
+
 /// Returns the part of an absolute-form target after its authority, which is
 /// empty or starts with `/`, `?` or `#`.
 fn strip_authority(target: &str) -> Result<&str, PathError> {
