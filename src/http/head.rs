@@ -8,6 +8,7 @@
 //! every request is read and discarded, so it must be delimited exactly or
 //! the connection closed.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::status::reason;
@@ -95,7 +96,7 @@ pub struct Request<'a> {
     /// The client sent `Expect: 100-continue`.
     pub expect_continue: bool,
     /// `If-None-Match`, if sent (several fields are joined with commas).
-    pub if_none_match: Option<&'a str>,
+    pub if_none_match: Option<Cow<'a, str>>,
     /// `If-Modified-Since`, if sent.
     pub if_modified_since: Option<&'a str>,
     /// `Range`, if sent exactly once.
@@ -227,7 +228,12 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
         } else if name.eq_ignore_ascii_case("expect") {
             r.expect_continue = value.trim().eq_ignore_ascii_case("100-continue");
         } else if name.eq_ignore_ascii_case("if-none-match") {
-            r.if_none_match = Some(value);
+            // Several field lines are one comma-separated list (RFC 9110
+            // §5.3); only the rare second one costs an allocation.
+            r.if_none_match = Some(match r.if_none_match.take() {
+                None => Cow::Borrowed(value),
+                Some(first) => Cow::Owned(format!("{first}, {value}")),
+            });
         } else if name.eq_ignore_ascii_case("if-modified-since") {
             r.if_modified_since = Some(value);
         } else if name.eq_ignore_ascii_case("range") {
@@ -645,10 +651,19 @@ mod tests {
         assert_eq!(r.method, Method::Get);
         assert_eq!(r.target, "/a?b");
         assert_eq!(r.range, Some("bytes=0-1"));
-        assert_eq!(r.if_none_match, Some("\"e\""));
+        assert_eq!(r.if_none_match.as_deref(), Some("\"e\""));
         assert_eq!(r.if_modified_since, Some("Sun, 06 Nov 1994 08:49:37 GMT"));
         assert_eq!(r.if_range, Some("\"e\""));
         assert!(r.expect_continue);
+    }
+
+    #[test]
+    fn several_if_none_match_fields_are_one_list() {
+        let bytes = head(
+            "GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\", \"c\"\r\n",
+        );
+        let r = parse(&bytes).unwrap();
+        assert_eq!(r.if_none_match.as_deref(), Some("\"a\", \"b\", \"c\""));
     }
 
     #[test]

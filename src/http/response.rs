@@ -322,7 +322,7 @@ fn io_failure(e: &io::Error, forbidden: &str) -> Reply {
 /// Answers for a file: 200, 206, 304 or 416.
 fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
     // RFC 9110 §13.2.2: If-None-Match takes precedence over If-Modified-Since.
-    let not_modified = match (req.if_none_match, req.if_modified_since) {
+    let not_modified = match (req.if_none_match.as_deref(), req.if_modified_since) {
         (Some(inm), _) => conditional::if_none_match_matches(inm, &f.etag),
         (None, Some(ims)) => conditional::not_modified_since(ims, f.mtime),
         (None, None) => false,
