@@ -6,6 +6,9 @@
 # usage: benches/wrk/run.sh [SECONDS_PER_RUN] [ROUNDS]
 #        ROWS_FROM=N benches/wrk/run.sh ...   skips the first N throughput rows
 #        (ROWS_FROM=4: only the idle-connection memory row)
+#        BASELINE=/path/to/asynchat-httpd benches/wrk/run.sh ...   also runs
+#        that binary (an earlier build, say) as the server "baseline", so a
+#        change is measured side by side with what it changed
 #
 # Every server serves the same files from a temporary root on 127.0.0.1 and
 # is pinned to core 0; wrk (one thread) is pinned to core 1. Rounds alternate
@@ -52,6 +55,13 @@ port[asynchat]=18480
 pid[asynchat]=$!; pids+=($!)
 up "${port[asynchat]}"
 servers=(asynchat)
+
+if [[ -n ${BASELINE:-} ]]; then
+  port[baseline]=18483
+  "${server_cpu[@]}" "$BASELINE" "$work/root" --port "${port[baseline]}" >/dev/null 2>&1 &
+  pid[baseline]=$!; pids+=($!)
+  up "${port[baseline]}"; servers+=(baseline)
+fi
 
 if command -v nginx >/dev/null; then
   port[nginx]=18481
