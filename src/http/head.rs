@@ -218,7 +218,7 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
             transfer_encoding = true;
             chunked = transfer_codings(value, chunked)?;
         } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
+            for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
                 if token.eq_ignore_ascii_case("close") {
                     r.keep_alive = false;
                 } else if token.eq_ignore_ascii_case("keep-alive") && version == Version::Http10 {
@@ -226,7 +226,9 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
                 }
             }
         } else if name.eq_ignore_ascii_case("expect") {
-            r.expect_continue = value.trim().eq_ignore_ascii_case("100-continue");
+            r.expect_continue = value
+                .trim_matches([' ', '\t'])
+                .eq_ignore_ascii_case("100-continue");
         } else if name.eq_ignore_ascii_case("if-none-match") {
             // Several field lines are one comma-separated list (RFC 9110
             // §5.3); only the rare second one costs an allocation.
@@ -336,6 +338,15 @@ fn transfer_codings(value: &str, mut chunked: bool) -> Result<bool, HttpError> {
     Ok(chunked)
 }
 
+/// `bytes` without leading spaces and tabs (RFC 9110 §5.6.3 whitespace).
+fn trim_ows_start(bytes: &[u8]) -> &[u8] {
+    let n = bytes
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    &bytes[n..]
+}
+
 /// Parses a chunk-size line (without its line ending): hex digits, then
 /// optional extensions after `;`, which are ignored. Returns the size.
 ///
@@ -354,8 +365,9 @@ pub fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
     if digits.is_empty() {
         return Err(BAD);
     }
-    // After the digits: nothing, or optional whitespace then `;` extensions.
-    let rest = rest.trim_ascii_start();
+    // After the digits: nothing, or optional whitespace (BWS: spaces and
+    // tabs only, RFC 9112 §7.1.1) then `;` extensions.
+    let rest = trim_ows_start(rest);
     if !rest.is_empty() && rest[0] != b';' {
         return Err(BAD);
     }
@@ -381,6 +393,19 @@ mod tests {
         ("GET / HTTP/1.1\nHost: a\n", 0, Framing::None, true),
         ("GET / HTTP/1.1\r\nHost: a\n", 0, Framing::None, true),
         ("GET / HTTP/1.0\r\n", 0, Framing::None, false),
+        // A no-break space is not whitespace in HTTP: not a close token.
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: \u{a0}close\r\n",
+            0,
+            Framing::None,
+            true,
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive,\t close \r\n",
+            0,
+            Framing::None,
+            false,
+        ),
         (
             "GET / HTTP/1.0\r\nConnection: keep-alive\r\n",
             0,
@@ -731,6 +756,10 @@ mod tests {
             (b"5 5", None),
             (b"g", None),
             (b"5x", None),
+            // Only spaces and tabs may come before the extensions.
+            (b"5\x0c;ext", None),
+            (b"5\r;ext", None),
+            (b"5\n;ext", None),
         ];
         for &(line, expected) in cases {
             assert_eq!(
