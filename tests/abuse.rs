@@ -51,36 +51,6 @@ fn docroot(tag: &str) -> TempDir {
     root
 }
 
-/// This process's resident memory (the server runs in-process).
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
-/// Samples RSS until two readings 200 ms apart agree within 1 MiB (or the
-/// limit passes), and returns the last reading.
-fn stable_rss_kib(limit: Duration) -> u64 {
-    let deadline = Instant::now() + limit;
-    let mut last = rss_kib();
-    loop {
-        thread::sleep(Duration::from_millis(200));
-        let now = rss_kib();
-        if now.abs_diff(last) < 1024 || Instant::now() > deadline {
-            return now;
-        }
-        last = now;
-    }
-}
-
-fn open_descriptors() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 /// Polls `/proc/self/fd` until at most `target` are open or `limit` passes;
 /// returns the last count.
 fn wait_for_descriptors(target: usize, limit: Duration) -> usize {

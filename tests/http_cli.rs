@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufRead;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -21,20 +21,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_asynchat-httpd");
 const EXIT_PATIENCE: Duration = Duration::from_secs(5);
 
 const A_TXT: &str = "hello from a.txt\n";
-
-/// Lines read from a pipe by a background thread.
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
 
 /// A running `asynchat-httpd`, killed and reaped when dropped.
 struct Httpd {

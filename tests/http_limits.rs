@@ -9,36 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// This process's resident memory (the server runs in-process).
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
-/// Samples RSS until two readings 300 ms apart agree within 1 MiB (or the
-/// limit passes), and returns the last reading.
-fn wait_for_stable_rss(limit: Duration) -> u64 {
-    let deadline = Instant::now() + limit;
-    let mut last = rss_kib();
-    loop {
-        std::thread::sleep(Duration::from_millis(300));
-        let now = rss_kib();
-        if now.abs_diff(last) < 1024 || Instant::now() > deadline {
-            return now;
-        }
-        last = now;
-    }
-}
-
-fn open_descriptors() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 #[test]
 fn pipelined_listings_to_a_client_that_never_reads_stay_bounded() {
     let root = TempDir::new("limits-listing");
@@ -75,7 +45,7 @@ fn pipelined_listings_to_a_client_that_never_reads_stay_bounded() {
 
     // Once every hog's socket buffers are full, generation stops: memory
     // levels off well below what 300 pages would take.
-    let settled = wait_for_stable_rss(Duration::from_secs(20));
+    let settled = stable_rss_kib(Duration::from_secs(20));
     let grown_mib = settled.saturating_sub(before) / 1024;
     assert!(grown_mib < 48, "memory grew by {grown_mib} MiB");
     drop(hogs);

@@ -244,41 +244,6 @@ fn poll(c: &mut Client, what: &str, ready: impl Fn(&Snapshot) -> bool) -> Polled
 
 // ------------------------------------------------------------------ HTML
 
-/// The text of each cell of each row of the table with this id.
-fn table(html: &str, id: &str) -> Vec<Vec<String>> {
-    let open = format!("<table id=\"{id}\">");
-    let start = html
-        .find(&open)
-        .unwrap_or_else(|| panic!("no {open} in {html}"));
-    let body = &html[start + open.len()..];
-    let body = &body[..body.find("</table>").expect("the table ends")];
-    body.split("<tr")
-        .skip(1)
-        .map(|row| {
-            let mut cells = Vec::new();
-            let mut rest = row;
-            while let Some(i) = rest.find("<t") {
-                let after = &rest[i..];
-                let Some(gt) = after.find('>') else { break };
-                let tag = &after[1..3];
-                let close = format!("</{tag}>");
-                let Some(end) = after.find(&close) else { break };
-                cells.push(unescape(&after[gt + 1..end]));
-                rest = &after[end + close.len()..];
-            }
-            cells
-        })
-        .collect()
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// The HTML page on `c`, with its size on the wire.
 fn html_page(c: &mut Client) -> (String, u64) {
     let (r, size) = exchange(c, "GET", &get(STATUS));
@@ -290,7 +255,7 @@ fn html_page(c: &mut Client) -> (String, u64) {
 
 /// The totals table: name (with spaces, as shown) to value.
 fn html_totals(html: &str) -> BTreeMap<String, u64> {
-    table(html, "totals")
+    html_table(html, "totals")
         .into_iter()
         .map(|row| {
             assert_eq!(row.len(), 2, "{row:?}");
@@ -301,7 +266,7 @@ fn html_totals(html: &str) -> BTreeMap<String, u64> {
 
 /// The channels table as rows of `Chan`, checked against its header.
 fn html_channels(html: &str) -> Vec<Chan> {
-    let rows = table(html, "channels");
+    let rows = html_table(html, "channels");
     let header = &rows[0];
     assert_eq!(
         header,
@@ -868,54 +833,12 @@ fn a_status_path_must_be_an_absolute_url_path() {
     assert!(!Config::new(root.path()).unwrap().status_public);
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_asynchat-httpd");
-
-/// Runs the binary to its end (bounded; it is expected to fail at once)
-/// and returns its exit code, stdout and stderr.
-fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} did not exit within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status.code(), out, err)
-}
-
 #[test]
 fn the_binary_refuses_a_bad_status_path_in_one_line() {
     let root = docroot("status-cli");
     let dir = root.path().to_str().unwrap();
-    let (code, out, err) = run(&[dir, "-p", "0", "--status", "nope"]);
-    assert_eq!(code, Some(1), "{err}");
+    let (status, out, err) = run_binary(&[dir, "-p", "0", "--status", "nope"]);
+    assert_eq!(status.code(), Some(1), "{err}");
     assert!(out.is_empty(), "{out}");
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{err}");
@@ -924,8 +847,8 @@ fn the_binary_refuses_a_bad_status_path_in_one_line() {
         "{err}"
     );
 
-    let (code, out, err) = run(&[dir, "-p", "0", "--status-public"]);
-    assert_eq!(code, Some(2), "{err}");
+    let (status, out, err) = run_binary(&[dir, "-p", "0", "--status-public"]);
+    assert_eq!(status.code(), Some(2), "{err}");
     assert!(out.is_empty(), "{out}");
     assert!(err.contains("--status <PATH>"), "{err}");
     assert!(!err.contains("panicked"), "{err}");

@@ -100,42 +100,6 @@ fn run_chromium(chromium: &Path, tmp: &TempDir, tag: &str, args: &[&str], url: &
     reader.join().unwrap()
 }
 
-/// The text of each `<td>`/`<th>` cell of each row of the table with this
-/// id, as Chromium serialises it (with a `<tbody>`).
-fn table(html: &str, id: &str) -> Vec<Vec<String>> {
-    let open = format!("<table id=\"{id}\">");
-    let start = html
-        .find(&open)
-        .unwrap_or_else(|| panic!("no {open} in the DOM:\n{html}"));
-    let body = &html[start + open.len()..];
-    let body = &body[..body.find("</table>").expect("the table ends")];
-    body.split("<tr")
-        .skip(1)
-        .map(|row| {
-            let mut cells = Vec::new();
-            let mut rest = row;
-            loop {
-                let next = ["<td", "<th"]
-                    .iter()
-                    .filter_map(|t| rest.find(t).map(|i| (i, &t[1..])))
-                    .min();
-                let Some((i, tag)) = next else { break };
-                let cell = &rest[i..];
-                let gt = cell.find('>').unwrap();
-                let close = format!("</{tag}>");
-                let end = cell.find(&close).unwrap();
-                cells.push(
-                    cell[gt + 1..end]
-                        .replace("&quot;", "\"")
-                        .replace("&amp;", "&"),
-                );
-                rest = &cell[end + close.len()..];
-            }
-            cells
-        })
-        .collect()
-}
-
 /// A PNG's width and height, from its IHDR chunk (which must come first).
 fn png_size(png: &[u8]) -> (u32, u32) {
     assert!(png.len() > 33, "{} bytes", png.len());
@@ -188,7 +152,7 @@ fn chromium_renders_the_status_page() {
         dom.contains("<title>asynchat-httpd status</title>"),
         "{dom}"
     );
-    let totals = table(&dom, "totals");
+    let totals = html_table(&dom, "totals");
     let names: Vec<&str> = totals.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         names,
@@ -216,7 +180,7 @@ fn chromium_renders_the_status_page() {
     assert!(total("connections accepted") >= 5, "{totals:?}");
     assert!(total("requests") >= 2, "{totals:?}");
 
-    let rows = table(&dom, "channels");
+    let rows = html_table(&dom, "channels");
     assert_eq!(rows[0].len(), 11, "{:?}", rows[0]);
     assert_eq!(&rows[0][..2], ["id", "peer"]);
     let channels = &rows[1..];

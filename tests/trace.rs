@@ -17,10 +17,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use common::{Client, PATIENCE, TempDir, get};
+use common::{Client, PATIENCE, TempDir, get, lines_of, run_binary};
 
 const BIN: &str = env!("CARGO_BIN_EXE_asynchat-httpd");
 
@@ -41,20 +41,6 @@ fn path_str(p: &Path) -> &str {
 }
 
 // ---------------------------------------------------------------- the process
-
-/// Lines read from a pipe by a background thread.
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
 
 /// A running `asynchat-httpd` on 127.0.0.1 and a free port, killed and
 /// reaped when dropped, with every stderr line received so far.
@@ -173,35 +159,6 @@ impl Drop for Httpd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs the binary to its (bounded) end; returns its status, stdout and
-/// stderr.
-fn run(args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = lines_of(child.stdout.take().unwrap());
-    let err = lines_of(child.stderr.take().unwrap());
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} did not exit within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let all = |rx: Receiver<String>| rx.iter().collect::<Vec<_>>().join("\n");
-    (status, all(out), all(err))
 }
 
 // ------------------------------------------------------------ trace lines
@@ -781,7 +738,8 @@ fn trace_filter_by_ip_shows_only_connections_from_it() {
 fn a_bad_trace_filter_is_a_usage_error() {
     let root = docroot("trace-filter-bad");
     for bad in ["localhost", "#x", "127.0.0.1:"] {
-        let (status, out, err) = run(&[path_str(root.path()), "-p", "0", "--trace-filter", bad]);
+        let (status, out, err) =
+            run_binary(&[path_str(root.path()), "-p", "0", "--trace-filter", bad]);
         assert_eq!(status.code(), Some(2), "{bad}: {status:?} {err}");
         assert!(out.is_empty(), "{bad}: {out}");
         assert!(err.contains("--trace-filter"), "{bad}: {err}");

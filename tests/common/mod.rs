@@ -260,3 +260,130 @@ pub fn get(path: &str) -> String {
 pub fn get_with(path: &str, fields: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: test\r\n{fields}\r\n")
 }
+
+// ------------------------------------------------------- this test process
+
+/// This process's resident memory, in KiB (in-process servers count here).
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Samples RSS until two readings 300 ms apart agree within 1 MiB (or
+/// `limit` passes), and returns the last reading.
+pub fn stable_rss_kib(limit: Duration) -> u64 {
+    let deadline = std::time::Instant::now() + limit;
+    let mut last = rss_kib();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = rss_kib();
+        if now.abs_diff(last) < 1024 || std::time::Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Descriptors this process has open.
+pub fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+// ------------------------------------------------------- the binary
+
+/// The server binary that cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_asynchat-httpd");
+
+/// Lines read from a pipe by a background thread.
+pub fn lines_of(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Runs the binary with `args` (and no `RUST_LOG`) to its end, which must
+/// come within 10 s, and returns its status, stdout and stderr.
+pub fn run_binary(args: &[&str]) -> (std::process::ExitStatus, String, String) {
+    use std::process::{Command, Stdio};
+    const WAIT: Duration = Duration::from_secs(10);
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not exit within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let all = |rx: mpsc::Receiver<String>| rx.iter().collect::<Vec<_>>().join("\n");
+    (status, all(out), all(err))
+}
+
+// ------------------------------------------------------- HTML
+
+/// The text of each `<td>`/`<th>` cell of each row of the table with this
+/// id (as the server writes it, or as a browser serialises it, with a
+/// `<tbody>`), character references decoded.
+pub fn html_table(html: &str, id: &str) -> Vec<Vec<String>> {
+    let open = format!("<table id=\"{id}\">");
+    let start = html
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {open} in:\n{html}"));
+    let body = &html[start + open.len()..];
+    let body = &body[..body.find("</table>").expect("the table ends")];
+    body.split("<tr")
+        .skip(1)
+        .map(|row| {
+            let mut cells = Vec::new();
+            let mut rest = row;
+            loop {
+                let next = ["<td", "<th"]
+                    .iter()
+                    .filter_map(|t| rest.find(t).map(|i| (i, &t[1..])))
+                    .min();
+                let Some((i, tag)) = next else { break };
+                let cell = &rest[i..];
+                let gt = cell.find('>').unwrap();
+                let close = format!("</{tag}>");
+                let end = cell.find(&close).unwrap();
+                cells.push(unescape_html(&cell[gt + 1..end]));
+                rest = &cell[end + close.len()..];
+            }
+            cells
+        })
+        .collect()
+}
+
+/// Decodes the character references the server writes.
+pub fn unescape_html(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
