@@ -276,26 +276,19 @@ impl HttpChannel {
             let (status, why) = (e.status, e.why);
             t.event(format_args!("http error {status}: {why}; close when sent"));
         }
-        let reply = Reply::from_error(e);
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        let raw = RawLine(head);
+        let (head_only, request): (bool, &dyn fmt::Display) = match &phase {
+            Phase::Body(body) => (body.waiting.head_only, &body.waiting.request),
+            _ => (head.starts_with(b"HEAD "), &raw),
+        };
         // A response to HEAD has no content, even an error page (RFC 9110
         // §9.3.2), when the method can be told.
-        let headless = |reply: Reply, head_only: bool| {
-            if head_only {
-                reply.without_body()
-            } else {
-                reply
-            }
-        };
-        match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Body(body) => {
-                let reply = headless(reply, body.waiting.head_only);
-                self.queue(chan, reply, false, false, &body.waiting.request);
-            }
-            _ => {
-                let reply = headless(reply, head.starts_with(b"HEAD "));
-                self.queue(chan, reply, false, false, &RawLine(head));
-            }
+        let mut reply = Reply::from_error(e);
+        if head_only {
+            reply = reply.without_body();
         }
+        self.queue(chan, reply, false, false, request);
         chan.close_when_done();
         self.update_deadline(chan);
     }
