@@ -825,6 +825,10 @@ fn trace_filter_by_ipv4_matches_ipv4_clients_of_a_dual_stack_server() {
         "an IPv4 client of a server on :: is not traced by --trace-filter 127.0.0.1; stderr:\n{}",
         httpd.lines.join("\n")
     );
+    // The tag names the client as IPv4, not as ::ffff:127.0.0.1.
+    for t in &trace {
+        assert!(t.peer.starts_with("127.0.0.1:"), "tag peer {:?}", t.peer);
+    }
 }
 
 impl Httpd {
