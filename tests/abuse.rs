@@ -332,8 +332,6 @@ fn read_after(c: &mut Client, raw: &str) -> (u16, u64) {
 // Descriptor exhaustion (the binary, with a low RLIMIT_NOFILE)
 // ---------------------------------------------------------------------------
 
-const BIN: &str = env!("CARGO_BIN_EXE_asynchat-httpd");
-
 /// Lines from a pipe, each with the time it was read.
 fn timed_lines(pipe: impl Read + Send + 'static) -> Receiver<(Instant, String)> {
     let (tx, rx) = mpsc::channel();

@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_asynchat-httpd");
-
 /// How long a process may take to exit after it was told to.
 const EXIT_PATIENCE: Duration = Duration::from_secs(5);
 
@@ -39,17 +37,7 @@ impl Httpd {
     /// As [`Httpd::spawn`], with these variables set in its environment
     /// (`RUST_LOG` included).
     fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Httpd {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
+        let (child, stdout, stderr) = spawn_binary(args, env);
         Httpd {
             child,
             stdout,

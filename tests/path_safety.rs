@@ -486,7 +486,7 @@ fn the_binary_started_on_a_symlinked_root_serves_inside_and_nothing_outside() {
     let fx = Fixture::new("path-safety-binary");
     let link = fx.root_link();
     let mut child = Httpd(
-        Command::new(env!("CARGO_BIN_EXE_asynchat-httpd"))
+        Command::new(BIN)
             .args([link.to_str().unwrap(), "-p", "0", "-q"])
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())

@@ -16,13 +16,11 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use common::{Client, PATIENCE, TempDir, get, lines_of, run_binary};
-
-const BIN: &str = env!("CARGO_BIN_EXE_asynchat-httpd");
+use common::{Client, PATIENCE, TempDir, get, run_binary, spawn_binary};
 
 /// How long to wait for a line, a start or an exit (generous: only a
 /// failing test waits this long).
@@ -60,18 +58,11 @@ impl Httpd {
 
     /// As [`Httpd::start`], with these variables in the environment.
     fn start_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Httpd {
-        let mut child = Command::new(BIN)
-            .args([path_str(root), "-p", "0"])
-            .args(args)
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
+        let all: Vec<&str> = [path_str(root), "-p", "0"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let (mut child, stdout, stderr) = spawn_binary(&all, env);
         let line = match stdout.recv_timeout(WAIT) {
             Ok(line) => line,
             Err(e) => {

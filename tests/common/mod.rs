@@ -313,21 +313,36 @@ pub fn lines_of(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Runs the binary with `args` (and no `RUST_LOG`) to its end, which must
-/// come within 10 s, and returns its status, stdout and stderr.
-pub fn run_binary(args: &[&str]) -> (std::process::ExitStatus, String, String) {
+/// Starts the binary with `args`, no `RUST_LOG` unless `env` sets it, and
+/// these variables; returns it with its stdout and stderr lines.
+pub fn spawn_binary(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    mpsc::Receiver<String>,
+    mpsc::Receiver<String>,
+) {
     use std::process::{Command, Stdio};
-    const WAIT: Duration = Duration::from_secs(10);
     let mut child = Command::new(BIN)
         .args(args)
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
     let out = lines_of(child.stdout.take().unwrap());
     let err = lines_of(child.stderr.take().unwrap());
+    (child, out, err)
+}
+
+/// Runs the binary with `args` (and no `RUST_LOG`) to its end, which must
+/// come within 10 s, and returns its status, stdout and stderr.
+pub fn run_binary(args: &[&str]) -> (std::process::ExitStatus, String, String) {
+    const WAIT: Duration = Duration::from_secs(10);
+    let (mut child, out, err) = spawn_binary(args, &[]);
     let deadline = std::time::Instant::now() + WAIT;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
