@@ -6,6 +6,7 @@
 # usage: benches/wrk/run.sh [SECONDS_PER_RUN] [ROUNDS]
 #        ROWS_FROM=N benches/wrk/run.sh ...   skips the first N throughput rows
 #        (ROWS_FROM=4: only the idle-connection memory row)
+#        SCRIPTED=1 benches/wrk/run.sh ...   every row through pipelined.lua
 #        BASELINE=/path/to/asynchat-httpd benches/wrk/run.sh ...   also runs
 #        that binary (an earlier build, say) as the server "baseline", so a
 #        change is measured side by side with what it changed
@@ -109,9 +110,15 @@ rows=(
   "64 KiB file, 50 connections|/64k.bin|50|1|GB/s"
   "1 MiB file, 10 connections|/1m.bin|10|1|GB/s"
 )
+# Rows without pipelining run wrk as people usually do, with no script;
+# SCRIPTED=1 sends every row through pipelined.lua instead (one request per
+# write at depth 1), as ../shared/bench/compare.sh does. The script costs
+# wrk a Lua call per request, and where wrk is the bottleneck (the file
+# rows) that changes the figures; see the README's Benchmarks section.
 one_run() { # server path conns depth unit
-  local out
-  out=$("${client_cpu[@]}" wrk -t1 -c"$3" -d"${secs}s" -s "$here/pipelined.lua" "http://127.0.0.1:${port[$1]}$2" -- "$4")
+  local out script=()
+  if [[ $4 != 1 || -n ${SCRIPTED:-} ]]; then script=(-s "$here/pipelined.lua"); fi
+  out=$("${client_cpu[@]}" wrk -t1 -c"$3" -d"${secs}s" "${script[@]}" "http://127.0.0.1:${port[$1]}$2" -- "$4")
   if grep -qE "Socket errors|Non-2xx" <<<"$out"; then
     echo "warning: $1 $2: $(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ')" >&2
   fi
