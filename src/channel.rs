@@ -46,7 +46,8 @@ pub struct Limits {
     /// ... or while this many bytes of output are buffered in memory.
     pub max_buffered: u64,
     /// The most bytes written for one write event, so a client downloading a
-    /// large file shares the loop fairly.
+    /// large file shares the loop fairly. The default, 1 MiB, is one
+    /// [`FILE_SPAN_MAX`](crate::producer::FILE_SPAN_MAX) span.
     pub write_budget: u64,
 }
 
@@ -55,7 +56,7 @@ impl Default for Limits {
         Limits {
             max_queued: 1024,
             max_buffered: 1 << 20,
-            write_budget: 512 << 10,
+            write_budget: 1 << 20,
         }
     }
 }
