@@ -11,12 +11,14 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{self, IoSlice};
-use std::path::{Path, PathBuf};
 use std::sync::Once;
+
+mod common;
 
 use asynchat::http::Config;
 use asynchat::http::conn::{HttpChannel, Shared};
 use asynchat::{Channel, Transport};
+use common::TempDir;
 
 /// Counts allocations and reallocations made by the current thread.
 struct Counting;
@@ -93,37 +95,10 @@ impl Transport for Discard {
     }
 }
 
-/// A served directory, removed when dropped.
-struct Site(PathBuf);
-
-impl Site {
-    fn new(name: &str, files: &[(&str, usize)]) -> Site {
-        let dir = std::env::temp_dir().join(format!(
-            "asynchat-allocations-{name}-{}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create the site");
-        for &(file, size) in files {
-            std::fs::write(dir.join(file), vec![b'x'; size]).expect("write a file");
-        }
-        Site(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Allocations per request for `depth` pipelined GETs of `path`, fed and
 /// answered `rounds` times after a warm-up of 10; checks that every request
 /// was answered with a 200 carrying `body_len` bytes of body.
-fn per_request(site: &Site, path: &str, depth: usize, body_len: u64, rounds: u64) -> f64 {
+fn per_request(site: &TempDir, path: &str, depth: usize, body_len: u64, rounds: u64) -> f64 {
     let shared = Shared::new(Config::new(site.path()).expect("the site is servable"));
     let mut handler = HttpChannel::new(shared);
     let mut chan = Channel::new(HttpChannel::initial_terminator());
@@ -169,7 +144,8 @@ fn per_request(site: &Site, path: &str, depth: usize, body_len: u64, rounds: u64
 #[test]
 fn a_cached_small_file_costs_no_allocation_per_request() {
     access_log_on();
-    let site = Site::new("small", &[("index.html", 195)]);
+    let site = TempDir::new("allocations-small");
+    site.file("index.html", vec![b'x'; 195]);
     for depth in [1, 16] {
         let n = per_request(&site, "/index.html", depth, 195, 100);
         assert_eq!(n, 0.0, "allocations per request, {depth} pipelined");
@@ -181,7 +157,9 @@ fn a_cached_small_file_costs_no_allocation_per_request() {
 #[test]
 fn a_large_file_costs_the_same_few_allocations_whatever_its_size() {
     access_log_on();
-    let site = Site::new("large", &[("100k.bin", 100_000), ("4m.bin", 4_000_000)]);
+    let site = TempDir::new("allocations-large");
+    site.file("100k.bin", vec![b'x'; 100_000]);
+    site.file("4m.bin", vec![b'x'; 4_000_000]);
     let small = per_request(&site, "/100k.bin", 1, 100_000, 20);
     let large = per_request(&site, "/4m.bin", 1, 4_000_000, 20);
     assert_eq!(

@@ -8,7 +8,6 @@ mod common;
 
 use std::io::BufRead;
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -17,8 +16,6 @@ use common::*;
 
 /// How long a process may take to exit after it was told to.
 const EXIT_PATIENCE: Duration = Duration::from_secs(5);
-
-const A_TXT: &str = "hello from a.txt\n";
 
 /// A running `asynchat-httpd`, killed and reaped when dropped.
 struct Httpd {
@@ -174,16 +171,6 @@ fn addr_of(line: &str) -> SocketAddr {
         .unwrap_or_else(|e| panic!("{host_port:?} in {line:?}: {e}"))
 }
 
-fn docroot(tag: &str) -> TempDir {
-    let root = TempDir::new(tag);
-    root.file("a.txt", A_TXT);
-    root
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// GETs `/a.txt` with a raw request and checks the answer.
 #[track_caller]
 fn assert_serves_a_txt(addr: SocketAddr) {
@@ -196,7 +183,7 @@ fn assert_serves_a_txt(addr: SocketAddr) {
 
 #[test]
 fn prints_one_line_with_the_canonical_root_and_real_port() {
-    let root = docroot("cli-start");
+    let root = a_txt_root("cli-start");
     root.dir("sub");
     // A root spelled with `..`: the line shows the canonical path.
     let spelled = root.path().join("sub").join("..");
@@ -220,7 +207,7 @@ fn prints_one_line_with_the_canonical_root_and_real_port() {
 
 #[test]
 fn serves_on_ipv6_loopback() {
-    let root = docroot("cli-ipv6");
+    let root = a_txt_root("cli-ipv6");
     let mut httpd = Httpd::spawn(&[path_str(root.path()), "-b", "::1", "-p", "0"]);
     let line = match httpd.first_line() {
         Ok(line) => line,
@@ -253,14 +240,14 @@ fn missing_root_is_one_line_and_status_1() {
 
 #[test]
 fn root_that_is_a_file_is_one_line_and_status_1() {
-    let root = docroot("cli-file-root");
+    let root = a_txt_root("cli-file-root");
     let line = assert_fails(&[path_str(&root.path().join("a.txt")), "-p", "0"]);
     assert!(line.contains("not a directory"), "{line}");
 }
 
 #[test]
 fn port_in_use_is_one_line_and_status_1() {
-    let root = docroot("cli-port-in-use");
+    let root = a_txt_root("cli-port-in-use");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let line = assert_fails(&[path_str(root.path()), "-p", &port]);
@@ -270,7 +257,7 @@ fn port_in_use_is_one_line_and_status_1() {
 
 #[test]
 fn bad_address_is_one_line_and_status_1() {
-    let root = docroot("cli-bad-addr");
+    let root = a_txt_root("cli-bad-addr");
     let line = assert_fails(&[path_str(root.path()), "-b", "not-an-ip", "-p", "0"]);
     assert!(line.contains("not-an-ip"), "{line}");
     assert_fails(&[path_str(root.path()), "-b", "localhost", "-p", "0"]);
@@ -279,7 +266,7 @@ fn bad_address_is_one_line_and_status_1() {
 
 #[test]
 fn bad_index_name_is_one_line_and_status_1() {
-    let root = docroot("cli-bad-index");
+    let root = a_txt_root("cli-bad-index");
     for index in ["../x", "a/b", "..", "."] {
         let line = assert_fails(&[path_str(root.path()), "--index", index, "-p", "0"]);
         assert!(line.contains("index"), "{line}");
@@ -310,7 +297,7 @@ fn help_lists_every_flag() {
 
 #[test]
 fn addr_is_an_alias_of_bind() {
-    let root = docroot("cli-addr");
+    let root = a_txt_root("cli-addr");
     let (_httpd, addr, line) =
         Httpd::start(&[path_str(root.path()), "--addr", "127.0.0.1", "-p", "0"]);
     assert!(line.contains("http://127.0.0.1:"), "{line}");
@@ -319,7 +306,7 @@ fn addr_is_an_alias_of_bind() {
 
 #[test]
 fn flags_change_what_is_served() {
-    let root = docroot("cli-flags");
+    let root = a_txt_root("cli-flags");
     root.file(".secret", "s\n");
     root.file("d/home.htm", "home\n");
     root.file("e/x.txt", "x\n");
@@ -347,7 +334,7 @@ fn flags_change_what_is_served() {
 /// process exit within a few seconds, and one that holds its end open is
 /// bounded by the lingering close and the grace period.
 fn exits_cleanly_on(signal: &str, client_closes: bool) {
-    let root = docroot(&format!("cli-sig{signal}"));
+    let root = a_txt_root(&format!("cli-sig{signal}"));
     let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0", "-q"]);
     let mut idle = Client::connect(addr);
     assert_eq!(idle.request(get("/a.txt")).status, 200);
@@ -400,7 +387,7 @@ fn sigterm_exits_while_a_client_holds_its_connection() {
 
 #[test]
 fn access_log_has_one_line_per_request() {
-    let root = docroot("cli-access");
+    let root = a_txt_root("cli-access");
     let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0"]);
     assert_serves_a_txt(addr);
     let line = httpd
@@ -419,7 +406,7 @@ fn access_log_has_one_line_per_request() {
 
 #[test]
 fn quiet_suppresses_the_access_log() {
-    let root = docroot("cli-quiet");
+    let root = a_txt_root("cli-quiet");
     let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0", "-q"]);
     assert_serves_a_txt(addr);
     let mut c = Client::connect(addr);
@@ -456,7 +443,7 @@ fn curl_smoke() {
         println!("skipped: curl not installed");
         return;
     }
-    let root = docroot("cli-curl");
+    let root = a_txt_root("cli-curl");
     let (_httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0", "-q"]);
     let url = format!("http://{addr}/a.txt");
 
@@ -498,7 +485,7 @@ fn post(len: usize) -> String {
 
 #[test]
 fn max_body_sets_the_largest_body_accepted() {
-    let root = docroot("cli-max-body");
+    let root = a_txt_root("cli-max-body");
     let (_httpd, addr, _) =
         Httpd::start(&[path_str(root.path()), "-p", "0", "-q", "--max-body", "10"]);
     let mut c = Client::connect(addr);
@@ -513,7 +500,7 @@ fn max_body_sets_the_largest_body_accepted() {
 
 #[test]
 fn timeout_closes_an_idle_connection() {
-    let root = docroot("cli-timeout");
+    let root = a_txt_root("cli-timeout");
     let (_httpd, addr, _) =
         Httpd::start(&[path_str(root.path()), "-p", "0", "-q", "--timeout", "1"]);
     let mut idle = Client::connect(addr);
@@ -536,7 +523,7 @@ fn timeout_closes_an_idle_connection() {
 
 #[test]
 fn max_connections_makes_the_next_client_wait() {
-    let root = docroot("cli-max-conn");
+    let root = a_txt_root("cli-max-conn");
     let (_httpd, addr, _) = Httpd::start(&[
         path_str(root.path()),
         "-p",
@@ -587,7 +574,7 @@ fn send_malformed_request(addr: SocketAddr) -> String {
 
 #[test]
 fn verbose_logs_a_malformed_request_at_debug_level() {
-    let root = docroot("cli-verbose");
+    let root = a_txt_root("cli-verbose");
     let (httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0", "-v"]);
     let peer = send_malformed_request(addr);
     let line = httpd_line(&httpd, &peer);
@@ -606,7 +593,7 @@ fn httpd_line(httpd: &Httpd, needle: &str) -> String {
 
 #[test]
 fn without_verbose_a_malformed_request_logs_no_debug_line() {
-    let root = docroot("cli-not-verbose");
+    let root = a_txt_root("cli-not-verbose");
     let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0"]);
     let peer = send_malformed_request(addr);
     // The access line shows the request was handled (and the log flushed)
@@ -623,7 +610,7 @@ fn without_verbose_a_malformed_request_logs_no_debug_line() {
 
 #[test]
 fn rust_log_off_silences_the_access_log() {
-    let root = docroot("cli-rust-log-off");
+    let root = a_txt_root("cli-rust-log-off");
     let (mut httpd, addr, _) =
         Httpd::start_env(&[path_str(root.path()), "-p", "0"], &[("RUST_LOG", "off")]);
     assert_serves_a_txt(addr);

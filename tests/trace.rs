@@ -20,23 +20,11 @@ use std::process::{Child, ExitStatus};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use common::{Client, PATIENCE, TempDir, get, run_binary, spawn_binary};
+use common::{A_TXT, Client, PATIENCE, a_txt_root, get, path_str, run_binary, spawn_binary};
 
 /// How long to wait for a line, a start or an exit (generous: only a
 /// failing test waits this long).
 const WAIT: Duration = Duration::from_secs(10);
-
-const A_TXT: &str = "hello from a.txt\n";
-
-fn docroot(tag: &str) -> TempDir {
-    let root = TempDir::new(tag);
-    root.file("a.txt", A_TXT);
-    root
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 // ---------------------------------------------------------------- the process
 
@@ -336,7 +324,7 @@ fn get_a_txt(mut c: Client) -> SocketAddr {
 
 #[test]
 fn a_pipelined_post_and_get_are_traced_in_order() {
-    let root = docroot("trace-pipeline");
+    let root = a_txt_root("trace-pipeline");
     let mut httpd = Httpd::start(root.path(), &["--trace"]);
     let mut c = Client::connect(httpd.addr);
     let me = local(&mut c);
@@ -411,7 +399,7 @@ fn a_pipelined_post_and_get_are_traced_in_order() {
 
 #[test]
 fn a_chunked_body_walks_its_framing_line_by_line() {
-    let root = docroot("trace-chunked");
+    let root = a_txt_root("trace-chunked");
     let mut httpd = Httpd::start(root.path(), &["--trace"]);
     let mut c = Client::connect(httpd.addr);
     let me = local(&mut c);
@@ -475,7 +463,7 @@ fn a_chunked_body_walks_its_framing_line_by_line() {
 
 #[test]
 fn long_data_is_shortened_and_control_bytes_escaped() {
-    let root = docroot("trace-shown");
+    let root = a_txt_root("trace-shown");
     let mut httpd = Httpd::start(root.path(), &["--trace"]);
     let mut c = Client::connect(httpd.addr);
     let me = local(&mut c);
@@ -518,7 +506,7 @@ fn long_data_is_shortened_and_control_bytes_escaped() {
 
 #[test]
 fn a_large_file_goes_out_with_sendfile() {
-    let root = docroot("trace-sendfile");
+    let root = a_txt_root("trace-sendfile");
     let data: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8).collect();
     root.file("big.bin", &data);
     let mut httpd = Httpd::start(root.path(), &["--trace"]);
@@ -554,7 +542,7 @@ fn a_large_file_goes_out_with_sendfile() {
 
 #[test]
 fn back_pressure_turns_on_while_the_client_does_not_read_and_off_when_it_does() {
-    let root = docroot("trace-pressure");
+    let root = a_txt_root("trace-pressure");
     // Each listing is about 400 kB; twenty of them are far more than the
     // kernel buffers (the client's is small) and the 1 MiB of output a
     // channel holds before it stops reading.
@@ -634,7 +622,7 @@ fn pressure_bytes(event: &str) -> u64 {
 
 #[test]
 fn an_idle_connection_times_out_and_closes() {
-    let root = docroot("trace-timeout");
+    let root = a_txt_root("trace-timeout");
     let mut httpd = Httpd::start(root.path(), &["--trace", "--timeout", "1"]);
     let mut idle = Client::connect(httpd.addr);
     let me = local(&mut idle);
@@ -669,7 +657,7 @@ fn three_connections(httpd: &mut Httpd, second: OwnedFd) -> (Vec<TraceLine>, [So
 
 #[test]
 fn trace_filter_by_id_shows_only_that_connection() {
-    let root = docroot("trace-filter-id");
+    let root = a_txt_root("trace-filter-id");
     let mut httpd = Httpd::start(root.path(), &["--trace-filter", "#2"]);
     let (fd, _) = bound_socket(Ipv4Addr::LOCALHOST);
     let (trace, [_, second, _]) = three_connections(&mut httpd, fd);
@@ -694,7 +682,7 @@ fn trace_filter_by_id_shows_only_that_connection() {
 
 #[test]
 fn trace_filter_by_address_and_port_shows_only_that_connection() {
-    let root = docroot("trace-filter-peer");
+    let root = a_txt_root("trace-filter-peer");
     // The second client's port is known before the server starts.
     let (fd, second) = bound_socket(Ipv4Addr::LOCALHOST);
     let mut httpd = Httpd::start(root.path(), &["--trace-filter", &second.to_string()]);
@@ -712,7 +700,7 @@ fn trace_filter_by_address_and_port_shows_only_that_connection() {
 
 #[test]
 fn trace_filter_by_ip_shows_only_connections_from_it() {
-    let root = docroot("trace-filter-ip");
+    let root = a_txt_root("trace-filter-ip");
     let mut httpd = Httpd::start(root.path(), &["--trace-filter", "127.0.0.2"]);
     let (fd, _) = bound_socket(Ipv4Addr::LOCALHOST);
     let (trace, [_, _, third]) = three_connections(&mut httpd, fd);
@@ -727,7 +715,7 @@ fn trace_filter_by_ip_shows_only_connections_from_it() {
 
 #[test]
 fn a_bad_trace_filter_is_a_usage_error() {
-    let root = docroot("trace-filter-bad");
+    let root = a_txt_root("trace-filter-bad");
     for bad in ["localhost", "#x", "127.0.0.1:"] {
         let (status, out, err) =
             run_binary(&[path_str(root.path()), "-p", "0", "--trace-filter", bad]);
@@ -746,7 +734,7 @@ fn a_bad_trace_filter_is_a_usage_error() {
 
 #[test]
 fn rust_log_enables_the_trace_without_the_flag() {
-    let root = docroot("trace-rust-log");
+    let root = a_txt_root("trace-rust-log");
     let mut httpd = Httpd::start_env(root.path(), &[], &[("RUST_LOG", "asynchat=trace")]);
     let me = get_a_txt(Client::connect(httpd.addr));
     let events = httpd.wait_event(me, "close: ");
@@ -764,7 +752,7 @@ fn rust_log_enables_the_trace_without_the_flag() {
 
 #[test]
 fn without_trace_there_are_no_trace_lines() {
-    let root = docroot("trace-off");
+    let root = a_txt_root("trace-off");
     let mut httpd = Httpd::start(root.path(), &[]);
     let mut c = Client::connect(httpd.addr);
     c.send("POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
@@ -797,7 +785,7 @@ fn without_trace_there_are_no_trace_lines() {
 /// (`IpAddr::to_canonical`).
 #[test]
 fn trace_filter_by_ipv4_matches_ipv4_clients_of_a_dual_stack_server() {
-    let root = docroot("trace-filter-v6");
+    let root = a_txt_root("trace-filter-v6");
     let mut httpd = Httpd::spawn_on_any(root.path(), &["--trace-filter", "127.0.0.1"]);
     let Some(httpd) = httpd.as_mut() else {
         return;

@@ -17,6 +17,21 @@ use asynchat::http::{Config, Server};
 /// How long any socket operation in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
+/// The contents of `a.txt` in [`a_txt_root`].
+pub const A_TXT: &str = "hello from a.txt\n";
+
+/// A document root holding only `a.txt`.
+pub fn a_txt_root(tag: &str) -> TempDir {
+    let root = TempDir::new(tag);
+    root.file("a.txt", A_TXT);
+    root
+}
+
+/// `p` as a command-line argument (test paths are UTF-8).
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
 /// A directory under the system temp dir, removed when dropped.
 pub struct TempDir(pub PathBuf);
 
