@@ -14,7 +14,7 @@ use std::fmt;
 use super::status::reason;
 
 /// The fields whose values this server reads.
-const USED_FIELDS: &[&str] = &[
+pub const USED_FIELDS: &[&str] = &[
     "host",
     "content-length",
     "transfer-encoding",
