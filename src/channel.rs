@@ -32,7 +32,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use crate::fifo::{Fifo, Transport};
-use crate::producer::{Piece, Producer};
+use crate::producer::{FILE_SPAN_MAX, Piece, Producer};
 use crate::reactor::{CloseReason, Context, Dispatcher, Flow, Token};
 use crate::terminator::{self, Records, Step, Terminator};
 use crate::trace::{self, Shown, Trace};
@@ -46,8 +46,8 @@ pub struct Limits {
     /// ... or while this many bytes of output are buffered in memory.
     pub max_buffered: u64,
     /// The most bytes written for one write event, so a client downloading a
-    /// large file shares the loop fairly. The default, 1 MiB, is one
-    /// [`FILE_SPAN_MAX`](crate::producer::FILE_SPAN_MAX) span.
+    /// large file shares the loop fairly. The default is one
+    /// [`FILE_SPAN_MAX`] span (1 MiB).
     pub write_budget: u64,
 }
 
@@ -56,7 +56,7 @@ impl Default for Limits {
         Limits {
             max_queued: 1024,
             max_buffered: 1 << 20,
-            write_budget: 1 << 20,
+            write_budget: FILE_SPAN_MAX,
         }
     }
 }
