@@ -35,7 +35,8 @@ use crate::fifo::{Fifo, Transport};
 use crate::producer::{FILE_SPAN_MAX, Piece, Producer};
 use crate::reactor::{CloseReason, Context, Dispatcher, Flow, Token};
 use crate::terminator::{self, Records, Step, Terminator};
-use crate::trace::{self, Shown, Trace};
+use crate::trace;
+use crate::trace::{Searched, Shown, Size, Trace};
 
 /// Bounds that keep one channel's memory in check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,23 +133,25 @@ impl Channel {
     }
 
     /// The trace, when this channel is traced. Handlers add their own
-    /// events: `if let Some(t) = chan.tracer() { t.event(format_args!(..)) }`.
+    /// events with [`trace!`](crate::trace!): `trace!(chan.tracer(), "...")`.
     pub fn tracer(&self) -> Option<&Trace> {
         self.trace.as_ref()
     }
 
     /// Tells the trace when back-pressure starts or stops.
     fn trace_pressure(&mut self) {
-        if let Some(t) = &self.trace {
-            let paused = self.output_full();
-            if paused != self.traced_pause {
-                self.traced_pause = paused;
-                let (items, bytes) = (self.fifo.len(), self.fifo.buffered());
-                let state = if paused { "on" } else { "off" };
-                t.event(format_args!(
-                    "back-pressure {state}: {items} queued, {bytes} bytes buffered"
-                ));
-            }
+        if self.trace.is_none() {
+            return;
+        }
+        let paused = self.output_full();
+        if paused != self.traced_pause {
+            self.traced_pause = paused;
+            let (items, bytes) = (self.fifo.len(), self.fifo.buffered());
+            let state = if paused { "on" } else { "off" };
+            trace!(
+                &self.trace,
+                "back-pressure {state}: {items} queued, {bytes} bytes buffered"
+            );
         }
     }
 
@@ -156,9 +159,7 @@ impl Channel {
     /// rest of the same buffer.
     pub fn set_terminator(&mut self, terminator: impl Into<Terminator>) {
         let new = terminator.into();
-        if let Some(t) = &self.trace {
-            t.event(format_args!("set_terminator {} -> {new}", self.terminator));
-        }
+        trace!(&self.trace, "set_terminator {} -> {new}", self.terminator);
         self.terminator = new;
     }
 
@@ -171,13 +172,12 @@ impl Channel {
     pub fn push(&mut self, data: impl Into<Piece>) {
         if self.life == Life::Open {
             let piece = data.into();
-            if let Some(t) = &self.trace {
-                t.event(format_args!(
-                    "push {} piece: {} bytes",
-                    piece.kind(),
-                    piece.len()
-                ));
-            }
+            trace!(
+                &self.trace,
+                "push {} piece: {} bytes",
+                piece.kind(),
+                piece.len()
+            );
             self.fifo.push(piece);
         }
     }
@@ -186,13 +186,12 @@ impl Channel {
     /// take more. Ignored after `close_when_done` or `close`.
     pub fn push_with_producer(&mut self, producer: impl Producer + 'static) {
         if self.life == Life::Open {
-            if let Some(t) = &self.trace {
-                let name = producer.name();
-                match producer.size_hint() {
-                    Some(n) => t.event(format_args!("push producer {name}: {n} bytes")),
-                    None => t.event(format_args!("push producer {name}")),
-                }
-            }
+            trace!(
+                &self.trace,
+                "push producer {}{}",
+                producer.name(),
+                Size(producer.size_hint())
+            );
             self.fifo.push_producer(Box::new(producer));
         }
     }
@@ -278,11 +277,6 @@ impl Channel {
     /// The loop's clock when the current callback started.
     pub fn now(&self) -> Instant {
         self.now
-    }
-
-    /// Sets the clock; for drivers without a reactor.
-    pub fn set_now(&mut self, now: Instant) {
-        self.now = now;
     }
 
     /// The channel's deadline.
@@ -440,47 +434,26 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
     }
 
     fn collect_incoming_data(&mut self, data: &[u8]) {
-        if let Some(t) = &self.chan.trace {
-            let n = data.len();
-            t.event(format_args!(
-                "collect_incoming_data {n} bytes {}",
-                Shown(data)
-            ));
-        }
+        trace!(
+            &self.chan.trace,
+            "collect_incoming_data {} bytes {}",
+            data.len(),
+            Shown(data)
+        );
         self.handler.collect_incoming_data(self.chan, data);
     }
 
     fn found_terminator(&mut self) {
-        if let Some(t) = &self.chan.trace {
-            t.event(format_args!("found_terminator"));
-        }
+        trace!(&self.chan.trace, "found_terminator");
         self.handler.found_terminator(self.chan);
     }
 
     fn searched(&mut self, step: Step) {
-        if let Some(t) = &self.chan.trace {
-            let term = &self.chan.terminator;
-            match step {
-                Step::Found { at, of } => {
-                    t.event(format_args!("search {term}: found at {at} of {of}"));
-                }
-                Step::NotFound { of, held: 0 } => {
-                    t.event(format_args!("search {term}: not in {of}"));
-                }
-                Step::NotFound { of, held } => t.event(format_args!(
-                    "search {term}: not in {of}, holding {held} that may start it"
-                )),
-                Step::Counted { took, left: 0 } => {
-                    t.event(format_args!("count: took {took}, complete"));
-                }
-                Step::Counted { took, left } => {
-                    t.event(format_args!("count: took {took}, {left} to go"));
-                }
-                Step::CollectAll { of } => {
-                    t.event(format_args!("no terminator ({term}): collect all {of}"));
-                }
-            }
-        }
+        trace!(
+            &self.chan.trace,
+            "{}",
+            Searched(&self.chan.terminator, step)
+        );
     }
 
     fn delivering(&self) -> bool {
@@ -608,9 +581,7 @@ impl<H: AsyncChat> Connection<H> {
             if self.stream.shutdown(Shutdown::Write).is_err() {
                 return Flow::Close;
             }
-            if let Some(t) = &self.chan.trace {
-                t.event(format_args!("all sent: shut down writing, lingering"));
-            }
+            trace!(&self.chan.trace, "all sent: shut down writing, lingering");
             self.lingering = true;
             cx.set_deadline(Some(cx.now() + LINGER));
             return Flow::Continue;
@@ -649,12 +620,10 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
 
     fn handle_connect(&mut self, cx: &mut Context<'_>) -> Flow {
         self.enter(cx);
-        if let Some(t) = &self.chan.trace {
-            t.event(format_args!(
-                "accepted, terminator {}",
-                self.chan.terminator
-            ));
-        }
+        trace!(
+            &self.chan.trace,
+            "accepted, terminator {}", self.chan.terminator
+        );
         self.handler.handle_connect(&mut self.chan);
         self.leave(cx)
     }
@@ -671,16 +640,12 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             }
             match self.stream.read(buf) {
                 Ok(0) => {
-                    if let Some(t) = &self.chan.trace {
-                        t.event(format_args!("read: end of stream"));
-                    }
+                    trace!(&self.chan.trace, "read: end of stream");
                     self.chan.feed_eof(&mut self.handler);
                     break;
                 }
                 Ok(n) => {
-                    if let Some(t) = &self.chan.trace {
-                        t.event(format_args!("read {n} bytes {}", Shown(&buf[..n])));
-                    }
+                    trace!(&self.chan.trace, "read {n} bytes {}", Shown(&buf[..n]));
                     self.chan.feed(&mut self.handler, &buf[..n]);
                     if n < buf.len() {
                         break;
@@ -706,9 +671,7 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         }
         self.enter(cx);
         self.chan.deadline = None;
-        if let Some(t) = &self.chan.trace {
-            t.event(format_args!("timeout"));
-        }
+        trace!(&self.chan.trace, "timeout");
         self.handler.handle_timeout(&mut self.chan);
         self.leave(cx)
     }
@@ -736,9 +699,7 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         } else {
             reason
         };
-        if let Some(t) = &self.chan.trace {
-            t.event(format_args!("close: {reason}"));
-        }
+        trace!(&self.chan.trace, "close: {reason}");
         self.handler.handle_close(&mut self.chan, reason);
     }
 }

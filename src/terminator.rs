@@ -33,16 +33,6 @@ impl Terminator {
     pub const fn bytes(t: &'static [u8]) -> Terminator {
         Terminator::Bytes(Cow::Borrowed(t))
     }
-
-    /// True when this terminator never fires: `None`, a count of 0 or an
-    /// empty string. All three collect every byte as it arrives.
-    pub fn collects_forever(&self) -> bool {
-        match self {
-            Terminator::None | Terminator::Count(0) => true,
-            Terminator::Bytes(t) => t.is_empty(),
-            Terminator::Count(_) => false,
-        }
-    }
 }
 
 impl From<&'static [u8]> for Terminator {

@@ -24,7 +24,8 @@
 //! pass the [`Filter`]s set with [`set_filters`] (`--trace-filter`).
 //! Drivers without a socket (tests, `examples/replay.rs`, the guide) attach
 //! a trace with their own sink through
-//! [`Channel::set_trace`](crate::Channel::set_trace).
+//! [`Channel::set_trace`](crate::Channel::set_trace). Events are recorded
+//! with the [`trace!`](crate::trace!) macro.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -33,6 +34,32 @@ use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::terminator::{Step, Terminator};
+
+/// Records one event on a channel's trace, when it has one: the trace is
+/// an `Option<&Trace>` (such as `chan.tracer()`), the rest is a format
+/// string and its arguments, formatted only when the channel is traced.
+///
+/// ```
+/// use asynchat::{Channel, trace};
+/// use asynchat::trace::Trace;
+///
+/// let mut chan = Channel::new(b"\n");
+/// trace!(chan.tracer(), "not traced: {}", "never formatted");
+/// let (t, lines) = Trace::collect("#1");
+/// chan.set_trace(Some(t));
+/// trace!(chan.tracer(), "head {}: {}", "GET /", "no body");
+/// assert_eq!(*lines.borrow(), ["head GET /: no body"]);
+/// ```
+#[macro_export]
+macro_rules! trace {
+    ($trace:expr, $($arg:tt)+) => {
+        if let Some(t) = $trace {
+            $crate::trace::Trace::event(t, format_args!($($arg)+));
+        }
+    };
+}
 
 /// The log target trace lines are written to.
 pub const TARGET: &str = "asynchat::trace";
@@ -130,6 +157,40 @@ impl fmt::Display for Shown<'_> {
             write!(f, "...+{}", rest.len())?;
         }
         Ok(())
+    }
+}
+
+/// A producer's size for the trace: `: N bytes` when it is known, nothing
+/// when it is not.
+pub(crate) struct Size(pub Option<u64>);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, ": {n} bytes"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One step of the terminator loop, with the terminator it searched for,
+/// as the trace shows it.
+pub(crate) struct Searched<'a>(pub &'a Terminator, pub Step);
+
+impl fmt::Display for Searched<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let term = self.0;
+        match self.1 {
+            Step::Found { at, of } => write!(f, "search {term}: found at {at} of {of}"),
+            Step::NotFound { of, held: 0 } => write!(f, "search {term}: not in {of}"),
+            Step::NotFound { of, held } => write!(
+                f,
+                "search {term}: not in {of}, holding {held} that may start it"
+            ),
+            Step::Counted { took, left: 0 } => write!(f, "count: took {took}, complete"),
+            Step::Counted { took, left } => write!(f, "count: took {took}, {left} to go"),
+            Step::CollectAll { of } => write!(f, "no terminator ({term}): collect all {of}"),
+        }
     }
 }
 
