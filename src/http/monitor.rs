@@ -24,6 +24,16 @@ pub const REFRESH_SECS: u32 = 2;
 /// The most channels the HTML page lists (the JSON lists all of them).
 pub const HTML_ROWS: usize = 1000;
 
+/// The page's style sheet: bordered tables with numbers on the right,
+/// terminators in a monospace font, and paused channels in red.
+const STYLE: &str = "\
+body{font-family:sans-serif;margin:1.5em}\
+table{border-collapse:collapse}h2{font-size:1.1em;margin-top:1.5em}\
+th,td{border:1px solid #ccc;padding:.2em .6em;text-align:right}\
+th{background:#eee}.l{text-align:left}\
+td.l{font-family:monospace,monospace;font-size:.95em}\
+tr.paused td{background:#fdd}";
+
 /// What the page shows of one open channel.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -176,13 +186,7 @@ impl Monitor {
             page,
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">\
-             <title>asynchat-httpd status</title>\n<style>\
-             body{{font-family:sans-serif;margin:1.5em}}\
-             table{{border-collapse:collapse}}h2{{font-size:1.1em;margin-top:1.5em}}\
-             th,td{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}\
-             th{{background:#eee}}.l{{text-align:left}}\
-             td.l{{font-family:monospace,monospace;font-size:.95em}}\
-             tr.paused td{{background:#fdd}}</style></head>\n<body>\
+             <title>asynchat-httpd status</title>\n<style>{STYLE}</style></head>\n<body>\
              <h1>asynchat-httpd status</h1>\n<p>{SERVER} at {}</p>\n",
             super::date::fmt_http_date(SystemTime::now()),
         );
