@@ -28,13 +28,23 @@ use std::time::{Duration, Instant, SystemTime};
 use super::{conditional, date, mime};
 use crate::producer::{BytesProducer, FileProducer, Producer};
 
+/// Where a cached file's bytes are sent from.
+pub enum Body {
+    /// The whole contents, for a file of at most [`FileCache::SMALL`]
+    /// bytes, shared by every response that sends them; the file itself is
+    /// closed.
+    InMemory(Rc<[u8]>),
+    /// The open file, shared by every response that sends it with
+    /// `sendfile`.
+    OnDisk(Rc<File>),
+}
+
 /// A regular file ready to be served.
 pub struct CachedFile {
     /// The canonical path (inside the root).
     pub path: PathBuf,
-    /// The open file, shared by every response that sends it; closed (None)
-    /// when the whole contents are in memory.
-    pub file: Option<Rc<File>>,
+    /// Its bytes, in memory or on disk.
+    pub body: Body,
     /// Its length when opened.
     pub len: u64,
     /// Its modification time when opened.
@@ -48,8 +58,6 @@ pub struct CachedFile {
     /// The fields of a 200 after `Date`: Last-Modified, ETag,
     /// Accept-Ranges, Content-Type and Content-Length, each with its CRLF.
     pub fields_200: Rc<[u8]>,
-    /// The whole contents, for a file of at most [`FileCache::SMALL`] bytes.
-    pub contents: Option<Rc<[u8]>>,
     /// When the entry was made.
     made: Instant,
 }
@@ -78,43 +86,37 @@ impl CachedFile {
             "Last-Modified: {last_modified}\r\nETag: {etag}\r\nAccept-Ranges: bytes\r\n\
              Content-Type: {content_type}\r\nContent-Length: {len}\r\n"
         );
-        let contents = if len <= FileCache::SMALL {
+        let body = if len <= FileCache::SMALL {
             let mut buf = vec![0; len as usize];
             file.read_exact_at(&mut buf, 0)?;
-            Some(Rc::from(buf))
+            Body::InMemory(Rc::from(buf))
         } else {
-            None
-        };
-        let file = match contents {
-            Some(_) => None,
-            None => Some(Rc::new(file)),
+            Body::OnDisk(Rc::new(file))
         };
         Ok(CachedFile {
             path,
-            file,
+            body,
             len,
             mtime,
             etag,
             last_modified,
             content_type,
             fields_200: Rc::from(fields),
-            contents,
             made: now,
         })
     }
 
     /// A producer of the bytes in `range` (which lies inside the file).
     pub fn producer(&self, range: Range<u64>) -> Box<dyn Producer> {
-        match (&self.contents, &self.file) {
-            (Some(contents), _) => Box::new(BytesProducer::new(
+        match &self.body {
+            Body::InMemory(contents) => Box::new(BytesProducer::new(
                 contents[range.start as usize..range.end as usize].to_vec(),
             )),
-            (None, Some(file)) => Box::new(FileProducer::new(
+            Body::OnDisk(file) => Box::new(FileProducer::new(
                 Rc::clone(file),
                 range.start,
                 range.end - range.start,
             )),
-            (None, None) => unreachable!("a cached file keeps its contents or its descriptor"),
         }
     }
 }

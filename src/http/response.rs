@@ -18,7 +18,7 @@ use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
 use super::Config;
-use super::cache::{CachedFile, FileCache};
+use super::cache::{self, CachedFile, FileCache};
 use super::conditional;
 use super::head::{HttpError, Method, Request};
 use super::listing;
@@ -119,9 +119,9 @@ impl Reply {
 
     /// A 200 for a cached file: every part is shared, nothing is allocated.
     fn whole_file(f: &CachedFile) -> Reply {
-        let body = match &f.contents {
-            Some(contents) => Body::Piece(Piece::Shared(Rc::clone(contents))),
-            None => Body::Producer(f.producer(0..f.len)),
+        let body = match &f.body {
+            cache::Body::InMemory(contents) => Body::Piece(Piece::Shared(Rc::clone(contents))),
+            cache::Body::OnDisk(_) => Body::Producer(f.producer(0..f.len)),
         };
         Reply {
             status: 200,
