@@ -12,7 +12,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::http::date::parse_http_date;
+use super::date::parse_http_date;
+use super::ows;
 
 /// A strong entity tag for a file of `len` bytes last modified at `mtime`,
 /// such as `"3e8-5f5e0ff-1dcd6500"` (with the quotes): the length, the whole
@@ -95,12 +96,7 @@ fn entity_tags(header: &str) -> impl Iterator<Item = EntityTag<'_>> {
         rest = next;
         Some(element)
     })
-    .filter_map(|element| EntityTag::parse(trim_ows(element)))
-}
-
-/// Trims optional whitespace (spaces and tabs, RFC 9110 §5.6.3).
-fn trim_ows(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    .filter_map(|element| EntityTag::parse(ows::trim(element)))
 }
 
 /// True when an `If-None-Match` value matches `etag`, so that a `GET` or
@@ -111,7 +107,7 @@ fn trim_ows(s: &str) -> &str {
 /// with optional whitespace, and malformed entries are ignored; a `*` inside
 /// a list is malformed.
 pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
-    let header = trim_ows(header);
+    let header = ows::trim(header);
     if header == "*" {
         return true;
     }
@@ -154,7 +150,7 @@ pub fn not_modified_since(header: &str, mtime: SystemTime) -> bool {
 /// truncated to whole seconds exactly (RFC 9110 §13.1.5). Anything else is
 /// `false`.
 pub fn if_range_allows(header: &str, etag: &str, mtime: SystemTime) -> bool {
-    let header = trim_ows(header);
+    let header = ows::trim(header);
     if header.starts_with('"') || header.starts_with("W/") {
         match (EntityTag::parse(header), EntityTag::parse(etag)) {
             (Some(theirs), Some(ours)) => theirs.strong_eq(ours),

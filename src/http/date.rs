@@ -10,6 +10,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::ows;
+
 /// The last second `httpdate` can format: 9999-12-31 23:59:59 UTC.
 const MAX_HTTP_SECS: u64 = 253_402_300_799;
 
@@ -55,7 +57,7 @@ pub fn fmt_http_date(t: SystemTime) -> String {
 /// Surrounding spaces and tabs are ignored. Returns `None` for anything else,
 /// including a weekday that does not match the date.
 pub fn parse_http_date(s: &str) -> Option<SystemTime> {
-    httpdate::parse_http_date(s.trim_matches([' ', '\t'])).ok()
+    httpdate::parse_http_date(ows::trim(s)).ok()
 }
 
 /// Formats `t` in UTC as `YYYY-MM-DD HH:MM`, for directory listings.

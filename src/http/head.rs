@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::ows;
 use super::status::reason;
 
 /// The fields whose values this server reads.
@@ -218,7 +219,7 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
             transfer_encoding = true;
             chunked = transfer_codings(value, chunked)?;
         } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
+            for token in value.split(',').map(ows::trim) {
                 if token.eq_ignore_ascii_case("close") {
                     r.keep_alive = false;
                 } else if token.eq_ignore_ascii_case("keep-alive") && version == Version::Http10 {
@@ -226,9 +227,7 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
                 }
             }
         } else if name.eq_ignore_ascii_case("expect") {
-            r.expect_continue = value
-                .trim_matches([' ', '\t'])
-                .eq_ignore_ascii_case("100-continue");
+            r.expect_continue = ows::trim(value).eq_ignore_ascii_case("100-continue");
         } else if name.eq_ignore_ascii_case("if-none-match") {
             // Several field lines are one comma-separated list (RFC 9110
             // §5.3); only the rare second one costs an allocation.
@@ -249,9 +248,10 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
     if version == Version::Http10
         && req.headers.iter().any(|f| {
             f.name.eq_ignore_ascii_case("connection")
-                && f.value
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+                && std::str::from_utf8(f.value)
+                    .unwrap_or_default()
+                    .split(',')
+                    .any(|t| ows::trim(t).eq_ignore_ascii_case("close"))
         })
     {
         r.keep_alive = false;
@@ -297,7 +297,7 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
 fn parse_content_length(value: &str) -> Result<u64, HttpError> {
     let mut result = None;
     for part in value.split(',') {
-        let part = part.trim_matches([' ', '\t']);
+        let part = ows::trim(part);
         if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
             return Err(HttpError::new(400, "Content-Length is not a number"));
         }
@@ -316,7 +316,7 @@ fn parse_content_length(value: &str) -> Result<u64, HttpError> {
 /// in `chunked`; returns whether the codings now end in `chunked`.
 fn transfer_codings(value: &str, mut chunked: bool) -> Result<bool, HttpError> {
     let mut any = false;
-    for coding in value.split(',').map(|c| c.trim_matches([' ', '\t'])) {
+    for coding in value.split(',').map(ows::trim) {
         if coding.is_empty() {
             continue;
         }
@@ -329,22 +329,13 @@ fn transfer_codings(value: &str, mut chunked: bool) -> Result<bool, HttpError> {
                 "chunked must be the final coding, once",
             ));
         }
-        let name = coding.split(';').next().unwrap_or("").trim_end();
+        let name = ows::trim(coding.split(';').next().unwrap_or(""));
         chunked = name.eq_ignore_ascii_case("chunked");
     }
     if !any {
         return Err(HttpError::new(400, "empty Transfer-Encoding"));
     }
     Ok(chunked)
-}
-
-/// `bytes` without leading spaces and tabs (RFC 9110 §5.6.3 whitespace).
-fn trim_ows_start(bytes: &[u8]) -> &[u8] {
-    let n = bytes
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
-    &bytes[n..]
 }
 
 /// Parses a chunk-size line (without its line ending): hex digits, then
@@ -367,7 +358,7 @@ pub fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
     }
     // After the digits: nothing, or optional whitespace (BWS: spaces and
     // tabs only, RFC 9112 §7.1.1) then `;` extensions.
-    let rest = trim_ows_start(rest);
+    let rest = ows::trim_start(rest);
     if !rest.is_empty() && rest[0] != b';' {
         return Err(BAD);
     }
@@ -568,6 +559,13 @@ mod tests {
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n",
+            501,
+            Framing::None,
+            false,
+        ),
+        // A no-break space is not whitespace in HTTP: this is not chunked.
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\u{a0}\r\n",
             501,
             Framing::None,
             false,

@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use crate::http::date::listing_time;
-use crate::http::path::encode_segment;
+use super::date::listing_time;
+use super::path::encode_segment;
 
 /// One file or subdirectory of a listed directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //!
 //! - pure functions over bytes and strings: [`head`] (request heads and
 //!   framing), [`path`] (targets to safe relative paths), [`range`],
-//!   [`conditional`], [`date`], [`mime`], [`listing`];
+//!   [`conditional`], [`date`], [`mime`], [`listing`], [`ows`];
 //! - [`response`]: from a parsed request to a [`response::Reply`], touching
 //!   the file system but no socket;
 //! - [`conn`]: the [`conn::HttpChannel`] handler that walks each request's
@@ -24,6 +24,7 @@ pub mod head;
 pub mod listing;
 pub mod mime;
 pub mod monitor;
+pub mod ows;
 pub mod path;
 pub mod range;
 pub mod response;

@@ -31,6 +31,8 @@
 
 use std::ops::Range;
 
+use super::ows;
+
 /// What a `Range` header asks for, given the length of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RangeRequest {
@@ -92,12 +94,12 @@ pub fn parse(header: &str, len: u64, max_ranges: usize) -> RangeRequest {
 /// Reads the unit and the range set, or `None` when the header is to be
 /// ignored (malformed, another unit, too many ranges).
 fn parse_specs(header: &str, max_ranges: usize) -> Option<Vec<Spec>> {
-    let (unit, set) = trim_ows(header).split_once('=')?;
+    let (unit, set) = ows::trim(header).split_once('=')?;
     if !unit.eq_ignore_ascii_case("bytes") {
         return None;
     }
     let mut specs = Vec::new();
-    for element in set.split(',').map(trim_ows).filter(|e| !e.is_empty()) {
+    for element in set.split(',').map(ows::trim).filter(|e| !e.is_empty()) {
         if specs.len() == max_ranges {
             return None;
         }
@@ -144,11 +146,6 @@ fn satisfy(spec: Spec, len: u64) -> Option<Range<u64>> {
         Spec::Suffix(_) if len == 0 => None,
         Spec::Suffix(n) => Some(len - n.min(len)..len),
     }
-}
-
-/// Trims optional whitespace (spaces and tabs, RFC 9110 §5.6.3).
-fn trim_ows(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
 }
 
 /// The `Content-Range` value for one satisfied range, such as
