@@ -45,7 +45,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
-use asynchat::http::conn::{HttpChannel, Shared};
+use asynchat::http::Shared;
+use asynchat::http::conn::HttpChannel;
 use asynchat::terminator::{self, Records, Terminator};
 use asynchat::{Channel, Fifo, Piece, Transport};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
@@ -245,7 +246,10 @@ fn bench_head(c: &mut Criterion) {
     for (name, head) in [("browser", BROWSER_HEAD), ("wrk", WRK_GET)] {
         let req = parse(head).expect("the benchmark heads are valid");
         assert_eq!(req.target, "/index.html");
-        assert!(req.keep_alive);
+        assert_eq!(
+            req.persistence,
+            asynchat::http::head::Persistence::KeepAlive
+        );
         group.bench_with_input(BenchmarkId::new("parse", name), head, |b, head| {
             b.iter(|| parse(black_box(head)));
         });

@@ -22,7 +22,8 @@ use std::process::ExitCode;
 
 use asynchat::Channel;
 use asynchat::http::Config;
-use asynchat::http::conn::{HttpChannel, Shared};
+use asynchat::http::Shared;
+use asynchat::http::conn::HttpChannel;
 use asynchat::trace::{Shown, Trace};
 use clap::Parser;
 

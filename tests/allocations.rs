@@ -16,7 +16,8 @@ use std::sync::Once;
 mod common;
 
 use asynchat::http::Config;
-use asynchat::http::conn::{HttpChannel, Shared};
+use asynchat::http::Shared;
+use asynchat::http::conn::HttpChannel;
 use asynchat::{Channel, Transport};
 use common::TempDir;
 

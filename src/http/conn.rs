@@ -1,20 +1,14 @@
 //! The HTTP channel: an [`AsyncChat`] handler whose terminator walks the
-//! framing of each request and switches back for the next one.
-//!
-//! ```text
-//! Idle / Head   terminator "\n"      one record per line; a blank line ends the head
-//!   ├─ no body ─────────────────────▶ respond, back to Idle
-//!   ├─ Content-Length: n ───────────▶ Body(Length)     Count(n) ──▶ respond, Idle
-//!   └─ chunked ─────────────────────▶ Body(ChunkSize)  "\n"  ──▶ Body(ChunkData) Count(size)
-//!                                     Body(ChunkEnd)   "\n"  ──▶ Body(ChunkSize) ... size 0
-//!                                     Body(Trailers)   "\n"  ──▶ blank line: respond, Idle
-//! Any framing error: respond, then Done (nothing more is read; close when sent).
-//! ```
+//! framing of each request and switches back for the next one. Its states
+//! and the terminator of each are drawn in the
+//! [guide](crate::guide#the-http-channels-states).
 //!
 //! Every record is handled as it is found, and a terminator set in
 //! `found_terminator` applies to the rest of the same buffer, so pipelined
 //! requests are parsed from one read in order, and their responses, pushed
-//! in the same order, leave in that order.
+//! in the same order, leave in that order. What to answer is decided by
+//! [`response::answer`]; this module only walks the framing, keeps the
+//! timeouts, and logs.
 //!
 //! The head is read line by line (terminator `"\n"`) rather than up to
 //! `"\r\n\r\n"`: RFC 9112 §2.2 lets a recipient accept a bare LF as a line
@@ -22,53 +16,30 @@
 //! `"\n\n"`. Reading lines also skips leading blank lines and tells an
 //! over-long request line (414) from an over-long head (431).
 
-use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::Config;
-use super::cache::FileCache;
-use super::date;
-use super::head::{self, Framing, HttpError, MAX_HEADERS, Method, Request, Version};
+use super::error::HttpError;
+use super::head::{self, Framing, MAX_HEADERS, Method, Persistence, Request, Version};
 use super::monitor::Monitor;
-use super::response::{self, Reply};
+use super::response::{self, Answer, Reply};
+use super::status::reason;
+use super::{Config, Shared, date};
 use crate::channel::{AsyncChat, Channel};
 use crate::reactor::CloseReason;
 use crate::terminator::Terminator;
+use crate::trace;
 
 /// The longest chunk-size line (with extensions) or trailer line accepted.
 pub const MAX_LINE: usize = 4096;
 /// How much of a malformed request line the access log shows.
 const MAX_LOGGED_LINE: usize = 200;
 
-/// What the server's channels share: the configuration, the file cache and
-/// the clock.
-pub struct Shared {
-    /// The configuration.
-    pub config: Config,
-    cache: RefCell<FileCache>,
-    clock: RefCell<Clock>,
-    /// Counters, and the board the status page shows.
-    pub monitor: Monitor,
-}
-
-impl Shared {
-    /// Shares `config` among channels.
-    pub fn new(config: Config) -> Rc<Shared> {
-        Rc::new(Shared {
-            cache: RefCell::new(FileCache::new()),
-            clock: RefCell::new(Clock::default()),
-            monitor: Monitor::new(config.status_path.is_some()),
-            config,
-        })
-    }
-}
-
 /// The time as responses and the access log show it, rendered at most once
 /// per second and shared by every response in that second.
 #[derive(Default)]
-struct Clock {
+pub(crate) struct Clock {
     /// The second since the epoch shown, or `None` before the first tick.
     second: Option<u64>,
     /// `Date` field value with its CRLF.
@@ -126,7 +97,9 @@ impl fmt::Display for RawLine<'_> {
 }
 
 /// Where in the framing of a request the channel is, with what that step
-/// needs to know.
+/// needs to know. A channel that answered an error or its last response is
+/// closing ([`Channel::is_closing`]), whatever its phase: that one flag says
+/// nothing more is read.
 enum Phase {
     /// Between requests (terminator `"\n"`): the keep-alive timeout runs
     /// from `since`, when the connection last became idle.
@@ -137,8 +110,6 @@ enum Phase {
     Head { started: Instant },
     /// Reading a request body and discarding it.
     Body(Body),
-    /// An error was answered; nothing more is read.
-    Done,
 }
 
 /// A request body being read and discarded; its response waits for the end.
@@ -170,8 +141,7 @@ enum BodyStep {
 /// A response held until the request body has been read.
 struct Waiting {
     reply: Reply,
-    keep_alive: bool,
-    http10: bool,
+    persistence: Persistence,
     /// The request line for the access log (empty when the log is off).
     request: String,
     /// The request was HEAD: an error while reading its body has no
@@ -179,16 +149,39 @@ struct Waiting {
     head_only: bool,
 }
 
+/// The head being collected, a line at a time. It lives beside [`Phase`]
+/// rather than in it, so that its buffer, grown by the first request, is
+/// cleared and reused by every later request on the connection: a request
+/// whose head fits costs no allocation (`tests/allocations.rs`).
+#[derive(Default)]
+struct HeadLines {
+    /// The lines as received, each ended by `\n`.
+    buf: Vec<u8>,
+    /// Where the current line starts in `buf`.
+    line_start: usize,
+    /// Complete lines so far (the request line included).
+    lines: usize,
+}
+
+impl HeadLines {
+    /// The line being collected (without its `\n`).
+    fn current(&self) -> &[u8] {
+        &self.buf[self.line_start..]
+    }
+
+    /// Empties the head for the next request, keeping the buffer.
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.line_start = 0;
+        self.lines = 0;
+    }
+}
+
 /// One HTTP/1.1 connection's handler.
 pub struct HttpChannel {
     shared: Rc<Shared>,
     phase: Phase,
-    /// The head being collected: lines as received, each ended by `\n`.
-    head: Vec<u8>,
-    /// Where the current head line starts in `head`.
-    line_start: usize,
-    /// Lines in the head so far (the request line included).
-    lines: usize,
+    head: HeadLines,
     /// The current chunk-size, chunk-end or trailer line.
     line: Vec<u8>,
     /// When output last made progress (send timeout).
@@ -208,9 +201,7 @@ impl HttpChannel {
         HttpChannel {
             shared,
             phase: Phase::Idle { since: now },
-            head: Vec::new(),
-            line_start: 0,
-            lines: 0,
+            head: HeadLines::default(),
             line: Vec::new(),
             last_sent: now,
             stopping: false,
@@ -231,52 +222,35 @@ impl HttpChannel {
     /// Recomputes the one deadline that matters now.
     fn update_deadline(&mut self, chan: &mut Channel) {
         let cfg = &self.shared.config;
-        let deadline = if !chan.fifo().is_empty() {
+        let deadline = if !chan.fifo().is_empty() || chan.is_closing() {
             self.last_sent + cfg.send_timeout
         } else {
             match &self.phase {
                 Phase::Idle { since } => *since + cfg.keep_alive_timeout,
                 Phase::Head { started } => *started + cfg.header_timeout,
                 Phase::Body(body) => body.started + cfg.body_timeout,
-                Phase::Done => self.last_sent + cfg.send_timeout,
             }
         };
         chan.set_deadline(Some(deadline));
     }
 
-    /// The body step, when a body is being read.
-    fn body_step(&self) -> Option<BodyStep> {
-        match &self.phase {
-            Phase::Body(body) => Some(body.step),
-            _ => None,
-        }
-    }
-
-    fn set_body_step(&mut self, step: BodyStep) {
-        if let Phase::Body(body) = &mut self.phase {
-            body.step = step;
-        }
-    }
-
     /// Answers with an error and closes once it is sent.
     fn fail(&mut self, chan: &mut Channel, e: HttpError) {
-        let head = std::mem::take(&mut self.head);
+        let head = std::mem::take(&mut self.head.buf);
         self.fail_for(chan, e, &head);
-        self.head = head;
+        self.head.buf = head;
     }
 
     /// Answers with an error for the request whose head (complete or not)
     /// is `head`, logging it with as much of its request line as arrived.
     fn fail_for(&mut self, chan: &mut Channel, e: HttpError, head: &[u8]) {
-        log::debug!("{}: {e}", peer(chan));
-        if e.status != 408 {
+        let status = e.status();
+        log::debug!("{}: {status} {}: {e}", peer(chan), reason(status));
+        if e != HttpError::Timeout {
             Monitor::count(&self.shared.monitor.parse_errors);
         }
-        if let Some(t) = chan.tracer() {
-            let (status, why) = (e.status, e.why);
-            t.event(format_args!("http error {status}: {why}; close when sent"));
-        }
-        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        trace!(chan.tracer(), "http error {status}: {e}; close when sent");
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle { since: chan.now() });
         let raw = RawLine(head);
         let (head_only, request): (bool, &dyn fmt::Display) = match &phase {
             Phase::Body(body) => (body.waiting.head_only, &body.waiting.request),
@@ -286,24 +260,27 @@ impl HttpChannel {
         // §9.3.2), when the method can be told.
         let mut reply = Reply::from_error(e);
         if head_only {
-            reply = reply.without_body();
+            reply.drop_body();
         }
-        self.queue(chan, reply, false, false, request);
-        chan.close_when_done();
+        self.queue(chan, reply, Persistence::Close, request);
         self.update_deadline(chan);
     }
 
     /// Pushes a reply onto the FIFO and logs it; closes the connection after
-    /// it unless it is kept alive.
+    /// it unless `persistence` keeps it open (and the server is not
+    /// stopping).
     fn queue(
         &mut self,
         chan: &mut Channel,
         reply: Reply,
-        keep_alive: bool,
-        http10: bool,
+        persistence: Persistence,
         request: &dyn fmt::Display,
     ) {
-        let keep_alive = keep_alive && !self.stopping;
+        let persistence = if self.stopping {
+            Persistence::Close
+        } else {
+            persistence
+        };
         let mut clock = self.shared.clock.borrow_mut();
         let clock = clock.tick(SystemTime::now());
         if log::log_enabled!(target: "access", log::Level::Info) {
@@ -321,64 +298,105 @@ impl HttpChannel {
         }
         self.served += 1;
         self.shared.monitor.response(reply.status);
-        if let Some(t) = chan.tracer() {
-            let (status, len) = (reply.status, reply.body_len);
-            let after = if keep_alive { "keep alive" } else { "close" };
-            t.event(format_args!(
-                "respond {status}, body {len} bytes, then {after}"
-            ));
-        }
-        reply.push_onto(chan, &clock.date_line, keep_alive, http10);
-        if !keep_alive {
+        trace!(
+            chan.tracer(),
+            "respond {}, body {} bytes, then {}",
+            reply.status,
+            reply.body_len,
+            match persistence {
+                Persistence::Close => "close",
+                Persistence::KeepAlive | Persistence::KeepAliveHttp10 => "keep alive",
+            }
+        );
+        reply.push_onto(chan, &clock.date_line, persistence);
+        if persistence == Persistence::Close {
             chan.close_when_done();
-            self.phase = Phase::Done;
         }
     }
 
-    /// A complete head has been collected.
-    fn found_head(&mut self, chan: &mut Channel) {
-        let head = std::mem::take(&mut self.head);
-        self.answer_head(chan, &head);
-        self.head = head;
-        self.head.clear();
-        self.line_start = 0;
-        self.lines = 0;
+    /// Data of a head line arrived.
+    fn collect_head(&mut self, chan: &mut Channel, data: &[u8]) {
+        if let Phase::Idle { .. } = self.phase {
+            // The first byte of a request starts the header timeout.
+            self.phase = Phase::Head {
+                started: chan.now(),
+            };
+            self.update_deadline(chan);
+        }
+        self.head.buf.extend_from_slice(data);
+        if self.head.buf.len() > self.config().max_head {
+            let e = if self.head.lines == 0 {
+                HttpError::RequestLineTooLong
+            } else {
+                HttpError::HeadTooLarge
+            };
+            self.fail(chan, e);
+        }
     }
 
+    /// A head line is complete; a blank one completes the head.
+    fn found_head_line(&mut self, chan: &mut Channel) {
+        let blank = matches!(self.head.current(), b"" | b"\r");
+        if blank && self.head.lines == 0 {
+            // Blank lines before a request line are ignored (RFC 9112
+            // §2.2); Medusa closed the connection here.
+            self.head.buf.clear();
+            return;
+        }
+        if let Phase::Idle { .. } = self.phase {
+            self.phase = Phase::Head {
+                started: chan.now(),
+            };
+        }
+        self.head.buf.push(b'\n');
+        if blank {
+            let mut head = std::mem::take(&mut self.head.buf);
+            self.answer_head(chan, &head);
+            head.clear();
+            self.head.buf = head;
+            self.head.clear();
+        } else {
+            self.head.lines += 1;
+            self.head.line_start = self.head.buf.len();
+            if self.head.lines > MAX_HEADERS + 1 {
+                self.fail(chan, HttpError::TooManyFields);
+            }
+        }
+    }
+
+    /// A complete head: parse it, decide the answer, and switch the
+    /// terminator to its body's framing.
     fn answer_head(&mut self, chan: &mut Channel, head: &[u8]) {
         let req = match head::parse(head) {
             Ok(req) => req,
             Err(e) => return self.fail_for(chan, e, head),
         };
-        if let Some(t) = chan.tracer() {
-            let framing = match req.framing {
-                Framing::None => "no body".to_string(),
-                Framing::Length(n) => format!("body of Content-Length {n}"),
-                Framing::Chunked => "chunked body".to_string(),
-            };
-            t.event(format_args!("head {}: {framing}", RequestLine(&req)));
-        }
-        if let Framing::Length(n) = req.framing
-            && n > self.config().max_body
-        {
-            return self.fail_for(
-                chan,
-                HttpError::new(413, "the request body is too large"),
-                head,
-            );
-        }
-        let reply = match self.status_page(chan, &req) {
-            Some(page) => page,
-            None => {
-                let mut cache = self.shared.cache.borrow_mut();
-                response::respond(self.config(), &mut cache, &req, chan.now())
+        trace!(chan.tracer(), "head {}: {}", RequestLine(&req), req.framing);
+        match response::answer(&self.shared, &req, chan.peer(), chan.now()) {
+            Answer::Fail(e) => self.fail_for(chan, e, head),
+            Answer::RefuseBody(reply) => {
+                self.queue(chan, reply, Persistence::Close, &RequestLine(&req));
             }
-        };
-        let http10 = req.version == Version::Http10;
-        let keep_alive = req.keep_alive;
+            Answer::AfterBody {
+                reply,
+                send_continue,
+            } => self.take_body(chan, &req, reply, send_continue),
+        }
+    }
+
+    /// Answers `req` with `reply` at once when it has no body; otherwise
+    /// switches the terminator to the body's framing and holds the reply
+    /// until the body has been read.
+    fn take_body(
+        &mut self,
+        chan: &mut Channel,
+        req: &Request<'_>,
+        reply: Reply,
+        send_continue: bool,
+    ) {
         let step = match req.framing {
             Framing::None => {
-                self.queue(chan, reply, keep_alive, http10, &RequestLine(&req));
+                self.queue(chan, reply, req.persistence, &RequestLine(req));
                 return self.next_request(chan);
             }
             Framing::Length(n) => {
@@ -390,17 +408,11 @@ impl HttpChannel {
                 BodyStep::ChunkSize
             }
         };
-        if req.expect_continue && req.version == Version::Http11 {
-            if reply.status >= 400 || matches!(req.method, Method::NotAllowed | Method::Unknown) {
-                // Refuse before the body is sent, and close: the client may
-                // or may not send the body now, so the connection cannot be
-                // trusted to stay in sync.
-                return self.queue(chan, reply, false, http10, &RequestLine(&req));
-            }
+        if send_continue {
             chan.push(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
         }
         let request = if log::log_enabled!(target: "access", log::Level::Info) {
-            RequestLine(&req).to_string()
+            RequestLine(req).to_string()
         } else {
             String::new()
         };
@@ -410,52 +422,22 @@ impl HttpChannel {
             announced: 0,
             waiting: Waiting {
                 reply,
-                keep_alive,
-                http10,
+                persistence: req.persistence,
                 request,
                 head_only: req.method == Method::Head,
             },
         });
     }
 
-    /// The status page, when `req` asks for it: GET or HEAD of the status
-    /// path, from loopback unless the page is public. Anything else is
-    /// served as if the page did not exist.
-    fn status_page(&self, chan: &Channel, req: &Request<'_>) -> Option<Reply> {
-        let cfg = self.config();
-        let want = cfg.status_path.as_deref()?;
-        let target = super::path::path_and_query(req.target)?;
-        let target = target.split('#').next().unwrap_or_default();
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        // An IPv4 client of a server bound to `::` shows as `::ffff:a.b.c.d`.
-        let allowed = cfg.status_public
-            || chan
-                .peer()
-                .is_none_or(|p| p.ip().to_canonical().is_loopback());
-        if path != want || !matches!(req.method, Method::Get | Method::Head) || !allowed {
-            return None;
-        }
-        let json = query.split('&').any(|q| q == "format=json");
-        let monitor = &self.shared.monitor;
-        let reply = if json {
-            Reply::generated("application/json", monitor.json(chan.now()))
-        } else {
-            Reply::generated("text/html; charset=utf-8", monitor.html(chan.now()))
-        };
-        Some(if req.method == Method::Head {
-            reply.without_body()
-        } else {
-            reply
-        })
-    }
-
     /// The phase's name on the status page.
-    fn phase_name(&self) -> &'static str {
+    fn phase_name(&self, chan: &Channel) -> &'static str {
+        if chan.is_closing() {
+            return "closing";
+        }
         match &self.phase {
             Phase::Idle { .. } => "idle",
             Phase::Head { .. } => "head",
             Phase::Body(_) => "body",
-            Phase::Done => "closing",
         }
     }
 
@@ -464,16 +446,44 @@ impl HttpChannel {
         let idle = Phase::Idle { since: chan.now() };
         if let Phase::Body(body) = std::mem::replace(&mut self.phase, idle) {
             let w = body.waiting;
-            self.queue(chan, w.reply, w.keep_alive, w.http10, &w.request);
+            self.queue(chan, w.reply, w.persistence, &w.request);
         }
         self.next_request(chan);
     }
 
     /// Back to waiting for a head, unless the connection is closing.
     fn next_request(&mut self, chan: &mut Channel) {
-        if !matches!(self.phase, Phase::Done) {
+        if !chan.is_closing() {
             self.phase = Phase::Idle { since: chan.now() };
             chan.set_terminator(b"\n");
+        }
+    }
+
+    /// A record of the body is complete: the count of a Content-Length
+    /// body, or a line or chunk of the chunked walk.
+    fn found_body_record(&mut self, chan: &mut Channel, step: BodyStep) {
+        match step {
+            BodyStep::Length => self.body_done(chan),
+            BodyStep::ChunkSize => self.found_chunk_size(chan),
+            BodyStep::ChunkData => {
+                self.set_body_step(BodyStep::ChunkEnd);
+                chan.set_terminator(b"\n");
+            }
+            BodyStep::ChunkEnd => {
+                if matches!(self.line.as_slice(), b"" | b"\r") {
+                    self.line.clear();
+                    self.set_body_step(BodyStep::ChunkSize);
+                } else {
+                    self.fail(chan, HttpError::ChunkNotTerminated);
+                }
+            }
+            BodyStep::Trailers { bytes, lines } => self.found_trailer(chan, bytes, lines),
+        }
+    }
+
+    fn set_body_step(&mut self, step: BodyStep) {
+        if let Phase::Body(body) = &mut self.phase {
+            body.step = step;
         }
     }
 
@@ -489,17 +499,13 @@ impl HttpChannel {
         };
         body.announced = body.announced.saturating_add(size);
         if body.announced > max_body {
-            return self.fail(chan, HttpError::new(413, "the request body is too large"));
-        }
-        if let Some(t) = chan.tracer() {
-            match size {
-                0 => t.event(format_args!("last chunk: trailer fields follow")),
-                n => t.event(format_args!("chunk of {n} bytes")),
-            }
+            return self.fail(chan, HttpError::BodyTooLarge);
         }
         if size == 0 {
+            trace!(chan.tracer(), "last chunk: trailer fields follow");
             body.step = BodyStep::Trailers { bytes: 0, lines: 0 };
         } else {
+            trace!(chan.tracer(), "chunk of {size} bytes");
             body.step = BodyStep::ChunkData;
             chan.set_terminator(Terminator::Count(size));
         }
@@ -508,15 +514,13 @@ impl HttpChannel {
     fn found_trailer(&mut self, chan: &mut Channel, bytes: usize, lines: usize) {
         if matches!(self.line.as_slice(), b"" | b"\r") {
             self.line.clear();
-            if let Some(t) = chan.tracer() {
-                t.event(format_args!("end of trailers: body complete"));
-            }
+            trace!(chan.tracer(), "end of trailers: body complete");
             return self.body_done(chan);
         }
         let (bytes, lines) = (bytes + self.line.len() + 1, lines + 1);
         self.line.clear();
         if bytes > self.config().max_head || lines > MAX_HEADERS {
-            return self.fail(chan, HttpError::new(400, "too many trailer fields"));
+            return self.fail(chan, HttpError::TooManyTrailers);
         }
         self.set_body_step(BodyStep::Trailers { bytes, lines });
     }
@@ -524,82 +528,32 @@ impl HttpChannel {
 
 impl AsyncChat for HttpChannel {
     fn collect_incoming_data(&mut self, chan: &mut Channel, data: &[u8]) {
+        if chan.is_closing() {
+            return; // an error was answered: nothing more is read
+        }
         match &self.phase {
-            Phase::Idle { .. } | Phase::Head { .. } => {
-                if let Phase::Idle { .. } = self.phase {
-                    // The first byte of a request starts the header timeout.
-                    self.phase = Phase::Head {
-                        started: chan.now(),
-                    };
-                    self.update_deadline(chan);
-                }
-                self.head.extend_from_slice(data);
-                if self.head.len() > self.config().max_head {
-                    let e = if self.lines == 0 {
-                        HttpError::new(414, "the request line is too long")
-                    } else {
-                        HttpError::new(431, "the request head is too large")
-                    };
-                    self.fail(chan, e);
-                }
-            }
+            Phase::Idle { .. } | Phase::Head { .. } => self.collect_head(chan, data),
             Phase::Body(body) => match body.step {
                 BodyStep::Length | BodyStep::ChunkData => {} // discarded
                 BodyStep::ChunkSize | BodyStep::ChunkEnd | BodyStep::Trailers { .. } => {
                     self.line.extend_from_slice(data);
                     if self.line.len() > MAX_LINE {
-                        self.fail(chan, HttpError::new(400, "chunk line too long"));
+                        self.fail(chan, HttpError::ChunkLineTooLong);
                     }
                 }
             },
-            Phase::Done => {}
         }
     }
 
     fn found_terminator(&mut self, chan: &mut Channel) {
-        match self.body_step() {
-            None if matches!(self.phase, Phase::Done) => {}
-            None => {
-                let line = &self.head[self.line_start..];
-                let blank = matches!(line, b"" | b"\r");
-                if blank && self.lines == 0 {
-                    // Blank lines before a request line are ignored
-                    // (RFC 9112 §2.2); Medusa closed the connection here.
-                    self.head.clear();
-                    return;
-                }
-                if let Phase::Idle { .. } = self.phase {
-                    self.phase = Phase::Head {
-                        started: chan.now(),
-                    };
-                }
-                self.head.push(b'\n');
-                if blank {
-                    self.found_head(chan);
-                } else {
-                    self.lines += 1;
-                    self.line_start = self.head.len();
-                    if self.lines > MAX_HEADERS + 1 {
-                        self.fail(chan, HttpError::new(431, "too many header fields"));
-                    }
+        if !chan.is_closing() {
+            match &self.phase {
+                Phase::Idle { .. } | Phase::Head { .. } => self.found_head_line(chan),
+                Phase::Body(body) => {
+                    let step = body.step;
+                    self.found_body_record(chan, step);
                 }
             }
-            Some(BodyStep::Length) => self.body_done(chan),
-            Some(BodyStep::ChunkSize) => self.found_chunk_size(chan),
-            Some(BodyStep::ChunkData) => {
-                self.set_body_step(BodyStep::ChunkEnd);
-                chan.set_terminator(b"\n");
-            }
-            Some(BodyStep::ChunkEnd) => {
-                if matches!(self.line.as_slice(), b"" | b"\r") {
-                    self.line.clear();
-                    self.set_body_step(BodyStep::ChunkSize);
-                } else {
-                    let e = HttpError::new(400, "chunk data is not followed by CRLF");
-                    self.fail(chan, e);
-                }
-            }
-            Some(BodyStep::Trailers { bytes, lines }) => self.found_trailer(chan, bytes, lines),
         }
         self.update_deadline(chan);
     }
@@ -629,9 +583,9 @@ impl AsyncChat for HttpChannel {
     fn handle_timeout(&mut self, chan: &mut Channel) {
         Monitor::count(&self.shared.monitor.timeouts);
         let mid_request = matches!(self.phase, Phase::Head { .. } | Phase::Body(_));
-        if chan.fifo().is_empty() && mid_request {
+        if chan.fifo().is_empty() && mid_request && !chan.is_closing() {
             log::debug!("{}: request timed out", peer(chan));
-            self.fail(chan, HttpError::new(408, "the request took too long"));
+            self.fail(chan, HttpError::Timeout);
         } else {
             // Idle keep-alive, or a client that stopped reading: close.
             log::debug!("{}: timed out", peer(chan));
@@ -641,7 +595,9 @@ impl AsyncChat for HttpChannel {
 
     fn handle_stop(&mut self, chan: &mut Channel) {
         self.stopping = true;
-        if let Phase::Idle { .. } = self.phase {
+        if let Phase::Idle { .. } = self.phase
+            && !chan.is_closing()
+        {
             if chan.fifo().is_empty() {
                 // An idle keep-alive connection has nothing to lose.
                 chan.close();
@@ -657,7 +613,7 @@ impl AsyncChat for HttpChannel {
         if self.shared.monitor.keeps_board() {
             self.shared
                 .monitor
-                .observe(chan, self.phase_name(), self.served);
+                .observe(chan, self.phase_name(chan), self.served);
         }
     }
 

@@ -4,15 +4,15 @@
 //! [`parse`] takes the head as the channel collected it (lines joined by
 //! `\n`, each possibly still ending in `\r`) and returns a [`Request`] that
 //! borrows from it, or the [`HttpError`] to answer with. The framing decision
-//! ([`Framing`]) is the one that keeps a connection in sync: the body of
+//! ([`framing`]) is the one that keeps a connection in sync: the body of
 //! every request is read and discarded, so it must be delimited exactly or
 //! the connection closed.
 
 use std::borrow::Cow;
 use std::fmt;
 
+use super::error::HttpError;
 use super::ows;
-use super::status::reason;
 
 /// The fields whose values this server reads.
 pub const USED_FIELDS: &[&str] = &[
@@ -63,8 +63,7 @@ impl Method {
 pub enum Version {
     /// HTTP/1.0: closes after the response unless it asked for keep-alive.
     Http10,
-    /// HTTP/1.1 (or any later 1.x minor version): persistent unless it
-    /// asked to close.
+    /// HTTP/1.1: persistent unless it asked to close.
     Http11,
 }
 
@@ -77,6 +76,41 @@ pub enum Framing {
     Length(u64),
     /// The chunked transfer coding.
     Chunked,
+}
+
+/// The framing as the trace shows it: `no body`, `body of Content-Length
+/// 11`, `chunked body`.
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Framing::None => f.write_str("no body"),
+            Framing::Length(n) => write!(f, "body of Content-Length {n}"),
+            Framing::Chunked => f.write_str("chunked body"),
+        }
+    }
+}
+
+/// How the connection continues after the response (RFC 9112 §9.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// Close once the response is sent; it says `Connection: close`.
+    Close,
+    /// Stay open for the next request: HTTP/1.1's default, which needs no
+    /// field.
+    KeepAlive,
+    /// Stay open because an HTTP/1.0 client asked to; the response says
+    /// `Connection: keep-alive`, or the client would wait for the close.
+    KeepAliveHttp10,
+}
+
+/// The last transfer coding of a request's Transfer-Encoding fields, which
+/// is all [`framing`] needs to know of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastCoding {
+    /// `chunked`, once and last: the body can be delimited.
+    Chunked,
+    /// Any other coding (`gzip`, `identity`, ...).
+    Other,
 }
 
 /// A parsed request head, borrowing from the collected bytes.
@@ -92,8 +126,8 @@ pub struct Request<'a> {
     pub version: Version,
     /// How the body is delimited.
     pub framing: Framing,
-    /// Whether the connection stays open after the response.
-    pub keep_alive: bool,
+    /// How the connection continues after the response.
+    pub persistence: Persistence,
     /// The client sent `Expect: 100-continue`.
     pub expect_continue: bool,
     /// `If-None-Match`, if sent (several fields are joined with commas).
@@ -106,51 +140,26 @@ pub struct Request<'a> {
     pub if_range: Option<&'a str>,
 }
 
-/// A request that cannot be served; the connection is closed after the
-/// error response, since the rest of its input can no longer be trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpError {
-    /// The status code to answer with.
-    pub status: u16,
-    /// What was wrong, in a few words, for the error page and the log.
-    pub why: &'static str,
-}
-
-impl HttpError {
-    /// An error with this status and explanation.
-    pub const fn new(status: u16, why: &'static str) -> HttpError {
-        HttpError { status, why }
-    }
-}
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status, reason(self.status), self.why)
-    }
-}
-
-impl std::error::Error for HttpError {}
-
 /// Checks the version token of a request line before `httparse` sees it,
 /// so that HTTP/2 (including its connection preface, `PRI * HTTP/2.0`) is
 /// answered 505 rather than 400.
 fn check_version(request_line: &[u8]) -> Result<Version, HttpError> {
-    const BAD: HttpError = HttpError::new(400, "malformed request line");
-    const UNSUPPORTED: HttpError = HttpError::new(505, "only HTTP/1.0 and HTTP/1.1 are supported");
     let line = request_line.strip_suffix(b"\r").unwrap_or(request_line);
     let version = match line.iter().rposition(|&b| b == b' ') {
         Some(i) => &line[i + 1..],
-        None => return Err(BAD),
+        None => return Err(HttpError::RequestLineMalformed),
     };
     match version {
         b"HTTP/1.1" => Ok(Version::Http11),
         b"HTTP/1.0" => Ok(Version::Http10),
         // Well-formed but unsupported: HTTP/1.2 and later minor versions
         // (which `httparse` rejects, and no client sends), HTTP/2 and up.
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0'..=b'9'] => Err(UNSUPPORTED),
-        [b'H', b'T', b'T', b'P', b'/', b'2'..=b'9']
-        | [b'H', b'T', b'T', b'P', b'/', b'2'..=b'9', b'.', b'0'..=b'9'] => Err(UNSUPPORTED),
-        _ => Err(BAD),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0'..=b'9']
+        | [b'H', b'T', b'T', b'P', b'/', b'2'..=b'9']
+        | [b'H', b'T', b'T', b'P', b'/', b'2'..=b'9', b'.', b'0'..=b'9'] => {
+            Err(HttpError::VersionUnsupported)
+        }
+        _ => Err(HttpError::RequestLineMalformed),
     }
 }
 
@@ -160,9 +169,9 @@ fn check_version(request_line: &[u8]) -> Result<Version, HttpError> {
 ///
 /// # Errors
 ///
-/// The [`HttpError`] to answer with: 400 for malformed heads and framing,
-/// 431 for too many fields, 501 for a transfer coding other than a final
-/// `chunked`, 505 for HTTP/2 and later.
+/// The [`HttpError`] to answer with: a malformed request line or field,
+/// too many fields, a missing or repeated Host, or framing that
+/// [`framing`] refuses.
 pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
     let first_line = head.split(|&b| b == b'\n').next().unwrap_or(head);
     let version = check_version(first_line)?;
@@ -171,11 +180,9 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
     let mut req = httparse::Request::new(&mut fields);
     match req.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(HttpError::new(400, "incomplete head")),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(HttpError::new(431, "too many header fields"));
-        }
-        Err(_) => return Err(HttpError::new(400, "malformed head")),
+        Ok(httparse::Status::Partial) => return Err(HttpError::HeadIncomplete),
+        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyFields),
+        Err(_) => return Err(HttpError::HeadMalformed),
     }
     let method_token = req.method.expect("complete");
     let mut r = Request {
@@ -184,7 +191,7 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
         target: req.path.expect("complete"),
         version,
         framing: Framing::None,
-        keep_alive: version == Version::Http11,
+        persistence: Persistence::Close,
         expect_continue: false,
         if_none_match: None,
         if_modified_since: None,
@@ -194,16 +201,16 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
 
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut transfer_encoding = false;
+    let mut last_coding: Option<LastCoding> = None;
     let mut ranges = 0;
+    let (mut close, mut keep_alive) = (false, false);
     for field in req.headers.iter() {
         let name = field.name;
         let Ok(value) = std::str::from_utf8(field.value) else {
             // RFC 9110 allows other bytes (obs-text) in field values; they
             // matter only in a field this server reads.
             if USED_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f)) {
-                return Err(HttpError::new(400, "header value is not UTF-8"));
+                return Err(HttpError::FieldNotUtf8);
             }
             continue;
         };
@@ -212,19 +219,15 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
         } else if name.eq_ignore_ascii_case("content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|m| m != n) {
-                return Err(HttpError::new(400, "conflicting Content-Length values"));
+                return Err(HttpError::ConflictingLengths);
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            transfer_encoding = true;
-            chunked = transfer_codings(value, chunked)?;
+            last_coding = Some(transfer_codings(value, last_coding)?);
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(',').map(ows::trim) {
-                if token.eq_ignore_ascii_case("close") {
-                    r.keep_alive = false;
-                } else if token.eq_ignore_ascii_case("keep-alive") && version == Version::Http10 {
-                    r.keep_alive = true;
-                }
+                close |= token.eq_ignore_ascii_case("close");
+                keep_alive |= token.eq_ignore_ascii_case("keep-alive");
             }
         } else if name.eq_ignore_ascii_case("expect") {
             r.expect_continue = ows::trim(value).eq_ignore_ascii_case("100-continue");
@@ -244,98 +247,108 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
             r.if_range = Some(value);
         }
     }
-    // A close requested on a 1.0 connection wins over keep-alive.
-    if version == Version::Http10
-        && req.headers.iter().any(|f| {
-            f.name.eq_ignore_ascii_case("connection")
-                && std::str::from_utf8(f.value)
-                    .unwrap_or_default()
-                    .split(',')
-                    .any(|t| ows::trim(t).eq_ignore_ascii_case("close"))
-        })
-    {
-        r.keep_alive = false;
-    }
+    // A close requested anywhere wins; HTTP/1.0 stays open only on request.
+    r.persistence = match version {
+        _ if close => Persistence::Close,
+        Version::Http11 => Persistence::KeepAlive,
+        Version::Http10 if keep_alive => Persistence::KeepAliveHttp10,
+        Version::Http10 => Persistence::Close,
+    };
     if ranges > 1 {
         // Two Range fields cannot be combined; ignore both (serve 200).
         r.range = None;
     }
-    if version == Version::Http11 && hosts != 1 {
-        return Err(HttpError::new(400, "HTTP/1.1 needs exactly one Host field"));
+    match hosts {
+        0 if version == Version::Http11 => return Err(HttpError::HostMissing),
+        0 | 1 => {}
+        _ => return Err(HttpError::HostRepeated),
     }
-    if hosts > 1 {
-        return Err(HttpError::new(400, "more than one Host field"));
-    }
-    r.framing = match (transfer_encoding, content_length) {
-        (true, Some(_)) => {
-            return Err(HttpError::new(
-                400,
-                "both Content-Length and Transfer-Encoding",
-            ));
-        }
-        (true, None) if version == Version::Http10 => {
-            return Err(HttpError::new(
-                400,
-                "Transfer-Encoding in an HTTP/1.0 request",
-            ));
-        }
-        (true, None) if !chunked => {
-            return Err(HttpError::new(
-                501,
-                "the final transfer coding must be chunked",
-            ));
-        }
-        (true, None) => Framing::Chunked,
-        (false, Some(0) | None) => Framing::None,
-        (false, Some(n)) => Framing::Length(n),
-    };
+    r.framing = framing(version, content_length, last_coding)?;
     Ok(r)
+}
+
+/// Decides how a request's body is delimited, from its version, its
+/// Content-Length (several identical values are one) and the last of its
+/// transfer codings: RFC 9112 §6.3, as it applies to a request, failing
+/// closed wherever the RFC allows a choice. The steps, in the RFC's order:
+///
+/// 1. and 2. are about responses (to HEAD, 1xx, 204, 304 and CONNECT).
+/// 3. Both Transfer-Encoding and Content-Length: "ought to be handled as an
+///    error" (request smuggling). 400.
+/// 4. Transfer-Encoding with `chunked` last: the chunked body. In an
+///    HTTP/1.0 request Transfer-Encoding is faulty framing whatever it says
+///    (§6.1): 400. Codings that do not end in `chunked` cannot be
+///    delimited; §6.1 makes a coding the server does not understand a 501,
+///    which is what a lone `gzip` gets. (A coding after `chunked` was
+///    refused with 400 while the fields were read.)
+/// 5. An invalid Content-Length is an unrecoverable error (400); a list of
+///    identical valid values counts as one. Both were checked while the
+///    fields were read.
+/// 6. A valid Content-Length: that many bytes (0 is no body).
+/// 7. Otherwise a request has no body.
+/// 8. (Read until close) is for responses only.
+///
+/// # Errors
+///
+/// [`HttpError::LengthAndEncoding`], [`HttpError::EncodingInHttp10`] or
+/// [`HttpError::UnsupportedCoding`].
+pub fn framing(
+    version: Version,
+    content_length: Option<u64>,
+    last_coding: Option<LastCoding>,
+) -> Result<Framing, HttpError> {
+    match (last_coding, content_length) {
+        (Some(_), Some(_)) => Err(HttpError::LengthAndEncoding),
+        (Some(_), None) if version == Version::Http10 => Err(HttpError::EncodingInHttp10),
+        (Some(LastCoding::Other), None) => Err(HttpError::UnsupportedCoding),
+        (Some(LastCoding::Chunked), None) => Ok(Framing::Chunked),
+        (None, Some(0) | None) => Ok(Framing::None),
+        (None, Some(n)) => Ok(Framing::Length(n)),
+    }
 }
 
 /// Parses a Content-Length value: digits only, or a list of identical digit
 /// strings (RFC 9110 §8.6 lets a recipient accept `5, 5`).
 fn parse_content_length(value: &str) -> Result<u64, HttpError> {
     let mut result = None;
-    for part in value.split(',') {
-        let part = ows::trim(part);
+    for part in value.split(',').map(ows::trim) {
         if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(HttpError::new(400, "Content-Length is not a number"));
+            return Err(HttpError::LengthMalformed);
         }
-        let n: u64 = part
-            .parse()
-            .map_err(|_| HttpError::new(400, "Content-Length is too large"))?;
+        let n: u64 = part.parse().map_err(|_| HttpError::LengthOverflow)?;
         if result.is_some_and(|m| m != n) {
-            return Err(HttpError::new(400, "conflicting Content-Length values"));
+            return Err(HttpError::ConflictingLengths);
         }
         result = Some(n);
     }
-    result.ok_or(HttpError::new(400, "empty Content-Length"))
+    result.ok_or(HttpError::LengthMalformed)
 }
 
-/// Reads one Transfer-Encoding field, given whether an earlier field ended
-/// in `chunked`; returns whether the codings now end in `chunked`.
-fn transfer_codings(value: &str, mut chunked: bool) -> Result<bool, HttpError> {
+/// Reads one Transfer-Encoding field, given the last coding of the fields
+/// before it; returns the last coding now.
+fn transfer_codings(value: &str, mut last: Option<LastCoding>) -> Result<LastCoding, HttpError> {
     let mut any = false;
     for coding in value.split(',').map(ows::trim) {
         if coding.is_empty() {
             continue;
         }
         any = true;
-        if chunked {
+        if last == Some(LastCoding::Chunked) {
             // Anything after chunked (including chunked twice) cannot be
             // delimited.
-            return Err(HttpError::new(
-                400,
-                "chunked must be the final coding, once",
-            ));
+            return Err(HttpError::ChunkedNotLast);
         }
         let name = ows::trim(coding.split(';').next().unwrap_or(""));
-        chunked = name.eq_ignore_ascii_case("chunked");
+        last = Some(if name.eq_ignore_ascii_case("chunked") {
+            LastCoding::Chunked
+        } else {
+            LastCoding::Other
+        });
     }
-    if !any {
-        return Err(HttpError::new(400, "empty Transfer-Encoding"));
+    match last {
+        Some(last) if any => Ok(last),
+        _ => Err(HttpError::EncodingEmpty),
     }
-    Ok(chunked)
 }
 
 /// Parses a chunk-size line (without its line ending): hex digits, then
@@ -343,10 +356,12 @@ fn transfer_codings(value: &str, mut chunked: bool) -> Result<bool, HttpError> {
 ///
 /// # Errors
 ///
-/// 400 for an empty line, a non-hex digit (signs, `0x`, spaces inside or
-/// before the number), or a size that does not fit in 64 bits.
+/// [`HttpError::ChunkSizeMalformed`] for an empty line, a non-hex digit
+/// (signs, `0x`, spaces inside or before the number);
+/// [`HttpError::ChunkSizeOverflow`] for a size that does not fit in 64
+/// bits.
 pub fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
-    const BAD: HttpError = HttpError::new(400, "malformed chunk size");
+    const BAD: HttpError = HttpError::ChunkSizeMalformed;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let digits_end = line
         .iter()
@@ -358,15 +373,12 @@ pub fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
     }
     // After the digits: nothing, or optional whitespace (BWS: spaces and
     // tabs only, RFC 9112 §7.1.1) then `;` extensions.
-    let rest = ows::trim_start(rest);
-    if !rest.is_empty() && rest[0] != b';' {
-        return Err(BAD);
-    }
-    if rest.len() < line.len() - digits.len() && rest.is_empty() {
-        return Err(BAD); // trailing whitespace with no extension
+    let ext = ows::trim_start(rest);
+    if !rest.is_empty() && ext.first() != Some(&b';') {
+        return Err(BAD); // another byte, or trailing whitespace alone
     }
     let digits = std::str::from_utf8(digits).map_err(|_| BAD)?;
-    u64::from_str_radix(digits, 16).map_err(|_| HttpError::new(400, "chunk size too large"))
+    u64::from_str_radix(digits, 16).map_err(|_| HttpError::ChunkSizeOverflow)
 }
 
 #[cfg(test)]
@@ -378,289 +390,256 @@ mod tests {
         format!("{s}\r\n").into_bytes()
     }
 
-    /// (head, expected status or 0 for success, expected framing, keep-alive)
-    const CASES: &[(&str, u16, Framing, bool)] = &[
-        ("GET / HTTP/1.1\r\nHost: a\r\n", 0, Framing::None, true),
-        ("GET / HTTP/1.1\nHost: a\n", 0, Framing::None, true),
-        ("GET / HTTP/1.1\r\nHost: a\n", 0, Framing::None, true),
-        ("GET / HTTP/1.0\r\n", 0, Framing::None, false),
-        // A no-break space is not whitespace in HTTP: not a close token.
+    /// (head, what it parses to: its framing and how the connection goes on,
+    /// or the cause of the error)
+    type Parsed = Result<(Framing, Persistence), HttpError>;
+
+    const CASES: &[(&str, Parsed)] = &[
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\n",
+            Ok((Framing::None, Persistence::KeepAlive)),
+        ),
+        (
+            "GET / HTTP/1.1\nHost: a\n",
+            Ok((Framing::None, Persistence::KeepAlive)),
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\n",
+            Ok((Framing::None, Persistence::KeepAlive)),
+        ),
+        (
+            "GET / HTTP/1.0\r\n",
+            Ok((Framing::None, Persistence::Close)),
+        ),
         (
             "GET / HTTP/1.1\r\nHost: a\r\nConnection: \u{a0}close\r\n",
-            0,
-            Framing::None,
-            true,
+            Ok((Framing::None, Persistence::KeepAlive)),
         ),
         (
             "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive,\t close \r\n",
-            0,
-            Framing::None,
-            false,
+            Ok((Framing::None, Persistence::Close)),
         ),
         (
             "GET / HTTP/1.0\r\nConnection: keep-alive\r\n",
-            0,
-            Framing::None,
-            true,
+            Ok((Framing::None, Persistence::KeepAliveHttp10)),
         ),
         (
             "GET / HTTP/1.0\r\nConnection: Keep-Alive, close\r\n",
-            0,
-            Framing::None,
-            false,
+            Ok((Framing::None, Persistence::Close)),
         ),
         (
             "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n",
-            0,
-            Framing::None,
-            false,
+            Ok((Framing::None, Persistence::Close)),
         ),
         (
             "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, CLOSE\r\n",
-            0,
-            Framing::None,
-            false,
+            Ok((Framing::None, Persistence::Close)),
         ),
-        ("GET / HTTP/1.2\r\nHost: a\r\n", 505, Framing::None, false),
+        (
+            "GET / HTTP/1.2\r\nHost: a\r\n",
+            Err(HttpError::VersionUnsupported),
+        ),
         (
             "GET http://a/x HTTP/1.1\r\nHost: a\r\n",
-            0,
-            Framing::None,
-            true,
+            Ok((Framing::None, Persistence::KeepAlive)),
         ),
-        ("OPTIONS * HTTP/1.1\r\nHost: a\r\n", 0, Framing::None, true),
-        // Content-Length
+        (
+            "OPTIONS * HTTP/1.1\r\nHost: a\r\n",
+            Ok((Framing::None, Persistence::KeepAlive)),
+        ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n",
-            0,
-            Framing::None,
-            true,
+            Ok((Framing::None, Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n",
-            0,
-            Framing::Length(12),
-            true,
+            Ok((Framing::Length(12), Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n",
-            0,
-            Framing::Length(5),
-            true,
+            Ok((Framing::Length(5), Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n",
-            0,
-            Framing::Length(5),
-            true,
+            Ok((Framing::Length(5), Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::ConflictingLengths),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::ConflictingLengths),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::LengthMalformed),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::LengthMalformed),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::LengthMalformed),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::LengthMalformed),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::LengthMalformed),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::LengthOverflow),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n",
-            0,
-            Framing::Length(u64::MAX),
-            true,
+            Ok((Framing::Length(u64::MAX), Persistence::KeepAlive)),
         ),
-        // Transfer-Encoding
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n",
-            0,
-            Framing::Chunked,
-            true,
+            Ok((Framing::Chunked, Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n",
-            0,
-            Framing::Chunked,
-            true,
+            Ok((Framing::Chunked, Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n",
-            0,
-            Framing::Chunked,
-            true,
+            Ok((Framing::Chunked, Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
-            0,
-            Framing::Chunked,
-            true,
+            Ok((Framing::Chunked, Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n",
-            501,
-            Framing::None,
-            false,
+            Err(HttpError::UnsupportedCoding),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::ChunkedNotLast),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::ChunkedNotLast),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::ChunkedNotLast),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n",
-            501,
-            Framing::None,
-            false,
+            Err(HttpError::UnsupportedCoding),
         ),
         // A no-break space is not whitespace in HTTP: this is not chunked.
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\u{a0}\r\n",
-            501,
-            Framing::None,
-            false,
+            Err(HttpError::UnsupportedCoding),
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t;x=1\r\n",
+            Ok((Framing::Chunked, Persistence::KeepAlive)),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::EncodingEmpty),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::LengthAndEncoding),
         ),
         (
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::LengthAndEncoding),
         ),
         (
             "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::EncodingInHttp10),
         ),
-        // Host
-        ("GET / HTTP/1.1\r\n", 400, Framing::None, false),
+        ("GET / HTTP/1.1\r\n", Err(HttpError::HostMissing)),
         (
             "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::HostRepeated),
         ),
         (
             "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::HostRepeated),
         ),
-        // Request line and versions
-        ("GET / HTTP/2.0\r\nHost: a\r\n", 505, Framing::None, false),
-        ("GET / HTTP/2\r\nHost: a\r\n", 505, Framing::None, false),
-        ("GET / HTTP/3\r\nHost: a\r\n", 505, Framing::None, false),
-        ("PRI * HTTP/2.0\r\n", 505, Framing::None, false),
-        ("GET / HTTP/1.1 \r\nHost: a\r\n", 400, Framing::None, false),
-        ("GET / http/1.1\r\nHost: a\r\n", 400, Framing::None, false),
-        ("GET / HTTP/01.1\r\nHost: a\r\n", 400, Framing::None, false),
-        ("GET / HTTP/1\r\nHost: a\r\n", 400, Framing::None, false),
-        ("GET / HTTP/1.x\r\nHost: a\r\n", 400, Framing::None, false),
-        ("GET  / HTTP/1.1\r\nHost: a\r\n", 400, Framing::None, false),
+        (
+            "GET / HTTP/2.0\r\nHost: a\r\n",
+            Err(HttpError::VersionUnsupported),
+        ),
+        (
+            "GET / HTTP/2\r\nHost: a\r\n",
+            Err(HttpError::VersionUnsupported),
+        ),
+        (
+            "GET / HTTP/3\r\nHost: a\r\n",
+            Err(HttpError::VersionUnsupported),
+        ),
+        ("PRI * HTTP/2.0\r\n", Err(HttpError::VersionUnsupported)),
+        (
+            "GET / HTTP/1.1 \r\nHost: a\r\n",
+            Err(HttpError::RequestLineMalformed),
+        ),
+        (
+            "GET / http/1.1\r\nHost: a\r\n",
+            Err(HttpError::RequestLineMalformed),
+        ),
+        (
+            "GET / HTTP/01.1\r\nHost: a\r\n",
+            Err(HttpError::RequestLineMalformed),
+        ),
+        (
+            "GET / HTTP/1\r\nHost: a\r\n",
+            Err(HttpError::RequestLineMalformed),
+        ),
+        (
+            "GET / HTTP/1.x\r\nHost: a\r\n",
+            Err(HttpError::RequestLineMalformed),
+        ),
+        (
+            "GET  / HTTP/1.1\r\nHost: a\r\n",
+            Err(HttpError::HeadMalformed),
+        ),
         (
             "GET /\tx HTTP/1.1\r\nHost: a\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::HeadMalformed),
         ),
         (
             "GET /\x01 HTTP/1.1\r\nHost: a\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::HeadMalformed),
         ),
-        ("GET\r\n", 400, Framing::None, false),
-        ("/ HTTP/1.1\r\nHost: a\r\n", 400, Framing::None, false),
-        ("GET / HTTP/1.1\r\nHost a\r\n", 400, Framing::None, false),
-        ("GET / HTTP/1.1\r\nHost : a\r\n", 400, Framing::None, false),
+        ("GET\r\n", Err(HttpError::RequestLineMalformed)),
+        ("/ HTTP/1.1\r\nHost: a\r\n", Err(HttpError::HeadMalformed)),
+        (
+            "GET / HTTP/1.1\r\nHost a\r\n",
+            Err(HttpError::HeadMalformed),
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost : a\r\n",
+            Err(HttpError::HeadMalformed),
+        ),
         (
             "GET / HTTP/1.1\r\nHost: a\r\n folded\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::HeadMalformed),
         ),
         (
             "GET / HTTP/1.1\r\nHost: a\x00b\r\n",
-            400,
-            Framing::None,
-            false,
+            Err(HttpError::HeadMalformed),
         ),
     ];
 
     #[test]
     fn head_table() {
-        for &(input, status, framing, keep_alive) in CASES {
+        for (input, expected) in CASES {
             let bytes = head(input);
-            match parse(&bytes) {
-                Ok(r) => {
-                    assert_eq!(status, 0, "{input:?} parsed, expected {status}");
-                    assert_eq!(r.framing, framing, "{input:?}");
-                    assert_eq!(r.keep_alive, keep_alive, "{input:?}");
-                }
-                Err(e) => assert_eq!(e.status, status, "{input:?}: {e}"),
-            }
+            let got = parse(&bytes).map(|r| (r.framing, r.persistence));
+            assert_eq!(got, *expected, "{input:?}");
         }
     }
 
@@ -694,7 +673,7 @@ mod tests {
         let ok = [&b"GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: caf\xe9\r\n\r\n"[..]];
         assert!(parse(ok[0]).is_ok());
         let bad = b"GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=\xe9\r\n\r\n";
-        assert_eq!(parse(bad).unwrap_err().status, 400);
+        assert_eq!(parse(bad).unwrap_err(), HttpError::FieldNotUtf8);
     }
 
     #[test]
@@ -721,7 +700,7 @@ mod tests {
         for i in 0..MAX_HEADERS {
             s.push_str(&format!("X-{i}: y\r\n"));
         }
-        assert_eq!(parse(&head(&s)).unwrap_err().status, 431);
+        assert_eq!(parse(&head(&s)).unwrap_err(), HttpError::TooManyFields);
     }
 
     #[test]
@@ -732,39 +711,99 @@ mod tests {
 
     #[test]
     fn chunk_size_table() {
-        let cases: &[(&[u8], Option<u64>)] = &[
-            (b"0", Some(0)),
-            (b"a", Some(10)),
-            (b"A", Some(10)),
-            (b"000F", Some(15)),
-            (b"10\r", Some(16)),
-            (b"ffffffffffffffff", Some(u64::MAX)),
-            (b"5;name=value", Some(5)),
-            (b"5 ;ext", Some(5)),
-            (b"5\t;ext", Some(5)),
-            (b"5;", Some(5)),
-            (b"", None),
-            (b"\r", None),
-            (b"10000000000000000", None),
-            (b"-5", None),
-            (b"+5", None),
-            (b"0x5", None),
-            (b" 5", None),
-            (b"5 ", None),
-            (b"5 5", None),
-            (b"g", None),
-            (b"5x", None),
+        const BAD: HttpError = HttpError::ChunkSizeMalformed;
+        let cases: &[(&[u8], Result<u64, HttpError>)] = &[
+            (b"0", Ok(0)),
+            (b"a", Ok(10)),
+            (b"A", Ok(10)),
+            (b"000F", Ok(15)),
+            (b"10\r", Ok(16)),
+            (b"ffffffffffffffff", Ok(u64::MAX)),
+            (b"5;name=value", Ok(5)),
+            (b"5 ;ext", Ok(5)),
+            (b"5\t;ext", Ok(5)),
+            (b"5;", Ok(5)),
+            (b"", Err(BAD)),
+            (b"\r", Err(BAD)),
+            (b"10000000000000000", Err(HttpError::ChunkSizeOverflow)),
+            (b"-5", Err(BAD)),
+            (b"+5", Err(BAD)),
+            (b"0x5", Err(BAD)),
+            (b" 5", Err(BAD)),
+            (b"5 ", Err(BAD)),
+            (b"5 5", Err(BAD)),
+            (b"g", Err(BAD)),
+            (b"5x", Err(BAD)),
             // Only spaces and tabs may come before the extensions.
-            (b"5\x0c;ext", None),
-            (b"5\r;ext", None),
-            (b"5\n;ext", None),
+            (b"5\x0c;ext", Err(BAD)),
+            (b"5\r;ext", Err(BAD)),
+            (b"5\n;ext", Err(BAD)),
         ];
         for &(line, expected) in cases {
             assert_eq!(
-                parse_chunk_size(line).ok(),
+                parse_chunk_size(line),
                 expected,
                 "{:?}",
                 line.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn framing_table() {
+        use LastCoding::{Chunked, Other};
+        use Version::{Http10, Http11};
+        // (version, Content-Length, last transfer coding, framing)
+        type Row = (
+            Version,
+            Option<u64>,
+            Option<LastCoding>,
+            Result<Framing, HttpError>,
+        );
+        let cases: &[Row] = &[
+            // 3. both: an error, whatever the values
+            (
+                Http11,
+                Some(3),
+                Some(Chunked),
+                Err(HttpError::LengthAndEncoding),
+            ),
+            (
+                Http11,
+                Some(0),
+                Some(Other),
+                Err(HttpError::LengthAndEncoding),
+            ),
+            (
+                Http10,
+                Some(3),
+                Some(Chunked),
+                Err(HttpError::LengthAndEncoding),
+            ),
+            // 4. Transfer-Encoding alone
+            (Http11, None, Some(Chunked), Ok(Framing::Chunked)),
+            (Http11, None, Some(Other), Err(HttpError::UnsupportedCoding)),
+            (
+                Http10,
+                None,
+                Some(Chunked),
+                Err(HttpError::EncodingInHttp10),
+            ),
+            (Http10, None, Some(Other), Err(HttpError::EncodingInHttp10)),
+            // 6. Content-Length alone
+            (Http11, Some(12), None, Ok(Framing::Length(12))),
+            (Http10, Some(12), None, Ok(Framing::Length(12))),
+            (Http11, Some(u64::MAX), None, Ok(Framing::Length(u64::MAX))),
+            (Http11, Some(0), None, Ok(Framing::None)),
+            // 7. neither
+            (Http11, None, None, Ok(Framing::None)),
+            (Http10, None, None, Ok(Framing::None)),
+        ];
+        for &(version, length, coding, expected) in cases {
+            assert_eq!(
+                framing(version, length, coding),
+                expected,
+                "{version:?} {length:?} {coding:?}"
             );
         }
     }

@@ -5,9 +5,10 @@
 //!
 //! - pure functions over bytes and strings: [`head`] (request heads and
 //!   framing), [`path`] (targets to safe relative paths), [`range`],
-//!   [`conditional`], [`date`], [`mime`], [`listing`], [`ows`];
-//! - [`response`]: from a parsed request to a [`response::Reply`], touching
-//!   the file system but no socket;
+//!   [`conditional`], [`date`], [`mime`], [`listing`], [`ows`], and
+//!   [`error`], the one error type with its mapping to status codes;
+//! - [`response`]: from a parsed request to a [`response::Answer`],
+//!   touching the file system but no socket;
 //! - [`conn`]: the [`conn::HttpChannel`] handler that walks each request's
 //!   framing with terminator switches;
 //! - [`Server`]: a [`Reactor`] with one listener, the connection cap and
@@ -20,6 +21,7 @@ pub mod cache;
 pub mod conditional;
 pub mod conn;
 pub mod date;
+pub mod error;
 pub mod head;
 pub mod listing;
 pub mod mime;
@@ -30,6 +32,7 @@ pub mod range;
 pub mod response;
 pub mod status;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -39,7 +42,9 @@ use std::time::Duration;
 
 use crate::channel::{Channel, Connection, Limits};
 use crate::reactor::{Context, Reactor, Stopper};
-use conn::{HttpChannel, Shared};
+use cache::FileCache;
+use conn::{Clock, HttpChannel};
+use monitor::Monitor;
 
 /// Everything the server needs to know, validated.
 #[derive(Debug, Clone)]
@@ -192,6 +197,29 @@ impl Config {
         self.keep_alive_timeout = t;
         self.send_timeout = t;
         self
+    }
+}
+
+/// What the server's channels share: the configuration, the file cache,
+/// the clock and the counters.
+pub struct Shared {
+    /// The configuration.
+    pub config: Config,
+    pub(crate) cache: RefCell<FileCache>,
+    pub(crate) clock: RefCell<Clock>,
+    /// Counters, and the board the status page shows.
+    pub monitor: Monitor,
+}
+
+impl Shared {
+    /// Shares `config` among channels.
+    pub fn new(config: Config) -> Rc<Shared> {
+        Rc::new(Shared {
+            cache: RefCell::new(FileCache::new()),
+            clock: RefCell::new(Clock::default()),
+            monitor: Monitor::new(config.status_path.is_some()),
+            config,
+        })
     }
 }
 

@@ -1,5 +1,8 @@
-//! Responses: what to answer a parsed request with, as a [`Reply`] (status,
-//! fields and a body) that the channel pushes onto its FIFO.
+//! Responses: what to answer a parsed request with. Every response is
+//! decided here, as an [`Answer`] holding a [`Reply`] (status, fields and a
+//! body) that the channel pushes onto its FIFO: files, listings, redirects,
+//! the status page, error pages, and whether to take the request's body at
+//! all (`100 Continue`, or a refusal before the body is sent).
 //!
 //! This module touches the file system (to find, open and list files) but
 //! never a socket. Containment is checked on the real path: the request
@@ -12,21 +15,24 @@
 use std::fmt::Display;
 use std::fs::{self, Metadata, OpenOptions};
 use std::io::{self, Write as _};
+use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
-use super::Config;
 use super::cache::{self, CachedFile, FileCache};
-use super::conditional;
-use super::head::{HttpError, Method, Request};
-use super::listing;
+use super::error::HttpError;
+use super::head::{Framing, Method, Persistence, Request, Version};
 use super::path::{self, Resolved};
 use super::range::{self, RangeRequest};
 use super::status::{SERVER, reason, status_line};
+use super::{Config, Shared, conditional, listing};
 use crate::channel::Channel;
 use crate::producer::{BytesProducer, Composite, Piece, Producer};
+
+/// The methods this server allows, for `Allow`.
+const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// The fields of a reply after `Date`, each ending in CRLF.
 enum Fields {
@@ -43,7 +49,7 @@ enum Body {
     Producer(Box<dyn Producer>),
 }
 
-/// A response ready to be queued. The channel adds `Date` and decides the
+/// A response ready to be queued. The channel adds `Date` and the
 /// `Connection` field: it closes after framing errors, not after a 404.
 pub struct Reply {
     /// The status code.
@@ -95,26 +101,36 @@ impl Reply {
         self.field("Content-Length", len)
     }
 
-    /// A small HTML page for an error or a redirect.
-    pub fn error(status: u16, why: &str) -> Reply {
+    /// A small HTML page saying `message` under the status as its title.
+    fn page(status: u16, message: &str) -> Reply {
         let title = format!("{status} {}", reason(status));
         let page = format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
              <body><h1>{title}</h1><p>{}</p><hr><address>{SERVER}</address></body></html>\n",
-            listing::escape_html(why)
+            listing::escape_html(message)
         );
         Reply::new(status)
             .field("Content-Type", "text/html; charset=utf-8")
             .bytes(page)
     }
 
-    /// The reply to an [`HttpError`].
+    /// The reply to an [`HttpError`]: its status, an error page with its
+    /// words, and the fields that cause calls for.
     pub fn from_error(e: HttpError) -> Reply {
-        let reply = Reply::error(e.status, e.why);
-        if e.status == 405 {
-            return reply.field("Allow", "GET, HEAD, OPTIONS");
+        let reply = Reply::page(e.status(), &e.to_string());
+        match e {
+            HttpError::MethodNotAllowed => reply.field("Allow", ALLOW),
+            HttpError::Unavailable => reply.field("Retry-After", 1),
+            HttpError::RangeNotSatisfiable { len } => {
+                reply.field("Content-Range", range::unsatisfied_range(len))
+            }
+            _ => reply,
         }
-        reply
+    }
+
+    /// A 301 to `location`, for a directory asked for without its `/`.
+    fn redirect(location: impl Display) -> Reply {
+        Reply::page(301, "This is a directory.").field("Location", location)
     }
 
     /// A 200 for a cached file: every part is shared, nothing is allocated.
@@ -141,32 +157,25 @@ impl Reply {
     }
 
     /// Drops the body but keeps the fields: the answer to HEAD.
-    pub fn without_body(mut self) -> Reply {
+    pub fn drop_body(&mut self) {
         self.body = Body::None;
         self.body_len = 0;
-        self
     }
 
     /// Queues the reply on `chan`: status line, `date_line` (the `Date`
-    /// field with its CRLF), fields, the connection's fate, blank line,
-    /// body.
-    pub fn push_onto(
-        self,
-        chan: &mut Channel,
-        date_line: &Rc<[u8]>,
-        keep_alive: bool,
-        http10: bool,
-    ) {
+    /// field with its CRLF), fields, the `Connection` field that
+    /// `persistence` calls for, blank line, body.
+    pub fn push_onto(self, chan: &mut Channel, date_line: &Rc<[u8]>, persistence: Persistence) {
         chan.push(status_line(self.status));
         chan.push(Rc::clone(date_line));
         match self.fields {
             Fields::Owned(fields) => chan.push(fields),
             Fields::Shared(fields) => chan.push(fields),
         }
-        chan.push(match (keep_alive, http10) {
-            (false, _) => &b"Connection: close\r\n\r\n"[..],
-            (true, true) => &b"Connection: keep-alive\r\n\r\n"[..],
-            (true, false) => &b"\r\n"[..],
+        chan.push(match persistence {
+            Persistence::Close => &b"Connection: close\r\n\r\n"[..],
+            Persistence::KeepAliveHttp10 => &b"Connection: keep-alive\r\n\r\n"[..],
+            Persistence::KeepAlive => &b"\r\n"[..],
         });
         match self.body {
             Body::None => {}
@@ -176,37 +185,120 @@ impl Reply {
     }
 }
 
-/// Answers a request that has been parsed and whose body (if any) will be
-/// discarded.
-pub fn respond(cfg: &Config, cache: &mut FileCache, req: &Request<'_>, now: Instant) -> Reply {
+/// What to do with a request whose head has been parsed.
+pub enum Answer {
+    /// Send the reply once the request's body, if it has one, has been
+    /// read. `send_continue`: the client waits for `100 Continue` before it
+    /// sends the body, so say that first.
+    AfterBody {
+        /// The response.
+        reply: Reply,
+        /// Push `100 Continue` before reading the body.
+        send_continue: bool,
+    },
+    /// Send this refusal now and close without reading the body: the client
+    /// waits for `100 Continue` before sending it, and will not get one.
+    /// Whether it then sends the body or not, the connection cannot be
+    /// trusted to stay in sync, so it closes.
+    RefuseBody(Reply),
+    /// The request cannot be taken at all: answer this error and close
+    /// without reading the body (a Content-Length over the limit).
+    Fail(HttpError),
+}
+
+/// Decides the answer to a request whose head has been parsed, from the
+/// peer's address (for the status page) and the loop's clock.
+pub fn answer(
+    shared: &Shared,
+    req: &Request<'_>,
+    peer: Option<SocketAddr>,
+    now: Instant,
+) -> Answer {
+    if let Framing::Length(n) = req.framing
+        && n > shared.config.max_body
+    {
+        return Answer::Fail(HttpError::BodyTooLarge);
+    }
+    let served = match status_page(shared, req, peer, now) {
+        Some(page) => Ok(page),
+        None => serve(&shared.config, &mut shared.cache.borrow_mut(), req, now),
+    };
+    let waits_for_continue =
+        req.expect_continue && req.version == Version::Http11 && req.framing != Framing::None;
+    let (mut reply, refused) = match served {
+        Ok(reply) => (reply, false),
+        Err(e) => (Reply::from_error(e), waits_for_continue),
+    };
+    // A response to HEAD has no content, even an error page (RFC 9110
+    // §9.3.2).
+    if req.method == Method::Head {
+        reply.drop_body();
+    }
+    if refused {
+        Answer::RefuseBody(reply)
+    } else {
+        Answer::AfterBody {
+            reply,
+            send_continue: waits_for_continue,
+        }
+    }
+}
+
+/// The status page, when `req` asks for it: GET or HEAD of the status
+/// path, from loopback unless the page is public. Anything else is served
+/// as if the page did not exist.
+fn status_page(
+    shared: &Shared,
+    req: &Request<'_>,
+    peer: Option<SocketAddr>,
+    now: Instant,
+) -> Option<Reply> {
+    let cfg = &shared.config;
+    let want = cfg.status_path.as_deref()?;
+    let target = path::path_and_query(req.target)?;
+    let target = target.split('#').next().unwrap_or_default();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // An IPv4 client of a server bound to `::` shows as `::ffff:a.b.c.d`.
+    let allowed = cfg.status_public || peer.is_none_or(|p| p.ip().to_canonical().is_loopback());
+    if path != want || !matches!(req.method, Method::Get | Method::Head) || !allowed {
+        return None;
+    }
+    let monitor = &shared.monitor;
+    Some(if query.split('&').any(|q| q == "format=json") {
+        Reply::generated("application/json", monitor.json(now))
+    } else {
+        Reply::generated("text/html; charset=utf-8", monitor.html(now))
+    })
+}
+
+/// Answers a request for a file (or for what the server allows).
+fn serve(
+    cfg: &Config,
+    cache: &mut FileCache,
+    req: &Request<'_>,
+    now: Instant,
+) -> Result<Reply, HttpError> {
     match req.method {
         Method::Get | Method::Head => {}
         Method::Options => {
-            return Reply::new(200)
-                .field("Allow", "GET, HEAD, OPTIONS")
-                .field("Content-Length", 0);
+            return Ok(Reply::new(200)
+                .field("Allow", ALLOW)
+                .field("Content-Length", 0));
         }
-        Method::NotAllowed => {
-            return Reply::from_error(HttpError::new(405, "this server only serves files"));
-        }
-        Method::Unknown => return Reply::from_error(HttpError::new(501, "unknown method")),
+        Method::NotAllowed => return Err(HttpError::MethodNotAllowed),
+        Method::Unknown => return Err(HttpError::MethodUnknown),
     }
     let key = req.target.split('?').next().unwrap_or_default();
-    let reply = match cache.get(key, now) {
-        Some(file) => serve_file(cfg, req, &file),
-        None => match find(cfg, req.target, now) {
-            Found::File(file) => {
-                let file = Rc::new(file);
-                cache.insert(key, Rc::clone(&file), now);
-                serve_file(cfg, req, &file)
-            }
-            Found::Reply(reply) => reply,
-        },
-    };
-    if req.method == Method::Head {
-        reply.without_body()
-    } else {
-        reply
+    if let Some(file) = cache.get(key, now) {
+        return serve_file(cfg, req, &file);
+    }
+    match find(cfg, req.target, now)? {
+        Found::File(file) => {
+            let file = Rc::new(file);
+            cache.insert(key, Rc::clone(&file), now);
+            serve_file(cfg, req, &file)
+        }
+        Found::Reply(reply) => Ok(reply),
     }
 }
 
@@ -214,37 +306,27 @@ pub fn respond(cfg: &Config, cache: &mut FileCache, req: &Request<'_>, now: Inst
 enum Found {
     /// A regular file (or a directory's index file), open.
     File(CachedFile),
-    /// Anything else, already answered: a listing, a redirect, an error.
+    /// Anything else, already answered: a listing or a redirect.
     Reply(Reply),
 }
 
-fn not_found() -> Found {
-    Found::Reply(Reply::error(404, "There is no such file here."))
-}
-
 /// Resolves a request target safely and opens what it names.
-fn find(cfg: &Config, target: &str, now: Instant) -> Found {
-    let resolved = match path::resolve(target) {
-        Ok(resolved) => resolved,
-        Err(e) => return Found::Reply(Reply::error(400, &e.to_string())),
-    };
+fn find(cfg: &Config, target: &str, now: Instant) -> Result<Found, HttpError> {
+    let resolved = path::resolve(target).map_err(HttpError::BadPath)?;
     if !cfg.hidden && path::is_hidden(&resolved.segments) {
-        return not_found();
+        return Err(HttpError::NotFound);
     }
     let mut fs_path = cfg.root.clone();
     fs_path.extend(&resolved.segments);
-    let Some((real, meta)) = contained(cfg, &fs_path) else {
-        return not_found();
-    };
+    let (real, meta) = contained(cfg, &fs_path).ok_or(HttpError::NotFound)?;
     // A directory is served only under a path that ends in '/' as sent, so
     // that the relative links of a listing resolve (`/dir%2f` redirects).
     let raw_path = target.split('?').next().unwrap_or_default();
     if meta.is_dir() {
         if !raw_path.ends_with('/') {
-            return Found::Reply(
-                Reply::error(301, "This is a directory.")
-                    .field("Location", path::redirect_location(&resolved)),
-            );
+            return Ok(Found::Reply(Reply::redirect(path::redirect_location(
+                &resolved,
+            ))));
         }
         let index = real.join(&cfg.index);
         if let Some((index, meta)) = contained(cfg, &index)
@@ -253,12 +335,12 @@ fn find(cfg: &Config, target: &str, now: Instant) -> Found {
             return open(index, now);
         }
         if !cfg.listing {
-            return Found::Reply(Reply::error(403, "Directory listing is disabled."));
+            return Err(HttpError::ListingDisabled);
         }
-        return Found::Reply(list(cfg, &resolved, &real));
+        return list(cfg, &resolved, &real).map(Found::Reply);
     }
     if !meta.is_file() || resolved.trailing_slash {
-        return not_found();
+        return Err(HttpError::NotFound);
     }
     open(real, now)
 }
@@ -282,7 +364,7 @@ fn contained(cfg: &Config, p: &Path) -> Option<(PathBuf, Metadata)> {
 
 /// Opens a regular file without blocking (a FIFO swapped in after the
 /// metadata check must not hang the loop on `open`) and describes it.
-fn open(p: PathBuf, now: Instant) -> Found {
+fn open(p: PathBuf, now: Instant) -> Result<Found, HttpError> {
     let opened = OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
@@ -296,31 +378,30 @@ fn open(p: PathBuf, now: Instant) -> Found {
             CachedFile::new(p, file, meta.len(), mtime, now)
         });
     match opened {
-        Ok(file) => Found::File(file),
-        Err(e) => Found::Reply(io_failure(&e, "This file cannot be read.")),
+        Ok(file) => Ok(Found::File(file)),
+        Err(e) => Err(io_failure(&e, HttpError::FileUnreadable)),
     }
 }
 
-/// The answer when the file system refuses: 404 for what is gone, 403 for
-/// what may not be read, and for anything else (out of descriptors or
-/// memory, an I/O error) 503 and a warning, because the file is there and
-/// the server is the one failing.
-fn io_failure(e: &io::Error, forbidden: &str) -> Reply {
+/// The answer when the file system refuses: not found for what is gone,
+/// `forbidden` for what may not be read, and for anything else (out of
+/// descriptors or memory, an I/O error) unavailable and a warning, because
+/// the file is there and the server is the one failing.
+fn io_failure(e: &io::Error, forbidden: HttpError) -> HttpError {
     match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidInput => {
-            Reply::error(404, "There is no such file here.")
+            HttpError::NotFound
         }
-        io::ErrorKind::PermissionDenied => Reply::error(403, forbidden),
+        io::ErrorKind::PermissionDenied => forbidden,
         _ => {
             log::warn!("cannot serve a file: {e}");
-            Reply::error(503, "The server cannot serve this right now; try again.")
-                .field("Retry-After", 1)
+            HttpError::Unavailable
         }
     }
 }
 
 /// Answers for a file: 200, 206, 304 or 416.
-fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
+fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Result<Reply, HttpError> {
     // RFC 9110 §13.2.2: If-None-Match takes precedence over If-Modified-Since.
     let not_modified = match (req.if_none_match.as_deref(), req.if_modified_since) {
         (Some(inm), _) => conditional::if_none_match_matches(inm, &f.etag),
@@ -328,9 +409,9 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
         (None, None) => false,
     };
     if not_modified {
-        return Reply::new(304)
+        return Ok(Reply::new(304)
             .field("ETag", &f.etag)
-            .field("Last-Modified", &f.last_modified);
+            .field("Last-Modified", &f.last_modified));
     }
     let ranges = match req.range {
         Some(h)
@@ -348,12 +429,9 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
             .field("ETag", &f.etag)
             .field("Accept-Ranges", "bytes")
     };
-    match ranges {
+    Ok(match ranges {
         RangeRequest::Full => Reply::whole_file(f),
-        RangeRequest::Unsatisfiable => {
-            Reply::error(416, "The requested range is outside the file.")
-                .field("Content-Range", range::unsatisfied_range(f.len))
-        }
+        RangeRequest::Unsatisfiable => return Err(HttpError::RangeNotSatisfiable { len: f.len }),
         RangeRequest::Ranges(ranges) if ranges.len() == 1 => {
             let r = &ranges[0];
             partial()
@@ -385,14 +463,11 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Reply {
                 )
                 .body(total, Box::new(body))
         }
-    }
+    })
 }
 
-fn list(cfg: &Config, resolved: &Resolved, dir: &Path) -> Reply {
-    let read = match fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) => return io_failure(&e, "This directory cannot be read."),
-    };
+fn list(cfg: &Config, resolved: &Resolved, dir: &Path) -> Result<Reply, HttpError> {
+    let read = fs::read_dir(dir).map_err(|e| io_failure(&e, HttpError::DirectoryUnreadable))?;
     let mut entries = Vec::new();
     for entry in read.flatten() {
         let Ok(name) = entry.file_name().into_string() else {
@@ -418,9 +493,9 @@ fn list(cfg: &Config, resolved: &Resolved, dir: &Path) -> Reply {
         });
     }
     let page = listing::render(&resolved.path, resolved.segments.is_empty(), entries);
-    Reply::new(200)
+    Ok(Reply::new(200)
         .field("Content-Type", "text/html; charset=utf-8")
-        .bytes(page)
+        .bytes(page))
 }
 
 #[cfg(test)]
@@ -448,7 +523,7 @@ mod tests {
             (io::Error::other("disk on fire"), 503),
         ];
         for (e, status) in cases {
-            let reply = io_failure(&e, "forbidden");
+            let reply = Reply::from_error(io_failure(&e, HttpError::FileUnreadable));
             assert_eq!(reply.status, status, "{e}");
             assert_eq!(
                 fields(&reply).contains("Retry-After: 1\r\n"),

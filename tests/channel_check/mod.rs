@@ -39,7 +39,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use asynchat::http::Config;
-use asynchat::http::conn::{HttpChannel, Shared};
+use asynchat::http::Shared;
+use asynchat::http::conn::HttpChannel;
 use asynchat::{AsyncChat, Channel, CloseReason, Limits};
 
 /// The contents of `outside/secret.txt`, next to the document root: must

@@ -1,0 +1,227 @@
+//! Why a request cannot be served: one error type for the HTTP layer, with
+//! the mapping from cause to status code in one `match`.
+//!
+//! An [`HttpError`] names what went wrong (`ConflictingLengths`,
+//! `HostMissing`, `NotFound`, ...), never which number to send: the number
+//! is [`HttpError::status`], and the words for the error page and the log
+//! are its `Display`. Where an error is raised decides what happens to the
+//! connection. Errors found while reading a request (its head, its framing,
+//! its timing) are answered and the connection is closed, since the rest of
+//! its input can no longer be trusted; errors found while answering a
+//! well-framed request (a missing file, a method this server does not
+//! allow) are answered and the connection goes on.
+
+use std::fmt;
+
+use super::path::PathError;
+
+/// A request that cannot be served, by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpError {
+    // The request line and the head.
+    /// The request line is not `METHOD SP target SP HTTP/x.y`.
+    RequestLineMalformed,
+    /// A well-formed version other than HTTP/1.0 and HTTP/1.1.
+    VersionUnsupported,
+    /// The head ended before `httparse` saw all of it.
+    HeadIncomplete,
+    /// A field line is malformed (no colon, space before the colon, a
+    /// folded line, a control byte).
+    HeadMalformed,
+    /// More than [`super::head::MAX_HEADERS`] field lines.
+    TooManyFields,
+    /// The request line alone is over the head limit.
+    RequestLineTooLong,
+    /// The head is over its limit.
+    HeadTooLarge,
+    /// A field this server reads has a value that is not UTF-8.
+    FieldNotUtf8,
+    /// An HTTP/1.1 request without a Host field.
+    HostMissing,
+    /// More than one Host field.
+    HostRepeated,
+    // The framing of the body (RFC 9112 §6).
+    /// A Content-Length value that is not a decimal number.
+    LengthMalformed,
+    /// A Content-Length that does not fit in 64 bits.
+    LengthOverflow,
+    /// Content-Length values that differ.
+    ConflictingLengths,
+    /// Both Content-Length and Transfer-Encoding.
+    LengthAndEncoding,
+    /// Transfer-Encoding in an HTTP/1.0 request, whose framing it cannot
+    /// define.
+    EncodingInHttp10,
+    /// A Transfer-Encoding field with no coding in it.
+    EncodingEmpty,
+    /// A coding after `chunked`, or `chunked` twice.
+    ChunkedNotLast,
+    /// Transfer codings that do not end in `chunked`.
+    UnsupportedCoding,
+    /// A chunk-size line that is not hex digits and extensions.
+    ChunkSizeMalformed,
+    /// A chunk size that does not fit in 64 bits.
+    ChunkSizeOverflow,
+    /// A chunk-size, chunk-end or trailer line over its limit.
+    ChunkLineTooLong,
+    /// Chunk data not followed by a line end.
+    ChunkNotTerminated,
+    /// More trailer fields, or bytes of them, than a head may have.
+    TooManyTrailers,
+    /// A body over the limit, announced or counted.
+    BodyTooLarge,
+    /// The request did not arrive in time.
+    Timeout,
+    // Answering a well-framed request.
+    /// A method this server knows but does not allow (POST, PUT, ...).
+    MethodNotAllowed,
+    /// A method this server does not know.
+    MethodUnknown,
+    /// The target cannot be turned into a safe path.
+    BadPath(PathError),
+    /// Nothing is served at this path.
+    NotFound,
+    /// A directory without an index file, and listings are off.
+    ListingDisabled,
+    /// The file system refused to open the file.
+    FileUnreadable,
+    /// The file system refused to read the directory.
+    DirectoryUnreadable,
+    /// The server is failing (out of descriptors or memory, an I/O error),
+    /// not the request.
+    Unavailable,
+    /// No range of the Range field lies inside the file, which is this long.
+    RangeNotSatisfiable {
+        /// The file's length, for `Content-Range: bytes */len`.
+        len: u64,
+    },
+}
+
+impl HttpError {
+    /// The status code to answer with.
+    pub fn status(&self) -> u16 {
+        use HttpError::*;
+        match self {
+            RequestLineMalformed | HeadIncomplete | HeadMalformed | FieldNotUtf8 | HostMissing
+            | HostRepeated | LengthMalformed | LengthOverflow | ConflictingLengths
+            | LengthAndEncoding | EncodingInHttp10 | EncodingEmpty | ChunkedNotLast
+            | ChunkSizeMalformed | ChunkSizeOverflow | ChunkLineTooLong | ChunkNotTerminated
+            | TooManyTrailers | BadPath(_) => 400,
+            ListingDisabled | FileUnreadable | DirectoryUnreadable => 403,
+            NotFound => 404,
+            MethodNotAllowed => 405,
+            Timeout => 408,
+            BodyTooLarge => 413,
+            RequestLineTooLong => 414,
+            RangeNotSatisfiable { .. } => 416,
+            TooManyFields | HeadTooLarge => 431,
+            UnsupportedCoding | MethodUnknown => 501,
+            Unavailable => 503,
+            VersionUnsupported => 505,
+        }
+    }
+}
+
+/// What was wrong, in a few words, for the error page and the log.
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use HttpError::*;
+        f.write_str(match self {
+            RequestLineMalformed => "malformed request line",
+            VersionUnsupported => "only HTTP/1.0 and HTTP/1.1 are supported",
+            HeadIncomplete => "incomplete head",
+            HeadMalformed => "malformed head",
+            TooManyFields => "too many header fields",
+            RequestLineTooLong => "the request line is too long",
+            HeadTooLarge => "the request head is too large",
+            FieldNotUtf8 => "header value is not UTF-8",
+            HostMissing => "HTTP/1.1 needs exactly one Host field",
+            HostRepeated => "more than one Host field",
+            LengthMalformed => "Content-Length is not a number",
+            LengthOverflow => "Content-Length is too large",
+            ConflictingLengths => "conflicting Content-Length values",
+            LengthAndEncoding => "both Content-Length and Transfer-Encoding",
+            EncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
+            EncodingEmpty => "empty Transfer-Encoding",
+            ChunkedNotLast => "chunked must be the final coding, once",
+            UnsupportedCoding => "the final transfer coding must be chunked",
+            ChunkSizeMalformed => "malformed chunk size",
+            ChunkSizeOverflow => "chunk size too large",
+            ChunkLineTooLong => "chunk line too long",
+            ChunkNotTerminated => "chunk data is not followed by CRLF",
+            TooManyTrailers => "too many trailer fields",
+            BodyTooLarge => "the request body is too large",
+            Timeout => "the request took too long",
+            MethodNotAllowed => "this server only serves files",
+            MethodUnknown => "unknown method",
+            BadPath(e) => return write!(f, "{e}"),
+            NotFound => "There is no such file here.",
+            ListingDisabled => "Directory listing is disabled.",
+            FileUnreadable => "This file cannot be read.",
+            DirectoryUnreadable => "This directory cannot be read.",
+            Unavailable => "The server cannot serve this right now; try again.",
+            RangeNotSatisfiable { .. } => "The requested range is outside the file.",
+        })
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cause_has_an_error_status_and_words() {
+        use HttpError::*;
+        let all = [
+            RequestLineMalformed,
+            VersionUnsupported,
+            HeadIncomplete,
+            HeadMalformed,
+            TooManyFields,
+            RequestLineTooLong,
+            HeadTooLarge,
+            FieldNotUtf8,
+            HostMissing,
+            HostRepeated,
+            LengthMalformed,
+            LengthOverflow,
+            ConflictingLengths,
+            LengthAndEncoding,
+            EncodingInHttp10,
+            EncodingEmpty,
+            ChunkedNotLast,
+            UnsupportedCoding,
+            ChunkSizeMalformed,
+            ChunkSizeOverflow,
+            ChunkLineTooLong,
+            ChunkNotTerminated,
+            TooManyTrailers,
+            BodyTooLarge,
+            Timeout,
+            MethodNotAllowed,
+            MethodUnknown,
+            BadPath(PathError::AboveRoot),
+            NotFound,
+            ListingDisabled,
+            FileUnreadable,
+            DirectoryUnreadable,
+            Unavailable,
+            RangeNotSatisfiable { len: 5 },
+        ];
+        for e in all {
+            assert!((400..600).contains(&e.status()), "{e:?}");
+            assert!(
+                super::super::status::reason(e.status()) != "Unknown",
+                "{e:?}: no reason phrase for {}",
+                e.status()
+            );
+            assert!(!e.to_string().is_empty(), "{e:?}");
+        }
+        assert_eq!(
+            BadPath(PathError::AboveRoot).to_string(),
+            PathError::AboveRoot.to_string()
+        );
+    }
+}
