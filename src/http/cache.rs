@@ -21,9 +21,11 @@ use std::fs::File;
 use std::io::{self, Write as _};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustix::fs::Stat;
 
 use super::{conditional, date, mime};
 use crate::producer::{BytesProducer, FileProducer, Producer};
@@ -41,8 +43,6 @@ pub enum Body {
 
 /// A regular file ready to be served.
 pub struct CachedFile {
-    /// The canonical path (inside the root).
-    pub path: PathBuf,
     /// Its bytes, in memory or on disk.
     pub body: Body,
     /// Its length when opened.
@@ -63,22 +63,19 @@ pub struct CachedFile {
 }
 
 impl CachedFile {
-    /// Describes an open regular file.
+    /// Describes an open regular file whose status is `stat`; `name`, its
+    /// file name, gives its Content-Type.
     ///
     /// # Errors
     ///
     /// The error from reading a small file's contents; a file that changed
     /// length while being read is an `UnexpectedEof`.
-    pub fn new(
-        path: PathBuf,
-        file: File,
-        len: u64,
-        mtime: SystemTime,
-        now: Instant,
-    ) -> io::Result<CachedFile> {
+    pub fn new(name: &Path, file: File, stat: &Stat, now: Instant) -> io::Result<CachedFile> {
+        let len = stat.st_size as u64;
+        let mtime = stat_mtime(stat);
         let etag = conditional::etag(len, mtime);
         let last_modified = date::fmt_http_date(mtime);
-        let content_type = mime::content_type(&path);
+        let content_type = mime::content_type(name);
         let mut fields = Vec::with_capacity(160);
         // Writing to a Vec cannot fail.
         let _ = write!(
@@ -94,7 +91,6 @@ impl CachedFile {
             Body::OnDisk(Rc::new(file))
         };
         Ok(CachedFile {
-            path,
             body,
             len,
             mtime,
@@ -117,6 +113,18 @@ impl CachedFile {
                 range.start,
                 range.end - range.start,
             )),
+        }
+    }
+}
+
+/// A file's modification time, to the nanosecond, from its status.
+pub fn stat_mtime(stat: &Stat) -> SystemTime {
+    let (secs, nanos) = (stat.st_mtime, stat.st_mtime_nsec as u32);
+    match u64::try_from(secs) {
+        Ok(secs) => UNIX_EPOCH + Duration::new(secs, nanos),
+        Err(_) => {
+            UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+                + Duration::from_nanos(u64::from(nanos))
         }
     }
 }

@@ -17,6 +17,7 @@
 //! Tests build a [`Config`] directly and run a [`Server`] on `127.0.0.1:0`;
 //! `main.rs` only turns flags into a `Config`.
 
+pub mod beneath;
 pub mod cache;
 pub mod conditional;
 pub mod conn;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use crate::channel::{Channel, Connection, Limits};
 use crate::reactor::{Context, Reactor, Stopper};
+use beneath::Root;
 use cache::FileCache;
 use conn::{Clock, HttpChannel};
 use monitor::Monitor;
@@ -205,6 +207,8 @@ impl Config {
 pub struct Shared {
     /// The configuration.
     pub config: Config,
+    /// The root directory, held open: every file is opened beneath it.
+    pub root: Root,
     pub(crate) cache: RefCell<FileCache>,
     pub(crate) clock: RefCell<Clock>,
     /// Counters, and the board the status page shows.
@@ -212,14 +216,19 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Shares `config` among channels.
-    pub fn new(config: Config) -> Rc<Shared> {
-        Rc::new(Shared {
+    /// Shares `config` among channels, opening its root.
+    ///
+    /// # Errors
+    ///
+    /// The error from opening the root directory.
+    pub fn new(config: Config) -> io::Result<Rc<Shared>> {
+        Ok(Rc::new(Shared {
+            root: Root::new(&config.root, config.hidden)?,
             cache: RefCell::new(FileCache::new()),
             clock: RefCell::new(Clock::default()),
             monitor: Monitor::new(config.status_path.is_some()),
             config,
-        })
+        }))
     }
 }
 
@@ -242,7 +251,7 @@ impl Server {
         reactor.set_max_channels(config.max_connections);
         reactor.set_grace(config.grace);
         let limits = config.limits;
-        let shared = Shared::new(config);
+        let shared = Shared::new(config)?;
         reactor.listen(listener, move |stream, _peer, _cx: &mut Context<'_>| {
             let mut chan = Channel::new(HttpChannel::initial_terminator());
             chan.set_limits(limits);

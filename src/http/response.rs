@@ -5,23 +5,29 @@
 //! all (`100 Continue`, or a refusal before the body is sent).
 //!
 //! This module touches the file system (to find, open and list files) but
-//! never a socket. Containment is checked on the real path: the request
-//! path is normalised by [`super::path::resolve`] first, then the file it
-//! names is canonicalised and must still lie inside the root, so neither a
-//! crafted path nor a symlink can reach a byte outside it. What a request
+//! never a socket. The request path is normalised by
+//! [`super::path::resolve`] first, then opened beneath the root's
+//! descriptor ([`super::beneath`]), so that neither a crafted path nor a
+//! symlink, not even one swapped in while the path is resolved, can reach a
+//! byte outside the root: the file checked is the file opened. What a request
 //! path resolved to is kept in the [`FileCache`] for a second, so serving a
 //! file again costs no system call and no allocation.
 
+use std::ffi::OsStr;
 use std::fmt::Display;
-use std::fs::{self, Metadata, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::rc::Rc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use super::cache::{self, CachedFile, FileCache};
+use rustix::fs::{Dir, FileType};
+use rustix::io::Errno;
+
+use super::beneath::{OpenError, Opened, Root};
+use super::cache::{self, CachedFile, FileCache, stat_mtime};
 use super::error::HttpError;
 use super::head::{Framing, Method, Persistence, Request, Version};
 use super::path::{self, Resolved};
@@ -221,7 +227,7 @@ pub fn answer(
     }
     let served = match status_page(shared, req, peer, now) {
         Some(page) => Ok(page),
-        None => serve(&shared.config, &mut shared.cache.borrow_mut(), req, now),
+        None => serve(shared, &mut shared.cache.borrow_mut(), req, now),
     };
     let waits_for_continue =
         req.expect_continue && req.version == Version::Http11 && req.framing != Framing::None;
@@ -273,7 +279,7 @@ fn status_page(
 
 /// Answers a request for a file (or for what the server allows).
 fn serve(
-    cfg: &Config,
+    shared: &Shared,
     cache: &mut FileCache,
     req: &Request<'_>,
     now: Instant,
@@ -288,11 +294,12 @@ fn serve(
         Method::NotAllowed => return Err(HttpError::MethodNotAllowed),
         Method::Unknown => return Err(HttpError::MethodUnknown),
     }
+    let cfg = &shared.config;
     let key = req.target.split('?').next().unwrap_or_default();
     if let Some(file) = cache.get(key, now) {
         return serve_file(cfg, req, &file);
     }
-    match find(cfg, req.target, now)? {
+    match find(cfg, &shared.root, req.target, now)? {
         Found::File(file) => {
             let file = Rc::new(file);
             cache.insert(key, Rc::clone(&file), now);
@@ -310,77 +317,68 @@ enum Found {
     Reply(Reply),
 }
 
-/// Resolves a request target safely and opens what it names.
-fn find(cfg: &Config, target: &str, now: Instant) -> Result<Found, HttpError> {
+/// Resolves a request target safely and opens what it names, beneath the
+/// root.
+fn find(cfg: &Config, root: &Root, target: &str, now: Instant) -> Result<Found, HttpError> {
     let resolved = path::resolve(target).map_err(HttpError::BadPath)?;
-    if !cfg.hidden && path::is_hidden(&resolved.segments) {
-        return Err(HttpError::NotFound);
-    }
-    let mut fs_path = cfg.root.clone();
-    fs_path.extend(&resolved.segments);
-    let (real, meta) = contained(cfg, &fs_path).ok_or(HttpError::NotFound)?;
-    // A directory is served only under a path that ends in '/' as sent, so
-    // that the relative links of a listing resolve (`/dir%2f` redirects).
-    let raw_path = target.split('?').next().unwrap_or_default();
-    if meta.is_dir() {
-        if !raw_path.ends_with('/') {
-            return Ok(Found::Reply(Reply::redirect(path::redirect_location(
-                &resolved,
-            ))));
-        }
-        let index = real.join(&cfg.index);
-        if let Some((index, meta)) = contained(cfg, &index)
-            && meta.is_file()
-        {
-            return open(index, now);
-        }
-        if !cfg.listing {
-            return Err(HttpError::ListingDisabled);
-        }
-        return list(cfg, &resolved, &real).map(Found::Reply);
-    }
-    if !meta.is_file() || resolved.trailing_slash {
-        return Err(HttpError::NotFound);
-    }
-    open(real, now)
-}
-
-/// Canonicalises `p` and returns it with its metadata if it lies inside the
-/// root and, unless hidden files are served, no component of it below the
-/// root starts with a dot (a symlink to a hidden file is still hidden).
-fn contained(cfg: &Config, p: &Path) -> Option<(PathBuf, Metadata)> {
-    let real = fs::canonicalize(p).ok()?;
-    let below = real.strip_prefix(&cfg.root).ok()?;
-    if !cfg.hidden
-        && below.components().any(
-            |c| matches!(c, Component::Normal(name) if name.as_encoded_bytes().starts_with(b".")),
-        )
-    {
-        return None;
-    }
-    let meta = fs::metadata(&real).ok()?;
-    Some((real, meta))
-}
-
-/// Opens a regular file without blocking (a FIFO swapped in after the
-/// metadata check must not hang the loop on `open`) and describes it.
-fn open(p: PathBuf, now: Instant) -> Result<Found, HttpError> {
-    let opened = OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(&p)
-        .and_then(|file| {
-            let meta = file.metadata()?;
-            if !meta.is_file() {
-                return Err(io::ErrorKind::InvalidInput.into());
+    let opened = root.open(&resolved.segments).map_err(open_failure)?;
+    match opened.file_type() {
+        FileType::Directory => {
+            // A directory is served only under a path that names it as one
+            // (a final `/`, `/.` or `/..` as sent), so that the relative
+            // links of a listing resolve: `/dir` and `/dir%2f` redirect.
+            let raw_path = target.split(['?', '#']).next().unwrap_or_default();
+            if !path::names_a_directory(raw_path) {
+                return Ok(Found::Reply(Reply::redirect(path::redirect_location(
+                    &resolved,
+                ))));
             }
-            let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-            CachedFile::new(p, file, meta.len(), mtime, now)
-        });
-    match opened {
-        Ok(file) => Ok(Found::File(file)),
-        Err(e) => Err(io_failure(&e, HttpError::FileUnreadable)),
+            let mut index = resolved.segments.clone();
+            index.push(cfg.index.clone());
+            match root.open(&index) {
+                Ok(file) if file.file_type() == FileType::RegularFile => return open(file, now),
+                // No index file (or one that would not be served): list.
+                Ok(_)
+                | Err(
+                    OpenError::NotFound
+                    | OpenError::Escapes
+                    | OpenError::Hidden
+                    | OpenError::TooManyLinks,
+                ) => {}
+                Err(e) => return Err(open_failure(e)),
+            }
+            if !cfg.listing {
+                return Err(HttpError::ListingDisabled);
+            }
+            list(cfg, root, &resolved, opened).map(Found::Reply)
+        }
+        FileType::RegularFile if !resolved.trailing_slash => open(opened, now),
+        _ => Err(HttpError::NotFound),
     }
+}
+
+/// The answer when a path cannot be opened beneath the root: not found for
+/// what is not there or may not be served (outside the root, hidden), 403
+/// for what the file system refuses, and for anything else (out of
+/// descriptors or memory) unavailable and a warning, because the file is
+/// there and the server is the one failing.
+fn open_failure(e: OpenError) -> HttpError {
+    match e {
+        OpenError::NotFound | OpenError::Escapes | OpenError::Hidden | OpenError::TooManyLinks => {
+            HttpError::NotFound
+        }
+        OpenError::Forbidden => HttpError::FileUnreadable,
+        OpenError::Io(e) => io_failure(&e, HttpError::FileUnreadable),
+    }
+}
+
+/// Describes an open regular file for the cache (reading it whole if it is
+/// small).
+fn open(opened: Opened, now: Instant) -> Result<Found, HttpError> {
+    let name = Path::new(OsStr::from_bytes(&opened.name));
+    CachedFile::new(name, File::from(opened.fd), &opened.stat, now)
+        .map(Found::File)
+        .map_err(|e| io_failure(&e, HttpError::FileUnreadable))
 }
 
 /// The answer when the file system refuses: not found for what is gone,
@@ -466,30 +464,36 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Result<Reply, 
     })
 }
 
-fn list(cfg: &Config, resolved: &Resolved, dir: &Path) -> Result<Reply, HttpError> {
-    let read = fs::read_dir(dir).map_err(|e| io_failure(&e, HttpError::DirectoryUnreadable))?;
+fn list(cfg: &Config, root: &Root, resolved: &Resolved, dir: Opened) -> Result<Reply, HttpError> {
+    let unreadable = |e: Errno| io_failure(&e.into(), HttpError::DirectoryUnreadable);
+    let read = Dir::new(dir.fd).map_err(unreadable)?;
     let mut entries = Vec::new();
-    for entry in read.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
+    let mut segments = resolved.segments.clone();
+    for entry in read {
+        let entry = entry.map_err(unreadable)?;
+        let Ok(name) = entry.file_name().to_str() else {
             continue; // a name that is not UTF-8 could not be requested anyway
         };
-        if !cfg.hidden && name.starts_with('.') {
+        if name == "." || name == ".." || (!cfg.hidden && name.starts_with('.')) {
             continue;
         }
-        // List exactly what would be served: the same containment check as
-        // a request, so a symlink out of the root (or to a dotfile) shows
-        // neither its name nor its target's size and time.
-        let Some((_, meta)) = contained(cfg, &entry.path()) else {
-            continue;
+        // List exactly what would be served: the same resolution beneath
+        // the root as a request, so a symlink out of the root (or to a
+        // dotfile) shows neither its name nor its target's size and time.
+        segments.push(name.to_string());
+        let opened = root.open(&segments);
+        let name = segments.pop().unwrap_or_default();
+        let Ok(opened) = opened else { continue };
+        let is_dir = match opened.file_type() {
+            FileType::Directory => true,
+            FileType::RegularFile => false,
+            _ => continue,
         };
-        if !meta.is_dir() && !meta.is_file() {
-            continue;
-        }
         entries.push(listing::Entry {
             name,
-            is_dir: meta.is_dir(),
-            size: meta.len(),
-            modified: meta.modified().ok(),
+            is_dir,
+            size: opened.stat.st_size as u64,
+            modified: Some(stat_mtime(&opened.stat)),
         });
     }
     let page = listing::render(&resolved.path, resolved.segments.is_empty(), entries);

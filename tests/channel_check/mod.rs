@@ -335,7 +335,8 @@ pub struct Driven {
 /// says, then end of stream, then write events until it is done; checks the
 /// channel's bounds along the way.
 pub fn drive(root: &Path, input: &[u8], plan: &Plan) -> Driven {
-    let shared = Shared::new(Config::new(root).expect("the site is servable"));
+    let shared =
+        Shared::new(Config::new(root).expect("the site is servable")).expect("the root opens");
     let mut chan = Channel::new(HttpChannel::initial_terminator());
     chan.set_limits(plan.limits);
     let mut d = Driver {
