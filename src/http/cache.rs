@@ -129,9 +129,19 @@ pub fn stat_mtime(stat: &Stat) -> SystemTime {
     }
 }
 
-/// Request paths mapped to the files they resolved to.
+/// A rendered directory listing, shared by every response for a second.
+struct Listing {
+    page: Rc<[u8]>,
+    made: Instant,
+}
+
+/// Request paths mapped to the files they resolved to, and directories to
+/// their rendered listings.
 pub struct FileCache {
     entries: HashMap<Box<str>, Rc<CachedFile>>,
+    listings: HashMap<Box<str>, Listing>,
+    /// Bytes of the listings held.
+    listing_bytes: usize,
     last_purge: Option<Instant>,
 }
 
@@ -144,11 +154,16 @@ impl FileCache {
     /// when full, the cache starts afresh (a simple bound that costs nothing
     /// per request).
     pub const CAPACITY: usize = 1024;
+    /// The most bytes of rendered listings kept; when full, the listings
+    /// start afresh. A 10,000-entry listing is about 1.3 MB.
+    pub const LISTING_BYTES: usize = 16 << 20;
 
     /// An empty cache.
     pub fn new() -> FileCache {
         FileCache {
             entries: HashMap::new(),
+            listings: HashMap::new(),
+            listing_bytes: 0,
             last_purge: None,
         }
     }
@@ -196,6 +211,38 @@ impl FileCache {
             self.entries.clear();
         }
         self.entries.insert(key.into(), file);
+    }
+}
+
+impl FileCache {
+    /// The listing of the directory shown as `path` (its normalised,
+    /// decoded path, such as `/docs/`), rendered less than
+    /// [`FileCache::TTL`] ago.
+    pub fn listing(&mut self, path: &str, now: Instant) -> Option<Rc<[u8]>> {
+        let listing = self.listings.get(path)?;
+        if now.duration_since(listing.made) < FileCache::TTL {
+            return Some(Rc::clone(&listing.page));
+        }
+        self.listing_bytes -= listing.page.len();
+        self.listings.remove(path);
+        None
+    }
+
+    /// Keeps the listing of the directory shown as `path` for a second, so
+    /// that clients looping on a large directory cost one rendering per
+    /// second rather than one per request.
+    pub fn insert_listing(&mut self, path: &str, page: Rc<[u8]>, now: Instant) {
+        if self.listing_bytes + page.len() > FileCache::LISTING_BYTES {
+            self.listings.clear();
+            self.listing_bytes = 0;
+        }
+        self.listing_bytes += page.len();
+        let old = self
+            .listings
+            .insert(path.into(), Listing { page, made: now });
+        if let Some(old) = old {
+            self.listing_bytes -= old.page.len();
+        }
     }
 }
 

