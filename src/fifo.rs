@@ -69,6 +69,7 @@ impl Transport for TcpStream {
     }
 
     fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {
+        span.verify()?;
         let mut offset = span.offset;
         let count = usize::try_from(span.len).unwrap_or(usize::MAX);
         let n = rustix::fs::sendfile(&*self, &*span.file, Some(&mut offset), count)?;

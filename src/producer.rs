@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The largest span a [`FileProducer`] hands out at once. It bounds one
 /// `sendfile` call, so a client fetching a large file cannot hold the reactor
@@ -109,6 +110,57 @@ impl From<String> for Piece {
     }
 }
 
+/// What tells one version of a file from another: which file it is (device
+/// and inode, so a file replaced by another is told apart) and its length,
+/// modification and change times to the nanosecond (so a file rewritten in
+/// place is told apart, even at the same length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    /// The device the file is on.
+    pub dev: u64,
+    /// The inode number.
+    pub ino: u64,
+    /// The length in bytes.
+    pub len: u64,
+    /// The modification time.
+    pub mtime: SystemTime,
+    /// The status change time (moves on every write, every `chmod`, and
+    /// cannot be set back by `touch`).
+    pub ctime: SystemTime,
+}
+
+impl FileStamp {
+    /// The stamp of an open file, from `fstat`.
+    ///
+    /// # Errors
+    ///
+    /// The error from `fstat`.
+    pub fn of(file: &File) -> io::Result<FileStamp> {
+        Ok(FileStamp::from(&rustix::fs::fstat(file)?))
+    }
+}
+
+impl From<&rustix::fs::Stat> for FileStamp {
+    fn from(st: &rustix::fs::Stat) -> FileStamp {
+        FileStamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            len: st.st_size as u64,
+            mtime: time_of(st.st_mtime, st.st_mtime_nsec),
+            ctime: time_of(st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+}
+
+/// A `stat` time (seconds, possibly before the epoch, and nanoseconds).
+pub(crate) fn time_of(secs: i64, nanos: impl TryInto<u32>) -> SystemTime {
+    let nanos = Duration::from_nanos(u64::from(nanos.try_into().unwrap_or(0)));
+    match u64::try_from(secs) {
+        Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs) + nanos,
+        Err(_) => UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + nanos,
+    }
+}
+
 /// A region of an open file: `len` bytes from `offset`.
 #[derive(Clone)]
 pub struct FileSpan {
@@ -118,9 +170,26 @@ pub struct FileSpan {
     pub offset: u64,
     /// How many bytes it holds.
     pub len: u64,
+    /// The version of the file the bytes must come from, when the response
+    /// promised one (its `ETag`, its `Content-Length`): before each write
+    /// of the span the file is checked, and a file that changed fails the
+    /// write rather than sending bytes of another version.
+    pub stamp: Option<FileStamp>,
 }
 
 impl FileSpan {
+    /// Checks that the file is still the version the span was made for.
+    ///
+    /// # Errors
+    ///
+    /// An error from `fstat`, or [`file_changed`]'s error when it is not.
+    pub fn verify(&self) -> io::Result<()> {
+        match self.stamp {
+            Some(stamp) if FileStamp::of(&self.file)? != stamp => Err(file_changed()),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads the start of the span into `buf` (as many bytes as fit) and
     /// returns how many were read.
     ///
@@ -130,6 +199,7 @@ impl FileSpan {
     /// shorter than the span: it shrank after the span was made, and the
     /// response that promised these bytes cannot be completed.
     pub fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.verify()?;
         let want = buf
             .len()
             .min(usize::try_from(self.len).unwrap_or(usize::MAX));
@@ -139,6 +209,12 @@ impl FileSpan {
         }
         Ok(n)
     }
+}
+
+/// The error for a file that changed (was rewritten, truncated, replaced
+/// in place) while a response promising one version of it was being sent.
+pub fn file_changed() -> io::Error {
+    io::Error::other("file changed while being sent")
 }
 
 /// The error for a file that ended before the span it promised.
@@ -221,6 +297,7 @@ pub struct FileProducer {
     file: Rc<File>,
     offset: u64,
     remaining: u64,
+    stamp: Option<FileStamp>,
 }
 
 impl FileProducer {
@@ -232,7 +309,15 @@ impl FileProducer {
             file: file.into(),
             offset,
             remaining: len,
+            stamp: None,
         }
+    }
+
+    /// Sends the bytes only while the file is the version `stamp` says
+    /// (see [`FileSpan::stamp`]).
+    pub fn stamped(mut self, stamp: FileStamp) -> FileProducer {
+        self.stamp = Some(stamp);
+        self
     }
 
     /// Streams a whole file, from its current metadata length.
@@ -256,6 +341,7 @@ impl Producer for FileProducer {
             file: Rc::clone(&self.file),
             offset: self.offset,
             len,
+            stamp: self.stamp,
         };
         self.offset += len;
         self.remaining -= len;

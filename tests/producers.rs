@@ -85,6 +85,7 @@ fn piece_bytes(piece: &Piece) -> Vec<u8> {
             let mut at = 0;
             while at < buf.len() {
                 let sub = asynchat::FileSpan {
+                    stamp: None,
                     file: Rc::clone(&span.file),
                     offset: span.offset + at as u64,
                     len: span.len - at as u64,

@@ -130,7 +130,13 @@ fn finding_4_a_large_listing_is_rendered_once_a_second_and_stalls_no_one() {
     assert_eq!(again.body, first.body, "listed again from the disk at once");
     // ... and is within a second and a bit.
     std::thread::sleep(Duration::from_millis(1100));
-    assert!(server.connect().request(get("/big/")).text().contains("new-file"));
+    assert!(
+        server
+            .connect()
+            .request(get("/big/"))
+            .text()
+            .contains("new-file")
+    );
 
     // Four clients looping on the listing do not keep a tiny file waiting
     // (a liveness bound, generous for a debug build on a loaded machine).
@@ -151,7 +157,11 @@ fn finding_4_a_large_listing_is_rendered_once_a_second_and_stalls_no_one() {
         let started = Instant::now();
         let r = server.connect().request(get("/tiny.txt"));
         assert_eq!(r.text(), "tiny\n");
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
     stop.store(true, Ordering::Relaxed);
     for h in hogs {
@@ -166,7 +176,13 @@ fn finding_4_a_large_listing_is_rendered_once_a_second_and_stalls_no_one() {
 #[test]
 fn finding_9_a_listing_links_only_to_names_it_serves() {
     let root = TempDir::new("trust-names");
-    let unservable = ["new\nline", "carriage\rreturn", "tab\there", "ctl\x01x", "del\x7fx"];
+    let unservable = [
+        "new\nline",
+        "carriage\rreturn",
+        "tab\there",
+        "ctl\x01x",
+        "del\x7fx",
+    ];
     let servable = [
         "plain.txt",
         "a b.txt",
@@ -195,4 +211,119 @@ fn finding_9_a_listing_links_only_to_names_it_serves() {
         assert_eq!(r.status, 200, "{link}: {r:?}");
         assert!(servable.iter().any(|n| r.body == n.as_bytes()), "{link}");
     }
+}
+
+/// Writes `bytes` over the start of the file at `p` without truncating it
+/// (a rewrite in place: same inode), then sets its modification time back
+/// to `mtime`, as `touch -d` would.
+fn rewrite_in_place(p: &std::path::Path, bytes: &[u8], mtime: std::time::SystemTime) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+    f.write_all(bytes).unwrap();
+    f.set_modified(mtime).unwrap();
+}
+
+/// Finding 3: a 64 KiB file rewritten in place at the same size (and its
+/// modification time set back) was served for up to a second with its old
+/// ETag and the new bytes; an If-Range with the old tag got a 206 of new
+/// bytes, an If-None-Match with it a 304; after a truncation, new clients
+/// got the old Content-Length and a short body. Every response's
+/// validators and length must describe exactly the bytes it carries.
+#[test]
+fn finding_3_validators_always_describe_the_bytes_sent() {
+    let root = TempDir::new("trust-validators");
+    let p = root.file("big.bin", vec![b'a'; 64 * 1024]);
+    let server = TestServer::serve(root.path());
+    let mut c = server.connect();
+    let first = c.request(get("/big.bin"));
+    assert_eq!(first.body, vec![b'a'; 64 * 1024]);
+    let old_tag = first.header("etag").unwrap().to_string();
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+
+    rewrite_in_place(&p, &vec![b'b'; 64 * 1024], mtime);
+    let r = c.request(get("/big.bin"));
+    assert_eq!(r.body, vec![b'b'; 64 * 1024]);
+    assert_ne!(
+        r.header("etag").unwrap(),
+        old_tag,
+        "the old tag with new bytes"
+    );
+    let r = c.request(get_with(
+        "/big.bin",
+        &format!("Range: bytes=0-9\r\nIf-Range: {old_tag}\r\n"),
+    ));
+    assert_eq!(
+        (r.status, r.body.len()),
+        (200, 64 * 1024),
+        "If-Range with the old tag"
+    );
+    let r = c.request(get_with(
+        "/big.bin",
+        &format!("If-None-Match: {old_tag}\r\n"),
+    ));
+    assert_eq!(r.status, 200, "If-None-Match with the old tag");
+
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let r = c.request(get("/big.bin"));
+    assert_eq!(r.header("content-length"), Some("1000"));
+    assert_eq!(r.body, vec![b'b'; 1000]);
+}
+
+/// Finding 3, for a download in flight: a large file rewritten in place
+/// while it is being sent is not finished with bytes of the new version
+/// under the old version's validators; the connection is closed before the
+/// promised length, so the client sees a short response, not a spliced one.
+#[test]
+fn finding_3_a_file_rewritten_during_its_download_is_not_spliced() {
+    use std::io::Read;
+    const LEN: usize = 64 << 20;
+    let root = TempDir::new("trust-splice");
+    let p = root.file("huge.bin", vec![b'a'; LEN]);
+    let server = TestServer::serve(root.path());
+    let mut c = server.connect();
+    c.send(get("/huge.bin"));
+    let mut head = [0u8; 1024];
+    let n = c.stream().read(&mut head).unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200 "),
+        "{:?}",
+        &head[..n.min(64)]
+    );
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+    rewrite_in_place(&p, &vec![b'b'; LEN], mtime);
+    let mut rest = Vec::new();
+    c.stream().read_to_end(&mut rest).unwrap_or_default();
+    let body = n - head[..n].windows(4).position(|w| w == b"\r\n\r\n").unwrap() - 4 + rest.len();
+    assert!(body < LEN, "all {LEN} bytes sent across the rewrite");
+}
+
+/// Finding 11: an If-Modified-Since later than the server's clock is
+/// invalid and the field is ignored (RFC 9110 §13.1.3); it was honoured,
+/// so a client (or a cache) with a clock ahead got 304 for every change.
+#[test]
+fn finding_11_a_future_if_modified_since_is_ignored() {
+    let root = TempDir::new("trust-ims");
+    root.file("a.txt", "a");
+    let server = TestServer::serve(root.path());
+    let mut c = server.connect();
+    let tomorrow = std::time::SystemTime::now() + Duration::from_secs(86_400);
+    let date = httpdate::fmt_http_date(tomorrow);
+    let r = c.request(get_with(
+        "/a.txt",
+        &format!("If-Modified-Since: {date}\r\n"),
+    ));
+    assert_eq!((r.status, r.text().as_str()), (200, "a"));
+    // A date that is not in the future still gives its 304.
+    let lm = c
+        .request(get("/a.txt"))
+        .header("last-modified")
+        .unwrap()
+        .to_string();
+    let r = c.request(get_with("/a.txt", &format!("If-Modified-Since: {lm}\r\n")));
+    assert_eq!(r.status, 304, "{r:?}");
 }

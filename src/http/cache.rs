@@ -23,12 +23,12 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustix::fs::Stat;
 
 use super::{conditional, date, mime};
-use crate::producer::{BytesProducer, FileProducer, Producer};
+use crate::producer::{BytesProducer, FileProducer, FileStamp, Producer};
 
 /// Where a cached file's bytes are sent from.
 pub enum Body {
@@ -45,6 +45,8 @@ pub enum Body {
 pub struct CachedFile {
     /// Its bytes, in memory or on disk.
     pub body: Body,
+    /// The version of the file that the bytes and every field describe.
+    pub stamp: FileStamp,
     /// Its length when opened.
     pub len: u64,
     /// Its modification time when opened.
@@ -66,32 +68,49 @@ impl CachedFile {
     /// Describes an open regular file whose status is `stat`; `name`, its
     /// file name, gives its Content-Type.
     ///
+    /// A small file is read whole, and kept only if its stamp is the same
+    /// after the read as before, so that its bytes and its validators are
+    /// of one version; one that keeps changing while it is read (three
+    /// times) is served from the disk instead, checked as it is sent.
+    ///
     /// # Errors
     ///
-    /// The error from reading a small file's contents; a file that changed
-    /// length while being read is an `UnexpectedEof`.
+    /// The error from reading the file or its status.
     pub fn new(name: &Path, file: File, stat: &Stat, now: Instant) -> io::Result<CachedFile> {
-        let len = stat.st_size as u64;
-        let mtime = stat_mtime(stat);
-        let etag = conditional::etag(len, mtime);
+        let mut stamp = FileStamp::from(stat);
+        let mut contents = None;
+        for _ in 0..3 {
+            if stamp.len > FileCache::SMALL {
+                break;
+            }
+            let mut buf = vec![0; stamp.len as usize];
+            let read = file.read_exact_at(&mut buf, 0);
+            let after = FileStamp::of(&file)?;
+            if after == stamp {
+                read?;
+                contents = Some(buf);
+                break;
+            }
+            stamp = after;
+        }
+        let body = match contents {
+            Some(buf) => Body::InMemory(Rc::from(buf)),
+            None => Body::OnDisk(Rc::new(file)),
+        };
+        let (len, mtime) = (stamp.len, stamp.mtime);
+        let etag = conditional::etag(&stamp);
         let last_modified = date::fmt_http_date(mtime);
         let content_type = mime::content_type(name);
-        let mut fields = Vec::with_capacity(160);
+        let mut fields = Vec::with_capacity(192);
         // Writing to a Vec cannot fail.
         let _ = write!(
             fields,
             "Last-Modified: {last_modified}\r\nETag: {etag}\r\nAccept-Ranges: bytes\r\n\
              Content-Type: {content_type}\r\nContent-Length: {len}\r\n"
         );
-        let body = if len <= FileCache::SMALL {
-            let mut buf = vec![0; len as usize];
-            file.read_exact_at(&mut buf, 0)?;
-            Body::InMemory(Rc::from(buf))
-        } else {
-            Body::OnDisk(Rc::new(file))
-        };
         Ok(CachedFile {
             body,
+            stamp,
             len,
             mtime,
             etag,
@@ -102,29 +121,27 @@ impl CachedFile {
         })
     }
 
+    /// True while the entry still describes the file: always for one held
+    /// in memory (its bytes and validators are one version, however the
+    /// file changed since), and for one sent from the disk while the open
+    /// file's stamp is unchanged. One `fstat`.
+    pub fn is_current(&self) -> bool {
+        match &self.body {
+            Body::InMemory(_) => true,
+            Body::OnDisk(file) => FileStamp::of(file).is_ok_and(|now| now == self.stamp),
+        }
+    }
+
     /// A producer of the bytes in `range` (which lies inside the file).
     pub fn producer(&self, range: Range<u64>) -> Box<dyn Producer> {
         match &self.body {
             Body::InMemory(contents) => Box::new(BytesProducer::new(
                 contents[range.start as usize..range.end as usize].to_vec(),
             )),
-            Body::OnDisk(file) => Box::new(FileProducer::new(
-                Rc::clone(file),
-                range.start,
-                range.end - range.start,
-            )),
-        }
-    }
-}
-
-/// A file's modification time, to the nanosecond, from its status.
-pub fn stat_mtime(stat: &Stat) -> SystemTime {
-    let (secs, nanos) = (stat.st_mtime, stat.st_mtime_nsec as u32);
-    match u64::try_from(secs) {
-        Ok(secs) => UNIX_EPOCH + Duration::new(secs, nanos),
-        Err(_) => {
-            UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
-                + Duration::from_nanos(u64::from(nanos))
+            Body::OnDisk(file) => Box::new(
+                FileProducer::new(Rc::clone(file), range.start, range.end - range.start)
+                    .stamped(self.stamp),
+            ),
         }
     }
 }
@@ -189,6 +206,11 @@ impl FileCache {
         }
         self.entries.remove(key);
         None
+    }
+
+    /// Forgets what `key` resolved to.
+    pub fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
     }
 
     /// Remembers what `key` resolved to, if `key` is

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use std::os::fd::OwnedFd;
 
@@ -29,7 +29,7 @@ use rustix::fs::{AtFlags, Dir, FileType, Stat, StatxFlags};
 use rustix::io::Errno;
 
 use super::beneath::{OpenError, Opened, Root};
-use super::cache::{self, CachedFile, FileCache, stat_mtime};
+use super::cache::{self, CachedFile, FileCache};
 use super::error::HttpError;
 use super::head::{Framing, Method, Persistence, Request, Version};
 use super::path::{self, Resolved};
@@ -37,7 +37,7 @@ use super::range::{self, RangeRequest};
 use super::status::{SERVER, reason, status_line};
 use super::{Config, Shared, conditional, listing};
 use crate::channel::Channel;
-use crate::producer::{BytesProducer, Composite, Piece, Producer};
+use crate::producer::{BytesProducer, Composite, FileStamp, Piece, Producer, time_of};
 
 /// The methods this server allows, for `Allow`.
 const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -308,7 +308,13 @@ fn serve(
     let cfg = &shared.config;
     let key = req.target.split('?').next().unwrap_or_default();
     if let Some(file) = cache.get(key, now) {
-        return serve_file(cfg, req, &file);
+        // A file sent from the disk may have been rewritten in place since
+        // the entry was made: its validators would no longer describe its
+        // bytes. Then it is resolved afresh.
+        if file.is_current() {
+            return serve_file(cfg, req, &file);
+        }
+        cache.remove(key);
     }
     match find(cfg, &shared.root, cache, req.target, now)? {
         Found::File(file) => {
@@ -420,7 +426,7 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Result<Reply, 
     // RFC 9110 §13.2.2: If-None-Match takes precedence over If-Modified-Since.
     let not_modified = match (req.if_none_match.as_deref(), req.if_modified_since) {
         (Some(inm), _) => conditional::if_none_match_matches(inm, &f.etag),
-        (None, Some(ims)) => conditional::not_modified_since(ims, f.mtime),
+        (None, Some(ims)) => conditional::not_modified_since(ims, f.mtime, SystemTime::now()),
         (None, None) => false,
     };
     if not_modified {
@@ -521,16 +527,11 @@ impl EntryMeta {
         let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::STATX_DONT_SYNC;
         let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
         match rustix::fs::statx(dir, name, flags, mask) {
-            Ok(x) => {
-                let t = x.stx_mtime;
-                let mtime = u64::try_from(t.tv_sec)
-                    .map_or(UNIX_EPOCH, |secs| UNIX_EPOCH + Duration::new(secs, t.tv_nsec));
-                Some(EntryMeta {
-                    kind: FileType::from_raw_mode(u32::from(x.stx_mode)),
-                    size: x.stx_size,
-                    mtime,
-                })
-            }
+            Ok(x) => Some(EntryMeta {
+                kind: FileType::from_raw_mode(u32::from(x.stx_mode)),
+                size: x.stx_size,
+                mtime: time_of(x.stx_mtime.tv_sec, x.stx_mtime.tv_nsec),
+            }),
             Err(Errno::NOSYS) => rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
                 .ok()
                 .map(|stat| EntryMeta::from(&stat)),
@@ -544,7 +545,7 @@ impl From<&Stat> for EntryMeta {
         EntryMeta {
             kind: FileType::from_raw_mode(stat.st_mode),
             size: stat.st_size as u64,
-            mtime: stat_mtime(stat),
+            mtime: FileStamp::from(stat).mtime,
         }
     }
 }
