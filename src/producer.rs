@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,17 +37,36 @@ pub enum Piece {
     /// Bytes shared with other responses (a cached small file, a rendered
     /// field block): queuing them is a reference-count increment.
     Shared(Rc<[u8]>),
+    /// Part of bytes shared with other responses (a range of a cached small
+    /// file): a reference-count increment too, never a copy. Made with
+    /// [`Piece::slice`], so the range always lies inside the bytes.
+    Slice(Rc<[u8]>, Range<usize>),
     /// A region of a file, sent without copying it through user space when
     /// the transport allows.
     File(FileSpan),
 }
 
 impl Piece {
+    /// The bytes `range` of `bytes`, shared.
+    ///
+    /// # Panics
+    ///
+    /// If `range` does not lie inside `bytes`.
+    pub fn slice(bytes: &Rc<[u8]>, range: Range<usize>) -> Piece {
+        assert!(
+            range.start <= range.end && range.end <= bytes.len(),
+            "slice {range:?} of {} bytes",
+            bytes.len()
+        );
+        Piece::Slice(Rc::clone(bytes), range)
+    }
+
     /// The number of bytes this piece stands for.
     pub fn len(&self) -> u64 {
         match self {
             Piece::Bytes(b) => b.len() as u64,
             Piece::Shared(b) => b.len() as u64,
+            Piece::Slice(_, r) => (r.end - r.start) as u64,
             Piece::File(span) => span.len,
         }
     }
@@ -56,6 +76,7 @@ impl Piece {
         match self {
             Piece::Bytes(b) => Some(b),
             Piece::Shared(b) => Some(b),
+            Piece::Slice(b, r) => Some(&b[r.clone()]),
             Piece::File(_) => None,
         }
     }
@@ -65,12 +86,13 @@ impl Piece {
         self.len() == 0
     }
 
-    /// What kind of piece this is, for the trace: `bytes`, `shared` or
-    /// `file`.
+    /// What kind of piece this is, for the trace: `bytes`, `shared`,
+    /// `slice` or `file`.
     pub fn kind(&self) -> &'static str {
         match self {
             Piece::Bytes(_) => "bytes",
             Piece::Shared(_) => "shared",
+            Piece::Slice(..) => "slice",
             Piece::File(_) => "file",
         }
     }
@@ -81,6 +103,7 @@ impl fmt::Debug for Piece {
         match self {
             Piece::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             Piece::Shared(b) => write!(f, "Shared({} bytes)", b.len()),
+            Piece::Slice(b, r) => write!(f, "Slice({r:?} of {} bytes)", b.len()),
             Piece::File(s) => write!(f, "File({}+{})", s.offset, s.len),
         }
     }

@@ -29,7 +29,8 @@ use rustix::fs::{AtFlags, Dir, FileType, Stat, StatxFlags};
 use rustix::io::Errno;
 
 use super::beneath::{OpenError, Opened, Root};
-use super::cache::{self, CachedFile, FileCache};
+use super::byteranges::{self, ByteRanges};
+use super::cache::{self, CachedFile, FileCache, Part};
 use super::error::HttpError;
 use super::head::{Framing, Method, Persistence, Request, Version};
 use super::path::{self, Resolved};
@@ -37,7 +38,7 @@ use super::range::{self, RangeRequest};
 use super::status::{SERVER, reason, status_line};
 use super::{Config, Shared, conditional, listing};
 use crate::channel::Channel;
-use crate::producer::{BytesProducer, Composite, FileStamp, Piece, Producer, time_of};
+use crate::producer::{FileStamp, Piece, Producer, time_of};
 
 /// The methods this server allows, for `Allow`.
 const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -55,6 +56,16 @@ enum Body {
     None,
     Piece(Piece),
     Producer(Box<dyn Producer>),
+}
+
+impl Body {
+    /// Some bytes of a cached file as a body.
+    fn of(part: Part) -> Body {
+        match part {
+            Part::Bytes(piece) => Body::Piece(piece),
+            Part::Spans(spans) => Body::Producer(Box::new(spans)),
+        }
+    }
 }
 
 /// A response ready to be queued. The channel adds `Date` and the
@@ -111,10 +122,11 @@ impl Reply {
         self.field("Content-Length", len)
     }
 
-    /// Sets a streamed body and its Content-Length.
-    fn body(mut self, len: u64, body: Box<dyn Producer>) -> Reply {
+    /// Sets a body (a piece or a producer) of `len` bytes and its
+    /// Content-Length.
+    fn body(mut self, len: u64, body: Body) -> Reply {
         self.body_len = len;
-        self.body = Body::Producer(body);
+        self.body = body;
         self.field("Content-Length", len)
     }
 
@@ -154,7 +166,7 @@ impl Reply {
     fn whole_file(f: &CachedFile) -> Reply {
         let body = match &f.body {
             cache::Body::InMemory(contents) => Body::Piece(Piece::Shared(Rc::clone(contents))),
-            cache::Body::OnDisk(_) => Body::Producer(f.producer(0..f.len)),
+            cache::Body::OnDisk(_) => Body::of(f.part(0..f.len)),
         };
         Reply {
             status: 200,
@@ -422,7 +434,7 @@ fn io_failure(e: &io::Error, forbidden: HttpError) -> HttpError {
 }
 
 /// Answers for a file: 200, 206, 304 or 416.
-fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Result<Reply, HttpError> {
+fn serve_file(cfg: &Config, req: &Request<'_>, f: &Rc<CachedFile>) -> Result<Reply, HttpError> {
     // RFC 9110 §13.2.2: If-None-Match takes precedence over If-Modified-Since.
     let not_modified = match (req.if_none_match.as_deref(), req.if_modified_since) {
         (Some(inm), _) => conditional::if_none_match_matches(inm, &f.etag),
@@ -458,31 +470,15 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &CachedFile) -> Result<Reply, 
             partial()
                 .field("Content-Type", &f.content_type)
                 .field("Content-Range", range::content_range(r, f.len))
-                .body(r.end - r.start, f.producer(r.clone()))
+                .body(r.end - r.start, Body::of(f.part(r.clone())))
         }
         RangeRequest::Ranges(ranges) => {
-            let boundary = format!("asynchat-{}", f.etag.trim_matches('"'));
-            let mut body = Composite::new();
-            let mut total = 0;
-            for r in &ranges {
-                let part = format!(
-                    "\r\n--{boundary}\r\nContent-Type: {}\r\nContent-Range: {}\r\n\r\n",
-                    f.content_type,
-                    range::content_range(r, f.len)
-                );
-                total += part.len() as u64 + (r.end - r.start);
-                body = body.with(BytesProducer::new(part));
-                body.push(f.producer(r.clone()));
-            }
-            let end = format!("\r\n--{boundary}--\r\n");
-            total += end.len() as u64;
-            body = body.with(BytesProducer::new(end));
+            let boundary = byteranges::boundary();
+            let content_type = format!("multipart/byteranges; boundary={boundary}");
+            let body = ByteRanges::new(Rc::clone(f), ranges, boundary);
             partial()
-                .field(
-                    "Content-Type",
-                    format!("multipart/byteranges; boundary={boundary}"),
-                )
-                .body(total, Box::new(body))
+                .field("Content-Type", content_type)
+                .body(body.len(), Body::Producer(Box::new(body)))
         }
     })
 }
