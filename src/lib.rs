@@ -88,6 +88,7 @@ pub mod fifo;
 #[doc = include_str!("guide.md")]
 pub mod guide {}
 pub mod http;
+pub mod logsink;
 pub mod producer;
 pub mod reactor;
 pub mod terminator;

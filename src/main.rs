@@ -3,14 +3,14 @@
 //! This file only turns flags into a [`Config`], sets up logging and
 //! signals, and reports start-up errors as one line with exit status 1.
 
-use std::io::{self, BufWriter, Stderr, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asynchat::http::{Config, Server};
+use asynchat::logsink::LogSink;
 use asynchat::trace::{self, Filter};
 use clap::Parser;
 
@@ -73,53 +73,39 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let log = LogSink::default();
+    // No start-up path may panic on I/O (a panic aborts): clap's own
+    // messages, like every line below, are written with errors ignored.
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let log = match LogSink::spawn(io::stderr(), LOG_BUFFER) {
+        Ok(log) => log,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "asynchat-httpd: cannot start the log: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     init_logging(&args, log.clone());
     let result = serve(args, log.clone());
-    log.flush_now();
+    log.finish(LOG_PATIENCE);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("asynchat-httpd: {message}");
+            let _ = writeln!(io::stderr(), "asynchat-httpd: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// Where log lines go: stderr, through a buffer that the event loop flushes
-/// before it waits ([`LogSink::flush_now`]). One access-log line per
-/// response would otherwise be one `write` per response.
-#[derive(Clone)]
-struct LogSink(Arc<Mutex<BufWriter<Stderr>>>);
-
-impl LogSink {
-    /// Writes out what is buffered.
-    fn flush_now(&self) {
-        let _ = self.0.lock().unwrap_or_else(|e| e.into_inner()).flush();
-    }
-}
-
-impl Default for LogSink {
-    fn default() -> LogSink {
-        LogSink(Arc::new(Mutex::new(BufWriter::with_capacity(
-            64 * 1024,
-            io::stderr(),
-        ))))
-    }
-}
-
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(buf)
-    }
-
-    /// env_logger flushes after every record; the buffer is flushed by the
-    /// event loop instead (and when it is full), so this does nothing.
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// Room for log lines waiting to be written; beyond it lines are dropped
+/// and counted, never waited for (see [`LogSink`]).
+const LOG_BUFFER: usize = 1 << 20;
+/// How long the process waits at exit for its log to be written.
+const LOG_PATIENCE: Duration = Duration::from_secs(2);
 
 fn init_logging(args: &Args, sink: LogSink) {
     let mut builder = env_logger::Builder::new();
@@ -207,7 +193,15 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
             stopper.stop();
         }
     });
-    println!("Serving {} at {}", root.display(), server.url());
+    // stdout may be closed, full or a pipe nobody reads: the line is
+    // information, not a reason to stop (or to block).
+    let line = format!("Serving {} at {}\n", root.display(), server.url());
+    if let Err(e) = io::stdout()
+        .write_all(line.as_bytes())
+        .and_then(|()| io::stdout().flush())
+    {
+        log::warn!("could not write the start-up line to stdout: {e}");
+    }
     server.run().map_err(|e| format!("event loop failed: {e}"))
 }
 

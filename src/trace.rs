@@ -160,6 +160,44 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// Text from a request (a target, say) as a log line or the trace may show
+/// it: one line, whatever it holds. Every character that could end a line
+/// or pass for the end of one in some reader is escaped: C0 controls and
+/// DEL as `\xNN`, C1 controls (U+0085 NEL, U+009B CSI among them) and the
+/// Unicode line and paragraph separators (U+2028, U+2029) as `\u{NNNN}`;
+/// `"` and `\` are escaped too, so the text can sit between quotes (the
+/// request of a Common Log Format line). Anything else is shown as it is.
+///
+/// ```
+/// use asynchat::trace::Escaped;
+/// assert_eq!(Escaped("/a b\n\u{2028}\"").to_string(), r#"/a b\x0a\u{2028}\""#);
+/// ```
+pub struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Most targets are printable ASCII with nothing to escape.
+        let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\';
+        if self.0.as_bytes().iter().all(plain) {
+            return f.write_str(self.0);
+        }
+        let needs = |c: char| c.is_control() || matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}');
+        let mut rest = self.0;
+        while let Some(i) = rest.find(needs) {
+            f.write_str(&rest[..i])?;
+            let c = rest[i..].chars().next().unwrap_or_default();
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if (c as u32) < 0x80 => write!(f, "\\x{:02x}", c as u32)?,
+                c => write!(f, "\\u{{{:04x}}}", c as u32)?,
+            }
+            rest = &rest[i + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
+
 /// A producer's size for the trace: `: N bytes` when it is known, nothing
 /// when it is not.
 pub(crate) struct Size(pub Option<u64>);
@@ -299,6 +337,23 @@ mod tests {
         ];
         for (bytes, want) in cases {
             assert_eq!(Shown(bytes).to_string(), *want, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn request_text_is_one_line_in_every_reader() {
+        let cases: &[(&str, &str)] = &[
+            ("/plain/path?q=1", "/plain/path?q=1"),
+            ("/caf\u{e9}/\u{1f600}", "/caf\u{e9}/\u{1f600}"),
+            ("a\nb\rc\td\x00e\x1b", "a\\x0ab\\x0dc\\x09d\\x00e\\x1b"),
+            ("del\x7f", "del\\x7f"),
+            ("nel\u{85}csi\u{9b}", "nel\\u{0085}csi\\u{009b}"),
+            ("ls\u{2028}ps\u{2029}", "ls\\u{2028}ps\\u{2029}"),
+            ("q\"b\\", "q\\\"b\\\\"),
+            ("", ""),
+        ];
+        for &(input, want) in cases {
+            assert_eq!(Escaped(input).to_string(), want, "{input:?}");
         }
     }
 

@@ -399,3 +399,166 @@ fn finding_10_the_multipart_boundary_cannot_be_forged() {
         seen.push(boundary);
     }
 }
+
+/// Starts the binary on `root` with `args`, its stdout and stderr as given,
+/// and returns it with its address (found by probing the port it was told).
+fn start_binary(
+    root: &std::path::Path,
+    args: &[&str],
+    stdout: std::process::Stdio,
+    stderr: std::process::Stdio,
+) -> (std::process::Child, std::net::SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(BIN)
+        .arg(root)
+        .args(["--port", &port.to_string()])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "the binary never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, addr)
+}
+
+use std::net::TcpStream;
+
+/// Finding 5: with stderr a pipe nobody reads, the server froze after
+/// about 900 requests (the access log was written with blocking calls from
+/// the loop). Logging never blocks the loop now: lines that cannot be
+/// written are dropped and counted, and the count is written once the log
+/// drains.
+#[test]
+fn finding_5_a_log_nobody_reads_does_not_freeze_the_server() {
+    use std::io::Read;
+    let root = a_txt_root("trust-log-pipe");
+    let (mut child, addr) = start_binary(
+        root.path(),
+        &[],
+        std::process::Stdio::null(),
+        std::process::Stdio::piped(),
+    );
+    // 20,000 access-log lines: far more than the pipe (64 KiB) and the
+    // log's buffer (1 MiB) hold, sent 100 to a batch on one connection.
+    let mut c = Client::connect(addr);
+    let batch = get("/a.txt").repeat(100);
+    for _ in 0..200 {
+        c.send(&batch);
+        for _ in 0..100 {
+            assert_eq!(c.read_response().status, 200);
+        }
+    }
+    // New connections are answered too.
+    assert_eq!(Client::connect(addr).request(get("/a.txt")).status, 200);
+    // Now read the log: what was kept, then how much was not.
+    let mut stderr = child.stderr.take().unwrap();
+    terminate(&mut child);
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).unwrap();
+    let _ = child.wait();
+    let dropped: u64 = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("asynchat-httpd: "))
+        .filter(|l| l.contains("log lines dropped"))
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    let kept = log
+        .lines()
+        .filter(|l| l.contains("\"GET /a.txt HTTP/1.1\" 200"))
+        .count() as u64;
+    assert!(
+        dropped > 0,
+        "no drop reported:\n{}",
+        &log[log.len().saturating_sub(500)..]
+    );
+    assert!(kept + dropped >= 20_001, "{kept} kept, {dropped} dropped");
+}
+
+/// Stops the binary with SIGTERM (it finishes its log, then exits).
+fn terminate(child: &mut std::process::Child) {
+    let pid = rustix::process::Pid::from_child(child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+}
+
+/// Finding 6: request targets holding U+0085, U+2028 or U+009B reached the
+/// access log raw, so one request could read as several lines. Every
+/// control character (C0, DEL, C1) and line or paragraph separator from the
+/// request is escaped, in the access log and in the trace.
+#[test]
+fn finding_6_log_lines_cannot_be_forged() {
+    let root = a_txt_root("trust-log-forge");
+    let (mut child, addr) = start_binary(
+        root.path(),
+        &["--trace"],
+        std::process::Stdio::null(),
+        std::process::Stdio::piped(),
+    );
+    let lines = lines_of(child.stderr.take().unwrap());
+    // Each of these starts a new line in some reader of the log.
+    let forged = "/x\u{85}127.0.0.1\u{2028}GET\u{2029}/admin\u{9b}31m";
+    let mut c = Client::connect(addr);
+    let r = c.request(format!("GET {forged} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert_eq!(r.status, 404);
+    assert_eq!(c.request(get("/a.txt")).status, 200);
+    terminate(&mut child);
+    let _ = child.wait();
+    let log: Vec<String> = lines.iter().collect();
+    let bad = |l: &&String| {
+        l.chars()
+            .any(|ch| ch.is_control() || ch == '\u{2028}' || ch == '\u{2029}')
+    };
+    assert!(
+        !log.iter().any(|l| bad(&l)),
+        "a raw control character: {log:#?}"
+    );
+    // The access line and the trace's head line carry the target escaped.
+    let escaped =
+        |l: &&String| l.contains("\\u{0085}") && l.contains("\\u{2028}") && l.contains("\\u{009b}");
+    let access = log
+        .iter()
+        .filter(escaped)
+        .filter(|l| l.contains("\" 404 "))
+        .count();
+    let trace = log
+        .iter()
+        .filter(escaped)
+        .filter(|l| l.contains(" head GET "))
+        .count();
+    assert_eq!((access, trace), (1, 1), "{log:#?}");
+}
+
+/// Finding 8: with stdout a closed pipe or /dev/full, the server died of
+/// SIGABRT at start-up (a panic in println! under panic = "abort"). No
+/// start-up path panics on I/O now: it serves, and says why the line is
+/// missing.
+#[test]
+fn finding_8_a_broken_stdout_does_not_stop_the_server() {
+    let root = a_txt_root("trust-stdout");
+    let closed = {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        drop(r);
+        std::process::Stdio::from(std::fs::File::from(w))
+    };
+    let full = std::process::Stdio::from(std::fs::File::create("/dev/full").unwrap());
+    for (what, stdout) in [("a closed pipe", closed), ("/dev/full", full)] {
+        let (mut child, addr) =
+            start_binary(root.path(), &[], stdout, std::process::Stdio::piped());
+        let r = Client::connect(addr).request(get("/a.txt"));
+        assert_eq!(r.text(), A_TXT, "{what}");
+        assert!(child.try_wait().unwrap().is_none(), "{what}: exited");
+        terminate(&mut child);
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{what}: {status:?}");
+    }
+}

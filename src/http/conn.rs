@@ -30,6 +30,7 @@ use crate::channel::{AsyncChat, Channel};
 use crate::reactor::CloseReason;
 use crate::terminator::Terminator;
 use crate::trace;
+use crate::trace::Escaped;
 
 /// The longest chunk-size line (with extensions) or trailer line accepted.
 pub const MAX_LINE: usize = 4096;
@@ -71,12 +72,10 @@ impl fmt::Display for RequestLine<'_> {
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
         };
-        let (method, target) = (self.0.method_token, self.0.target);
-        if target.contains(['"', '\\']) {
-            write!(f, "{method} {} {version}", target.escape_debug())
-        } else {
-            write!(f, "{method} {target} {version}")
-        }
+        // The method is a token (httparse checked), the target anything a
+        // request line may hold: escaped, so one request is one log line.
+        let (method, target) = (self.0.method_token, Escaped(self.0.target));
+        write!(f, "{method} {target} {version}")
     }
 }
 

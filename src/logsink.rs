@@ -1,0 +1,221 @@
+//! A log writer that never blocks its caller.
+//!
+//! An event loop that writes its log with blocking calls is at the mercy of
+//! whoever reads the log: a pipe nobody reads fills in 64 KiB, and then the
+//! next write stops the loop and every connection with it. [`LogSink`] takes
+//! lines into a bounded buffer (a lock held for a copy, never for a system
+//! call), and a thread of its own writes them out, blocking as long as the
+//! output needs. When the buffer is full, lines are dropped, whole, and
+//! counted, and once the output drains again the count is written too:
+//! `asynchat-httpd: 1234 log lines dropped: the log's reader did not keep up`.
+//! Nothing is lost silently.
+//!
+//! The loop calls [`LogSink::flush_now`] before it waits, so lines leave in
+//! batches under load and at once when it is idle.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// What the writer thread and the writers share.
+#[derive(Default)]
+struct State {
+    /// Lines waiting to be written.
+    buf: Vec<u8>,
+    /// Lines dropped since the last report.
+    dropped: u64,
+    /// Lines dropped in all.
+    dropped_total: u64,
+    /// The writer thread is writing a batch (it will look again after).
+    writing: bool,
+    /// No more lines will come: write what is left and stop.
+    closed: bool,
+    /// The writer thread has stopped.
+    exited: bool,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    /// Wakes the writer thread.
+    work: Condvar,
+    /// Tells [`LogSink::finish`] that a batch was written.
+    written: Condvar,
+    capacity: usize,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A bounded, non-blocking writer of log lines; cheap to clone (every clone
+/// writes to the same buffer).
+#[derive(Clone)]
+pub struct LogSink(Arc<Inner>);
+
+impl LogSink {
+    /// Starts a writer thread that writes to `out`, with room for
+    /// `capacity` bytes of lines waiting.
+    ///
+    /// # Errors
+    ///
+    /// The error from starting the thread.
+    pub fn spawn(out: impl Write + Send + 'static, capacity: usize) -> io::Result<LogSink> {
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            written: Condvar::new(),
+            capacity,
+        });
+        let shared = Arc::clone(&inner);
+        std::thread::Builder::new()
+            .name("log".into())
+            .spawn(move || write_out(&shared, out))?;
+        Ok(LogSink(inner))
+    }
+
+    /// Hands the lines taken so far to the writer thread, unless it is busy
+    /// writing (it takes them when it is done). Never blocks.
+    pub fn flush_now(&self) {
+        let st = self.0.lock();
+        if !st.writing && (!st.buf.is_empty() || st.dropped > 0) {
+            self.0.work.notify_one();
+        }
+    }
+
+    /// How many lines have been dropped since the sink started.
+    pub fn lines_dropped(&self) -> u64 {
+        self.0.lock().dropped_total
+    }
+
+    /// Writes out what is waiting and stops the writer thread, waiting for
+    /// it at most `patience` (a log nobody reads must not keep the process
+    /// from exiting). Lines taken after this are dropped.
+    pub fn finish(&self, patience: Duration) {
+        let deadline = Instant::now() + patience;
+        let mut st = self.0.lock();
+        st.closed = true;
+        self.0.work.notify_one();
+        while !st.exited {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            st = match self.0.written.wait_timeout(st, left) {
+                Ok((st, _)) => st,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+}
+
+impl Write for LogSink {
+    /// Takes `buf` whole (a log record), or drops it whole when the lines
+    /// waiting would exceed the capacity; either way it reports success, so
+    /// the logger never retries or blocks.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut st = self.0.lock();
+        if st.closed || st.buf.len() + buf.len() > self.0.capacity {
+            let lines = buf.iter().filter(|&&b| b == b'\n').count().max(1) as u64;
+            st.dropped += lines;
+            st.dropped_total += lines;
+        } else {
+            st.buf.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    /// Lines are written by the writer thread when the loop hands them over
+    /// ([`LogSink::flush_now`]); a logger's flush after every record does
+    /// nothing.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The writer thread: takes the waiting lines in one batch, writes them
+/// (blocking as long as `out` needs), reports drops, and goes back for more.
+fn write_out(inner: &Inner, mut out: impl Write) {
+    let mut batch = Vec::new();
+    loop {
+        let dropped = {
+            let mut st = inner.lock();
+            while st.buf.is_empty() && st.dropped == 0 && !st.closed {
+                st = match inner.work.wait(st) {
+                    Ok(st) => st,
+                    Err(e) => e.into_inner(),
+                };
+            }
+            if st.buf.is_empty() && st.dropped == 0 {
+                st.exited = true;
+                inner.written.notify_all();
+                return;
+            }
+            std::mem::swap(&mut st.buf, &mut batch);
+            st.writing = true;
+            std::mem::take(&mut st.dropped)
+        };
+        // A log that cannot be written (a closed pipe) loses its lines; the
+        // loop never learns of it and never waits for it.
+        let _ = out.write_all(&batch);
+        if dropped > 0 {
+            let _ = writeln!(
+                out,
+                "asynchat-httpd: {dropped} log lines dropped: the log's reader did not keep up"
+            );
+        }
+        let _ = out.flush();
+        batch.clear();
+        let mut st = inner.lock();
+        st.writing = false;
+        inner.written.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn a_log_nobody_reads_never_blocks_and_reports_what_it_dropped() {
+        let (reader, writer) = rustix::pipe::pipe().unwrap();
+        let mut sink = LogSink::spawn(std::fs::File::from(writer), 64 * 1024).unwrap();
+        // Far more than the pipe (64 KiB) and the buffer hold: none of it
+        // may block, and the test would hang here if it did.
+        let mut line = vec![b'x'; 99];
+        line.push(b'\n');
+        for _ in 0..20_000 {
+            sink.write_all(&line).unwrap();
+            sink.flush_now();
+        }
+        let dropped = sink.lines_dropped();
+        assert!(dropped > 10_000, "{dropped} lines dropped");
+        // Now read: what was kept arrives, then the count of what was not.
+        let reading = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            std::fs::File::from(reader).read_to_end(&mut all).unwrap();
+            all
+        });
+        sink.write_all(b"after\n").unwrap();
+        sink.finish(Duration::from_secs(10));
+        drop(sink);
+        let all = String::from_utf8(reading.join().unwrap()).unwrap();
+        let kept = all.lines().filter(|l| l.len() == 99).count() as u64;
+        assert!(kept > 0, "no line kept");
+        let reports: u64 = all
+            .lines()
+            .filter_map(|l| l.strip_prefix("asynchat-httpd: "))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+            .sum();
+        assert_eq!(
+            reports,
+            dropped,
+            "{}",
+            &all[all.len().saturating_sub(300)..]
+        );
+        assert_eq!(kept + dropped, 20_000, "every line written or counted");
+        assert!(all.contains("after\n"), "a line taken once the log drained");
+    }
+}
