@@ -512,7 +512,8 @@ pub trait AsyncChat {
     /// nothing.
     fn observe(&mut self, _chan: &Channel) {}
 
-    /// The channel left the reactor; called exactly once.
+    /// The channel left the reactor; called exactly once. Nothing pushed
+    /// here is sent, but [`Channel::wake`] still reaches the others.
     fn handle_close(&mut self, _chan: &mut Channel, _reason: CloseReason) {}
 }
 
@@ -752,7 +753,7 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         self.leave(cx)
     }
 
-    fn handle_close(&mut self, reason: CloseReason) {
+    fn handle_close(&mut self, cx: &mut Context<'_>, reason: CloseReason) {
         // The channel itself finished before lingering began; how the
         // linger ended is the socket's business.
         let reason = if self.lingering {
@@ -760,7 +761,11 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         } else {
             reason
         };
+        self.enter(cx);
         trace!(&self.chan.trace, "close: {reason}");
         self.handler.handle_close(&mut self.chan, reason);
+        for token in self.chan.wakes.drain(..) {
+            cx.wake(token);
+        }
     }
 }

@@ -183,7 +183,9 @@ pub trait Dispatcher {
 
     /// The dispatcher leaves the map. Called exactly once, whatever the
     /// reason; the socket closes when the dispatcher is dropped right after.
-    fn handle_close(&mut self, _reason: CloseReason) {}
+    /// Wakes asked for here are delivered (a chat member that leaves tells
+    /// the others); the deadline no longer matters.
+    fn handle_close(&mut self, _cx: &mut Context<'_>, _reason: CloseReason) {}
 }
 
 /// True for the errors that just mean the peer went away.
@@ -591,7 +593,19 @@ impl<D: Dispatcher> Reactor<D> {
         match entry {
             Entry::Channel(mut d) => {
                 self.channels -= 1;
-                d.handle_close(reason);
+                let mut gone = None;
+                let mut cx = Context {
+                    now: self.now,
+                    token: Token {
+                        index,
+                        generation: slot.generation,
+                    },
+                    deadline: &mut gone,
+                    read_buffer: &mut self.read_buffer,
+                    wakes: &mut self.wakes,
+                    stop: &self.stop,
+                };
+                d.handle_close(&mut cx, reason);
             }
             Entry::Listener(_) => self.listeners.retain(|&i| i != index),
         }

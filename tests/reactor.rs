@@ -111,7 +111,7 @@ impl Dispatcher for Probe {
         Ok(Flow::Continue)
     }
 
-    fn handle_close(&mut self, reason: CloseReason) {
+    fn handle_close(&mut self, _cx: &mut Context<'_>, reason: CloseReason) {
         self.counts.closes.fetch_add(1, Ordering::SeqCst);
         self.counts.reasons.lock().unwrap().push(reason);
     }
@@ -407,7 +407,7 @@ impl Dispatcher for Tally {
         self.count();
     }
 
-    fn handle_close(&mut self, _reason: CloseReason) {
+    fn handle_close(&mut self, _cx: &mut Context<'_>, _reason: CloseReason) {
         self.count();
     }
 }
@@ -696,4 +696,56 @@ mod outgoing {
         reactor.poll(Some(Duration::from_millis(30))).unwrap();
         assert!(start.elapsed() >= Duration::from_millis(29));
     }
+}
+
+/// Tells every other member when one leaves, from `handle_close`.
+struct Leaver {
+    members: std::rc::Rc<std::cell::RefCell<Vec<asynchat::Token>>>,
+}
+
+impl AsyncChat for Leaver {
+    fn handle_connect(&mut self, chan: &mut Channel) {
+        self.members.borrow_mut().push(chan.token());
+    }
+    fn collect_incoming_data(&mut self, _chan: &mut Channel, _data: &[u8]) {}
+    fn found_terminator(&mut self, chan: &mut Channel) {
+        chan.push(&b"ok\n"[..]);
+    }
+    fn handle_wake(&mut self, chan: &mut Channel) {
+        chan.push(&b"someone left\n"[..]);
+    }
+    fn handle_close(&mut self, chan: &mut Channel, _reason: CloseReason) {
+        let mut members = self.members.borrow_mut();
+        members.retain(|&t| t != chan.token());
+        for &t in members.iter() {
+            chan.wake(t);
+        }
+    }
+}
+
+#[test]
+fn a_wake_asked_for_in_handle_close_reaches_the_others() {
+    let (addr, stopper, handle) = serve(|| {
+        let members = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        move |stream, _peer, _cx: &mut Context<'_>| {
+            let h = Leaver {
+                members: std::rc::Rc::clone(&members),
+            };
+            Some(Connection::new(stream, Channel::new(b"\n"), h))
+        }
+    });
+    let mut a = connect(addr);
+    let mut b = connect(addr);
+    let mut ok = [0; 3];
+    for c in [&mut a, &mut b] {
+        c.write_all(b"hi\n").unwrap();
+        c.read_exact(&mut ok).unwrap();
+        assert_eq!(&ok, b"ok\n");
+    }
+    drop(a);
+    let mut told = [0; 13];
+    b.read_exact(&mut told).unwrap();
+    assert_eq!(&told, b"someone left\n");
+    drop(b);
+    stop(stopper, handle);
 }
