@@ -612,11 +612,9 @@ mod outgoing {
         }
     }
 
-    fn asker() -> (
-        Asker,
-        Rc<RefCell<Vec<u8>>>,
-        Rc<RefCell<Option<CloseReason>>>,
-    ) {
+    type Shared<T> = Rc<RefCell<T>>;
+
+    fn asker() -> (Asker, Shared<Vec<u8>>, Shared<Option<CloseReason>>) {
         let answer = Rc::new(RefCell::new(Vec::new()));
         let closed = Rc::new(RefCell::new(None));
         let a = Asker {

@@ -11,6 +11,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub mod ws;
+
 use asynchat::Stopper;
 use asynchat::http::{Config, Server};
 
