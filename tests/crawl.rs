@@ -352,7 +352,7 @@ fn bodies_are_delimited_as_rfc_9112_section_6_3_says() {
 
 // ------------------------------------------------------------ in memory
 
-/// A crawl of `http://127.0.0.1:1/` into `out` and one of its
+/// A crawl from `start` into `out` and one of its
 /// connections on a channel with no socket, traced.
 type InMemory = (
     Rc<RefCell<crawl::Crawl>>,
@@ -361,9 +361,9 @@ type InMemory = (
     Rc<RefCell<Vec<String>>>,
 );
 
-fn in_memory(out: &Path) -> InMemory {
+fn in_memory(out: &Path, start: &str) -> InMemory {
     let config = crawl::Config {
-        start: Url::parse("http://127.0.0.1:1/").unwrap(),
+        start: Url::parse(start).unwrap(),
         outdir: out.to_path_buf(),
         connections: 1,
         pipeline: 8,
@@ -410,7 +410,7 @@ fn responses() -> Vec<u8> {
 /// Feeds the responses in reads of `size`, then the end of stream;
 /// returns the trace.
 fn crawl_in_memory(out: &Path, size: usize) -> (Vec<String>, Rc<RefCell<crawl::Crawl>>) {
-    let (c, mut f, mut chan, lines) = in_memory(out);
+    let (c, mut f, mut chan, lines) = in_memory(out, "http://127.0.0.1:1/");
     f.handle_connect(&mut chan);
     let mut requests = Vec::new();
     chan.send(&mut f, &mut requests).unwrap();
@@ -1072,4 +1072,44 @@ fn a_server_that_is_not_there_ends_the_crawl_with_a_report() {
         stderr.trim(),
         "crawl: https://127.0.0.1/: only http:// URLs can be crawled"
     );
+}
+
+// ------------------------------------------------------------ the guide
+
+/// The guide's trace of a body with no length: one request, an HTTP/1.0
+/// response without Content-Length in two reads, then the close.
+fn guide_trace() -> (Vec<String>, Vec<u8>) {
+    use asynchat::trace::Shown;
+    let out = TempDir::new("crawl-guide");
+    let (_, mut f, mut chan, lines) = in_memory(out.path(), "http://127.0.0.1:8000/notes.txt");
+    let trace = chan.tracer().unwrap().clone();
+    f.handle_connect(&mut chan);
+    let mut wire = Vec::new();
+    chan.send(&mut f, &mut wire).unwrap();
+    let reads: [&[u8]; 2] = [
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello, ",
+        b"world\n",
+    ];
+    for read in reads {
+        trace.event(format_args!("read {} bytes {}", read.len(), Shown(read)));
+        chan.feed(&mut f, read);
+    }
+    trace.event(format_args!("read: end of stream"));
+    chan.feed_eof(&mut f);
+    let saved = std::fs::read(out.path().join("notes.txt")).unwrap();
+    let lines = lines.borrow().clone();
+    (lines, saved)
+}
+
+#[test]
+fn the_guides_crawl_trace_is_what_the_client_does() {
+    let (got, saved) = guide_trace();
+    assert_eq!(saved, b"hello, world\n");
+    common::assert_trace_is(&common::guide_block("crawl: until-close"), &got);
+}
+
+#[test]
+#[ignore = "prints the guide's crawl trace, to paste"]
+fn print_the_guides_crawl_trace() {
+    println!("{}", guide_trace().0.join("\n"));
 }

@@ -829,3 +829,44 @@ fn python_with_websockets() -> Option<PathBuf> {
     }
     None
 }
+
+// ------------------------------------------------------------ the guide
+
+/// The guide's WebSocket trace: a member that has upgraded and joined
+/// receives RFC 6455 §5.7's masked "Hello" in two reads that cut its mask
+/// in half, then a ping and a 300-byte message in one read.
+fn guide_trace() -> Vec<String> {
+    use asynchat::trace::Shown;
+    let room = Rc::new(RefCell::new(member::Room::default()));
+    let mut m = member::Member::new(room, Rc::new(member::Settings::default()));
+    let mut chan = Channel::new(member::Member::initial_terminator());
+    let mut setup = GOOD.as_bytes().to_vec();
+    setup.extend(masked_frame(0x81, b"alice"));
+    chan.feed(&mut m, &setup);
+    let (trace, lines) = Trace::collect("");
+    chan.set_trace(Some(trace.clone()));
+    let hello: &[u8] = &[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    let mut second = hello[4..].to_vec();
+    second.extend(masked_frame(0x89, b"hi"));
+    second.extend(masked_frame(0x81, &[b'x'; 300]));
+    for read in [&hello[..4], &second[..]] {
+        trace.event(format_args!("read {} bytes {}", read.len(), Shown(read)));
+        chan.feed(&mut m, read);
+    }
+    let lines = lines.borrow().clone();
+    lines
+}
+
+#[test]
+fn the_guides_websocket_trace_is_what_the_frame_walk_does() {
+    let got = guide_trace();
+    common::assert_trace_is(&common::guide_block("websocket: hello"), &got);
+}
+
+#[test]
+#[ignore = "prints the guide's WebSocket trace, to paste"]
+fn print_the_guides_websocket_trace() {
+    println!("{}", guide_trace().join("\n"));
+}
