@@ -650,7 +650,7 @@ fn start_nginx(bin: &Path, tmp: &TempDir) -> Other {
         "types { text/html html; text/css css; image/svg+xml svg; }".to_string()
     };
     let conf = format!(
-        "worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log error;\n\
+        "master_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log error;\n\
          events {{ worker_connections 64; }}\n\
          http {{ access_log off; {mime}\n\
            client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
