@@ -99,8 +99,9 @@ struct Tab {
 }
 
 impl Tab {
-    /// Sends a command and returns its response (the JSON text).
-    fn call(&mut self, method: &str, params: &str) -> String {
+    /// Sends a command and returns its response (the JSON text), which
+    /// may be an error.
+    fn try_call(&mut self, method: &str, params: &str) -> String {
         self.next_id += 1;
         let id = self.next_id;
         self.ws.send_text(&format!(
@@ -110,9 +111,34 @@ impl Tab {
         loop {
             let reply = self.ws.recv_text();
             if reply.starts_with(&mine) {
-                assert!(!reply.contains("\"error\":"), "{method}: {reply}");
                 return reply;
             }
+        }
+    }
+
+    /// Sends a command that must succeed, and returns its response.
+    fn call(&mut self, method: &str, params: &str) -> String {
+        let reply = self.try_call(method, params);
+        assert!(!reply.contains("\"error\":"), "{method}: {reply}");
+        reply
+    }
+
+    /// Waits until the tab has navigated to the chat page and loaded it:
+    /// a tab opens on `about:blank`, whose context the navigation destroys
+    /// under any command sent too early.
+    fn wait_loaded(&mut self) {
+        let deadline = Instant::now() + STEP;
+        let params = "{\"expression\":\"document.readyState + ' ' + location.pathname\",\"returnByValue\":true}";
+        loop {
+            let reply = self.try_call("Runtime.evaluate", params);
+            if reply.contains("complete /chat.html") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the chat page never loaded: {reply}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -218,7 +244,9 @@ fn open_tab(port: u16, url: &str) -> Tab {
     let target = &rest[..rest.find('"').unwrap()];
     let (addr, path) = target.split_at(target.find('/').unwrap());
     let ws = WsClient::connect(addr.parse().unwrap(), path);
-    Tab { ws, next_id: 0 }
+    let mut tab = Tab { ws, next_id: 0 };
+    tab.wait_loaded();
+    tab
 }
 
 #[test]
