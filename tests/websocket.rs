@@ -855,8 +855,7 @@ fn guide_trace() -> Vec<String> {
         trace.event(format_args!("read {} bytes {}", read.len(), Shown(read)));
         chan.feed(&mut m, read);
     }
-    let lines = lines.borrow().clone();
-    lines
+    lines.borrow().clone()
 }
 
 #[test]
