@@ -343,7 +343,7 @@ fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
 fn bench_channel(c: &mut Criterion) {
     let site = Site::new();
     let config = asynchat::http::Config::new(&site.0).expect("the bench directory is servable");
-    let shared = Shared::new(config);
+    let shared = Shared::new(config).expect("the root opens");
     let mut handler = HttpChannel::new(shared);
     let mut chan = Channel::new(HttpChannel::initial_terminator());
     let requests = pipelined(WRK_GET, PIPELINE);

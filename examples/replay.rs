@@ -91,7 +91,7 @@ impl Split {
 /// Feeds `input` through a fresh HTTP channel in reads of `split`, and
 /// returns the trace lines and the bytes the channel wrote.
 fn replay(config: &Config, input: &[u8], split: Split, traced: bool) -> (Vec<String>, Vec<u8>) {
-    let mut handler = HttpChannel::new(Shared::new(config.clone()));
+    let mut handler = HttpChannel::new(Shared::new(config.clone()).expect("the root opens"));
     let mut chan = Channel::new(HttpChannel::initial_terminator());
     let (trace, lines) = Trace::collect("");
     if traced {

@@ -45,8 +45,12 @@ pub struct Limits {
     /// Delivery pauses (and reading stops) while this many pieces and
     /// producers are queued for output (an HTTP response is about five).
     pub max_queued: usize,
-    /// ... or while this many bytes of output are buffered in memory.
-    pub max_buffered: u64,
+    /// ... or while this many bytes of output are queued, whatever their
+    /// kind: pieces in memory, shared or not, file spans, and what queued
+    /// producers promised ([`Fifo::queued_bytes`]). Counting all of them is
+    /// what keeps a client that pipelines requests and never reads from
+    /// making the server hold responses of any kind without bound.
+    pub max_queued_bytes: u64,
     /// The most bytes written for one write event, so a client downloading a
     /// large file shares the loop fairly. The default is one
     /// [`FILE_SPAN_MAX`] span (1 MiB).
@@ -56,8 +60,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_queued: 1024,
-            max_buffered: 1 << 20,
+            max_queued: 256,
+            max_queued_bytes: 1 << 20,
             write_budget: FILE_SPAN_MAX,
         }
     }
@@ -147,11 +151,11 @@ impl Channel {
         let paused = self.output_full();
         if paused != self.traced_pause {
             self.traced_pause = paused;
-            let (items, bytes) = (self.fifo.len(), self.fifo.buffered());
+            let (items, bytes) = (self.fifo.len(), self.fifo.queued_bytes());
             let state = if paused { "on" } else { "off" };
             trace!(
                 &self.trace,
-                "back-pressure {state}: {items} queued, {bytes} bytes buffered"
+                "back-pressure {state}: {items} items, {bytes} bytes queued"
             );
         }
     }
@@ -234,7 +238,7 @@ impl Channel {
 
     fn output_full(&self) -> bool {
         self.fifo.len() >= self.limits.max_queued
-            || self.fifo.buffered() >= self.limits.max_buffered
+            || self.fifo.queued_bytes() >= self.limits.max_queued_bytes
     }
 
     /// True while delivery of records is paused because the output queue is

@@ -69,6 +69,7 @@ impl Transport for TcpStream {
     }
 
     fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {
+        span.verify()?;
         let mut offset = span.offset;
         let count = usize::try_from(span.len).unwrap_or(usize::MAX);
         let n = rustix::fs::sendfile(&*self, &*span.file, Some(&mut offset), count)?;
@@ -87,7 +88,9 @@ impl Transport for Vec<u8> {
 
 enum Item {
     Ready(Piece),
-    Producer(Box<dyn Producer>),
+    /// A producer, with the bytes it is still counted for: what its
+    /// `size_hint` said when it was queued, less what it has made since.
+    Producer(Box<dyn Producer>, u64),
 }
 
 impl Item {
@@ -95,7 +98,7 @@ impl Item {
     fn bytes(&self) -> Option<&[u8]> {
         match self {
             Item::Ready(piece) => piece.as_bytes(),
-            Item::Producer(_) => None,
+            Item::Producer(..) => None,
         }
     }
 }
@@ -107,8 +110,10 @@ pub struct Fifo {
     /// Bytes of the front item already sent (byte pieces only; a file span
     /// is advanced in place).
     front_sent: usize,
-    /// Bytes held in memory by ready byte pieces, for back-pressure.
-    buffered: u64,
+    /// Bytes queued, for back-pressure: every ready piece (in memory or a
+    /// file span) and what producers said they would make, counting the
+    /// front piece whole.
+    queued: u64,
 }
 
 impl Fifo {
@@ -122,15 +127,17 @@ impl Fifo {
         if piece.is_empty() {
             return;
         }
-        if let Some(b) = piece.as_bytes() {
-            self.buffered += b.len() as u64;
-        }
+        self.queued += piece.len();
         self.items.push_back(Item::Ready(piece));
     }
 
-    /// Queues a producer.
+    /// Queues a producer, counted for the bytes its
+    /// [`size_hint`](Producer::size_hint) promises (nothing when it does not
+    /// know: such a producer is bounded by the count of queued items alone).
     pub fn push_producer(&mut self, producer: Box<dyn Producer>) {
-        self.items.push_back(Item::Producer(producer));
+        let promised = producer.size_hint().unwrap_or(0);
+        self.queued += promised;
+        self.items.push_back(Item::Producer(producer, promised));
     }
 
     /// True when nothing is queued.
@@ -143,17 +150,21 @@ impl Fifo {
         self.items.len()
     }
 
-    /// Bytes held in memory by queued byte pieces (not counting what
-    /// producers have yet to make, nor file spans).
-    pub fn buffered(&self) -> u64 {
-        self.buffered - self.front_sent as u64
+    /// Bytes queued and not yet sent, whatever their kind: pieces in
+    /// memory, shared or not, file spans, and what queued producers said
+    /// they would make. This is what back-pressure bounds
+    /// ([`crate::Limits::max_queued_bytes`]): a response costs its length
+    /// here whether it is a page, a range of a cached file or a file sent
+    /// with `sendfile`.
+    pub fn queued_bytes(&self) -> u64 {
+        self.queued - self.front_sent as u64
     }
 
     /// Drops everything queued.
     pub fn clear(&mut self) {
         self.items.clear();
         self.front_sent = 0;
-        self.buffered = 0;
+        self.queued = 0;
     }
 
     /// Makes sure the leading items are ready pieces, asking producers for
@@ -169,14 +180,19 @@ impl Fifo {
                     bytes += piece.len();
                     i += 1;
                 }
-                Item::Producer(p) => match next_piece(p.as_mut()) {
+                Item::Producer(p, promised) => match next_piece(p.as_mut()) {
                     Some(piece) => {
-                        if let Some(b) = piece.as_bytes() {
-                            self.buffered += b.len() as u64;
-                        }
+                        // The piece is counted as ready; the promise shrinks
+                        // by as much, so the total moves only when a
+                        // producer makes more than it promised.
+                        let len = piece.len();
+                        let kept = len.min(*promised);
+                        *promised -= kept;
+                        self.queued += len - kept;
                         self.items.insert(i, Item::Ready(piece));
                     }
                     None => {
+                        self.queued -= *promised;
                         self.items.remove(i);
                     }
                 },
@@ -197,7 +213,7 @@ impl Fifo {
                 return;
             }
             n -= left;
-            self.buffered -= b.len() as u64;
+            self.queued -= b.len() as u64;
             self.front_sent = 0;
             self.items.pop_front();
         }
@@ -265,6 +281,7 @@ impl Fifo {
                     } else if let Some(Item::Ready(Piece::File(span))) = self.items.front_mut() {
                         span.offset += n as u64;
                         span.len -= n as u64;
+                        self.queued -= n as u64;
                         if span.len == 0 {
                             self.items.pop_front();
                         }

@@ -99,7 +99,7 @@ pub mod trace;
 pub use channel::{AsyncChat, Channel, Connection, Limits};
 pub use fifo::{Fifo, Transport};
 pub use producer::{
-    BytesProducer, Chunked, Composite, FileProducer, FileSpan, Hooked, Piece, Producer,
+    BytesProducer, Chunked, Composite, FileProducer, FileSpan, FileStamp, Hooked, Piece, Producer,
 };
 pub use reactor::{
     Acceptor, CloseReason, Context, Dispatcher, Flow, Reactor, Stopper, Token, is_disconnect,

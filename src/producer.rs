@@ -16,8 +16,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The largest span a [`FileProducer`] hands out at once. It bounds one
 /// `sendfile` call, so a client fetching a large file cannot hold the reactor
@@ -35,17 +37,36 @@ pub enum Piece {
     /// Bytes shared with other responses (a cached small file, a rendered
     /// field block): queuing them is a reference-count increment.
     Shared(Rc<[u8]>),
+    /// Part of bytes shared with other responses (a range of a cached small
+    /// file): a reference-count increment too, never a copy. Made with
+    /// [`Piece::slice`], so the range always lies inside the bytes.
+    Slice(Rc<[u8]>, Range<usize>),
     /// A region of a file, sent without copying it through user space when
     /// the transport allows.
     File(FileSpan),
 }
 
 impl Piece {
+    /// The bytes `range` of `bytes`, shared.
+    ///
+    /// # Panics
+    ///
+    /// If `range` does not lie inside `bytes`.
+    pub fn slice(bytes: &Rc<[u8]>, range: Range<usize>) -> Piece {
+        assert!(
+            range.start <= range.end && range.end <= bytes.len(),
+            "slice {range:?} of {} bytes",
+            bytes.len()
+        );
+        Piece::Slice(Rc::clone(bytes), range)
+    }
+
     /// The number of bytes this piece stands for.
     pub fn len(&self) -> u64 {
         match self {
             Piece::Bytes(b) => b.len() as u64,
             Piece::Shared(b) => b.len() as u64,
+            Piece::Slice(_, r) => (r.end - r.start) as u64,
             Piece::File(span) => span.len,
         }
     }
@@ -55,6 +76,7 @@ impl Piece {
         match self {
             Piece::Bytes(b) => Some(b),
             Piece::Shared(b) => Some(b),
+            Piece::Slice(b, r) => Some(&b[r.clone()]),
             Piece::File(_) => None,
         }
     }
@@ -64,12 +86,13 @@ impl Piece {
         self.len() == 0
     }
 
-    /// What kind of piece this is, for the trace: `bytes`, `shared` or
-    /// `file`.
+    /// What kind of piece this is, for the trace: `bytes`, `shared`,
+    /// `slice` or `file`.
     pub fn kind(&self) -> &'static str {
         match self {
             Piece::Bytes(_) => "bytes",
             Piece::Shared(_) => "shared",
+            Piece::Slice(..) => "slice",
             Piece::File(_) => "file",
         }
     }
@@ -80,6 +103,7 @@ impl fmt::Debug for Piece {
         match self {
             Piece::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             Piece::Shared(b) => write!(f, "Shared({} bytes)", b.len()),
+            Piece::Slice(b, r) => write!(f, "Slice({r:?} of {} bytes)", b.len()),
             Piece::File(s) => write!(f, "File({}+{})", s.offset, s.len),
         }
     }
@@ -109,6 +133,57 @@ impl From<String> for Piece {
     }
 }
 
+/// What tells one version of a file from another: which file it is (device
+/// and inode, so a file replaced by another is told apart) and its length,
+/// modification and change times to the nanosecond (so a file rewritten in
+/// place is told apart, even at the same length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    /// The device the file is on.
+    pub dev: u64,
+    /// The inode number.
+    pub ino: u64,
+    /// The length in bytes.
+    pub len: u64,
+    /// The modification time.
+    pub mtime: SystemTime,
+    /// The status change time (moves on every write, every `chmod`, and
+    /// cannot be set back by `touch`).
+    pub ctime: SystemTime,
+}
+
+impl FileStamp {
+    /// The stamp of an open file, from `fstat`.
+    ///
+    /// # Errors
+    ///
+    /// The error from `fstat`.
+    pub fn of(file: &File) -> io::Result<FileStamp> {
+        Ok(FileStamp::from(&rustix::fs::fstat(file)?))
+    }
+}
+
+impl From<&rustix::fs::Stat> for FileStamp {
+    fn from(st: &rustix::fs::Stat) -> FileStamp {
+        FileStamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            len: st.st_size as u64,
+            mtime: time_of(st.st_mtime, st.st_mtime_nsec),
+            ctime: time_of(st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+}
+
+/// A `stat` time (seconds, possibly before the epoch, and nanoseconds).
+pub(crate) fn time_of(secs: i64, nanos: impl TryInto<u32>) -> SystemTime {
+    let nanos = Duration::from_nanos(u64::from(nanos.try_into().unwrap_or(0)));
+    match u64::try_from(secs) {
+        Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs) + nanos,
+        Err(_) => UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + nanos,
+    }
+}
+
 /// A region of an open file: `len` bytes from `offset`.
 #[derive(Clone)]
 pub struct FileSpan {
@@ -118,9 +193,26 @@ pub struct FileSpan {
     pub offset: u64,
     /// How many bytes it holds.
     pub len: u64,
+    /// The version of the file the bytes must come from, when the response
+    /// promised one (its `ETag`, its `Content-Length`): before each write
+    /// of the span the file is checked, and a file that changed fails the
+    /// write rather than sending bytes of another version.
+    pub stamp: Option<FileStamp>,
 }
 
 impl FileSpan {
+    /// Checks that the file is still the version the span was made for.
+    ///
+    /// # Errors
+    ///
+    /// An error from `fstat`, or [`file_changed`]'s error when it is not.
+    pub fn verify(&self) -> io::Result<()> {
+        match self.stamp {
+            Some(stamp) if FileStamp::of(&self.file)? != stamp => Err(file_changed()),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads the start of the span into `buf` (as many bytes as fit) and
     /// returns how many were read.
     ///
@@ -130,6 +222,7 @@ impl FileSpan {
     /// shorter than the span: it shrank after the span was made, and the
     /// response that promised these bytes cannot be completed.
     pub fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.verify()?;
         let want = buf
             .len()
             .min(usize::try_from(self.len).unwrap_or(usize::MAX));
@@ -139,6 +232,12 @@ impl FileSpan {
         }
         Ok(n)
     }
+}
+
+/// The error for a file that changed (was rewritten, truncated, replaced
+/// in place) while a response promising one version of it was being sent.
+pub fn file_changed() -> io::Error {
+    io::Error::other("file changed while being sent")
 }
 
 /// The error for a file that ended before the span it promised.
@@ -221,6 +320,7 @@ pub struct FileProducer {
     file: Rc<File>,
     offset: u64,
     remaining: u64,
+    stamp: Option<FileStamp>,
 }
 
 impl FileProducer {
@@ -232,7 +332,15 @@ impl FileProducer {
             file: file.into(),
             offset,
             remaining: len,
+            stamp: None,
         }
+    }
+
+    /// Sends the bytes only while the file is the version `stamp` says
+    /// (see [`FileSpan::stamp`]).
+    pub fn stamped(mut self, stamp: FileStamp) -> FileProducer {
+        self.stamp = Some(stamp);
+        self
     }
 
     /// Streams a whole file, from its current metadata length.
@@ -256,6 +364,7 @@ impl Producer for FileProducer {
             file: Rc::clone(&self.file),
             offset: self.offset,
             len,
+            stamp: self.stamp,
         };
         self.offset += len;
         self.remaining -= len;

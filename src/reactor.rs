@@ -339,7 +339,9 @@ pub struct Reactor<D: Dispatcher> {
     grace: Duration,
     draining: Option<Instant>,
     last_accept_warning: Option<Instant>,
-    before_wait: Option<Box<dyn FnMut()>>,
+    before_wait: Option<Box<dyn FnMut(Instant) -> Option<Instant>>>,
+    /// When the `before_wait` hook last asked to run again.
+    hook_due: Option<Instant>,
 }
 
 impl<D: Dispatcher> Reactor<D> {
@@ -366,6 +368,7 @@ impl<D: Dispatcher> Reactor<D> {
             draining: None,
             last_accept_warning: None,
             before_wait: None,
+            hook_due: None,
         })
     }
 
@@ -382,10 +385,14 @@ impl<D: Dispatcher> Reactor<D> {
         self.grace = grace;
     }
 
-    /// Runs `f` each time the loop is about to wait: the place to flush
-    /// output buffered during the turn, such as log lines, so it is written
-    /// in batches under load and promptly when idle.
-    pub fn before_wait(&mut self, f: impl FnMut() + 'static) {
+    /// Runs `f` each time the loop is about to wait, with the loop's clock:
+    /// the place to flush output buffered during the turn, such as log
+    /// lines, so it is written in batches under load and promptly when idle,
+    /// and to do housekeeping that is due. `f` returns when it next needs to
+    /// run (`None`: only when something else wakes the loop), and the loop
+    /// wakes by then even if nothing else happens, so work owed to the clock
+    /// (dropping expired cache entries, say) is done on a quiet server too.
+    pub fn before_wait(&mut self, f: impl FnMut(Instant) -> Option<Instant> + 'static) {
         self.before_wait = Some(Box::new(f));
     }
 
@@ -676,13 +683,13 @@ impl<D: Dispatcher> Reactor<D> {
 
     /// One turn: wait (at most `cap`, if given), dispatch, expire, wake.
     fn turn(&mut self, events: &mut Events, cap: Option<Duration>) -> io::Result<()> {
+        if let Some(f) = self.before_wait.as_mut() {
+            self.hook_due = f(self.now);
+        }
         let timeout = match (self.next_timeout(), cap) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some(f) = self.before_wait.as_mut() {
-            f();
-        }
         events.clear();
         match self.poller.wait(events, timeout) {
             Ok(_) => {}
@@ -705,10 +712,10 @@ impl<D: Dispatcher> Reactor<D> {
             return Some(Duration::ZERO);
         }
         let first_timer = self.timers.first().map(|&(t, _)| t);
-        let until = match (first_timer, self.draining) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let until = [first_timer, self.draining, self.hook_due]
+            .into_iter()
+            .flatten()
+            .min();
         // Round up to the next millisecond so the wait does not end just
         // short of the deadline and spin for the rest of it.
         until.map(|t| t.saturating_duration_since(self.now) + Duration::from_micros(999))

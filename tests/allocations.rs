@@ -100,7 +100,8 @@ impl Transport for Discard {
 /// answered `rounds` times after a warm-up of 10; checks that every request
 /// was answered with a 200 carrying `body_len` bytes of body.
 fn per_request(site: &TempDir, path: &str, depth: usize, body_len: u64, rounds: u64) -> f64 {
-    let shared = Shared::new(Config::new(site.path()).expect("the site is servable"));
+    let shared = Shared::new(Config::new(site.path()).expect("the site is servable"))
+        .expect("the root opens");
     let mut handler = HttpChannel::new(shared);
     let mut chan = Channel::new(HttpChannel::initial_terminator());
     let one = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");

@@ -284,7 +284,7 @@ fn plan() -> impl Strategy<Value = Plan> {
         1 => Just(Limits::default()),
         3 => (1usize..24, 1u64..4096, 1u64..4096).prop_map(|(q, b, w)| Limits {
             max_queued: q,
-            max_buffered: b,
+            max_queued_bytes: b,
             write_budget: w,
         }),
     ];
@@ -327,7 +327,7 @@ fn bytewise() -> Plan {
         }],
         limits: Limits {
             max_queued: 1,
-            max_buffered: 1,
+            max_queued_bytes: 1,
             write_budget: 7,
         },
     }

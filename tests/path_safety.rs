@@ -15,6 +15,8 @@
 //!   passwd     -> /etc/passwd
 //!   chain      -> outlink/secret.txt  (a link through a link)
 //!   sub/up     -> ../..               (= tmp)
+//!   sub/back   -> ..                  (= root: inside, served)
+//!   abs-in.txt -> tmp/root/public.txt (absolute, inside: served)
 //! tmp/rootlink -> root    (a root that is itself a symlink)
 //! ```
 //!
@@ -26,8 +28,8 @@
 //! `%00` and other control bytes, bad escapes, invalid UTF-8 such as
 //! overlong forms, a target that is neither origin- nor absolute-form) is
 //! 400; what resolves to a name that does not exist under the root, or whose
-//! canonical path leaves the root, is 404; a request line that is not UTF-8
-//! at all is refused by the head parser, also 400.
+//! resolution leaves the root at any step, is 404; a request line that is not
+//! UTF-8 at all is refused by the head parser, also 400.
 //!
 //! The second half is a table test of the pure resolver, which is public.
 
@@ -73,6 +75,8 @@ impl Fixture {
         symlink("/etc/passwd", root.join("passwd")).unwrap();
         symlink("outlink/secret.txt", root.join("chain")).unwrap();
         symlink("../..", root.join("sub/up")).unwrap();
+        symlink("..", root.join("sub/back")).unwrap();
+        symlink(root.join("public.txt"), root.join("abs-in.txt")).unwrap();
         symlink(&root, tmp.path().join("rootlink")).unwrap();
         Fixture { tmp, marker }
     }
@@ -237,9 +241,14 @@ const ROWS: &[Row] = &[
     row(b"*", 400),
     row(b"%2e%2e/secret.txt", 400),
     row(b"\\..\\secret.txt", 400),
-    // Symlinks inside the root are followed only while they stay inside.
+    // Symlinks inside the root are followed only while they stay inside,
+    // at every step: `sub/up` leaves the root, so a path through it is
+    // refused even where it would come back in (as `RESOLVE_BENEATH`).
     ok(b"/inlink.txt", PUBLIC),
-    ok(b"/sub/up/root/public.txt", PUBLIC),
+    ok(b"/sub/back/public.txt", PUBLIC),
+    ok(b"/sub/back/sub/back/inlink.txt", PUBLIC),
+    ok(b"/abs-in.txt", PUBLIC),
+    row(b"/sub/up/root/public.txt", 404),
     row(b"/leak.txt", 404),
     row(b"/leak-abs.txt", 404),
     row(b"/chain", 404),
@@ -515,7 +524,8 @@ fn the_binary_started_on_a_symlinked_root_serves_inside_and_nothing_outside() {
     let rows = [
         ok(b"/public.txt", PUBLIC),
         ok(b"/inlink.txt", PUBLIC),
-        ok(b"/sub/up/root/public.txt", PUBLIC),
+        ok(b"/sub/back/public.txt", PUBLIC),
+        row(b"/sub/up/root/public.txt", 404),
         row(b"/../secret.txt", 400),
         row(b"/%2e%2e/secret.txt", 400),
         row(b"/leak.txt", 404),

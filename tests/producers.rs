@@ -80,11 +80,13 @@ fn piece_bytes(piece: &Piece) -> Vec<u8> {
     match piece {
         Piece::Bytes(b) => b.to_vec(),
         Piece::Shared(b) => b.to_vec(),
+        Piece::Slice(b, r) => b[r.clone()].to_vec(),
         Piece::File(span) => {
             let mut buf = vec![0; span.len as usize];
             let mut at = 0;
             while at < buf.len() {
                 let sub = asynchat::FileSpan {
+                    stamp: None,
                     file: Rc::clone(&span.file),
                     offset: span.offset + at as u64,
                     len: span.len - at as u64,
@@ -390,23 +392,23 @@ fn fifo_bookkeeping() {
     fifo.push(Piece::from(b"hi".to_vec()));
     assert_eq!(fifo.len(), 3);
     assert_eq!(
-        fifo.buffered(),
-        5,
-        "producers' output is not counted until made"
+        fifo.queued_bytes(),
+        9,
+        "producers are counted for what they promise"
     );
     let mut t = Budget::new(2);
     assert_eq!(fifo.send(&mut t, u64::MAX).unwrap(), 2);
-    assert_eq!(fifo.buffered(), 5 + 4 - 2);
+    assert_eq!(fifo.queued_bytes(), 9 - 2);
     t.left = 100;
     fifo.send(&mut t, u64::MAX).unwrap();
     assert_eq!(t.taken, b"abcdefghi");
     assert!(fifo.is_empty());
-    assert_eq!(fifo.buffered(), 0);
+    assert_eq!(fifo.queued_bytes(), 0);
     fifo.push(Piece::from(&b"x"[..]));
     fifo.push_producer(Box::new(BytesProducer::new(&b"y"[..])));
     fifo.clear();
     assert!(fifo.is_empty());
-    assert_eq!(fifo.buffered(), 0);
+    assert_eq!(fifo.queued_bytes(), 0);
 }
 
 /// `send` stops once it has written the budget, after finishing the write

@@ -351,8 +351,10 @@ fn the_page_lists_every_open_channel() {
     ));
     let mut head = server.connect();
     head.send("GET /a.txt HTTP/1.1\r\nHost: test\r\nX-Partial: ");
-    // Pipelined requests for a large file, never read: once 1024 pieces are
-    // queued the channel stops reading and holds the rest of its input.
+    // Pipelined requests for a large file, never read: once a megabyte of
+    // responses is queued (a file counts for its length, though it is sent
+    // with sendfile) the channel stops reading and holds the rest of its
+    // input.
     let mut hog = small_window_client(server.addr);
     hog.send(get("/big.bin").repeat(300));
     let peers = [
@@ -408,12 +410,12 @@ fn the_page_lists_every_open_channel() {
         );
     }
     let h = ch(p_hog);
-    assert!(h.paused && h.queued >= 1024, "{h:?}");
+    assert!(h.paused && h.queued_bytes >= 1 << 20, "{h:?}");
     assert!(
         h.input_bytes > 0,
         "the hog's unread requests are held: {h:?}"
     );
-    assert!(h.requests >= 200 && h.requests < 300, "{h:?}");
+    assert!(h.requests >= 1 && h.requests < 10, "{h:?}");
     assert_eq!(h.terminator, lf, "{h:?}");
     // Every open channel, the page's own included, and nothing else.
     assert_eq!(snap.channels.len(), 6, "{snap:#?}");
@@ -443,7 +445,7 @@ fn the_page_lists_every_open_channel() {
         if peer == p_hog {
             // The hog still moves a little as the kernel takes a piece.
             assert!(
-                row.paused && row.queued >= 1024 && row.input_bytes > 0,
+                row.paused && row.queued_bytes >= 1 << 20 && row.input_bytes > 0,
                 "{row:?}"
             );
             assert_eq!((row.id, row.phase.as_str()), (h.id, h.phase.as_str()));

@@ -831,14 +831,14 @@ fn back_pressure_pauses_delivery_and_send_resumes_it() {
 fn back_pressure_on_buffered_bytes() {
     let mut chan = Channel::new(b"\n");
     chan.set_limits(Limits {
-        max_buffered: 6,
+        max_queued_bytes: 6,
         ..Limits::default()
     });
     let mut chat = Chat::with_hook(echo);
     chan.feed(&mut chat, b"ab\ncd\nef\n");
     // "<ab>" is 4 bytes, "<cd>" makes 8 >= 6: paused after two records.
     assert_eq!(chat.logic.records, [b"ab".to_vec(), b"cd".to_vec()]);
-    assert_eq!(chan.fifo().buffered(), 8);
+    assert_eq!(chan.fifo().queued_bytes(), 8);
     assert!(chan.is_paused());
     assert_eq!(chan.pending_input(), b"ef\n");
     let mut wire = Vec::new();

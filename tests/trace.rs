@@ -610,14 +610,14 @@ fn back_pressure_turns_on_while_the_client_does_not_read_and_off_when_it_does() 
     assert_one_tag(&httpd.trace(), me);
 }
 
-/// `back-pressure on: N queued, B bytes buffered` as B.
+/// `back-pressure on: N items, B bytes queued` as B.
 fn pressure_bytes(event: &str) -> u64 {
     event
         .rsplit(", ")
         .next()
-        .and_then(|s| s.strip_suffix(" bytes buffered"))
+        .and_then(|s| s.strip_suffix(" bytes queued"))
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no buffered bytes in {event:?}"))
+        .unwrap_or_else(|| panic!("no queued bytes in {event:?}"))
 }
 
 #[test]

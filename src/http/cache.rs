@@ -21,12 +21,14 @@ use std::fs::File;
 use std::io::{self, Write as _};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
+use rustix::fs::Stat;
+
 use super::{conditional, date, mime};
-use crate::producer::{BytesProducer, FileProducer, Producer};
+use crate::producer::{FileProducer, FileStamp, Piece};
 
 /// Where a cached file's bytes are sent from.
 pub enum Body {
@@ -39,12 +41,20 @@ pub enum Body {
     OnDisk(Rc<File>),
 }
 
+/// Some bytes of a cached file, as [`CachedFile::part`] gives them.
+pub enum Part {
+    /// A slice of the contents kept in memory.
+    Bytes(Piece),
+    /// Spans of the open file, for `sendfile`.
+    Spans(FileProducer),
+}
+
 /// A regular file ready to be served.
 pub struct CachedFile {
-    /// The canonical path (inside the root).
-    pub path: PathBuf,
     /// Its bytes, in memory or on disk.
     pub body: Body,
+    /// The version of the file that the bytes and every field describe.
+    pub stamp: FileStamp,
     /// Its length when opened.
     pub len: u64,
     /// Its modification time when opened.
@@ -63,39 +73,52 @@ pub struct CachedFile {
 }
 
 impl CachedFile {
-    /// Describes an open regular file.
+    /// Describes an open regular file whose status is `stat`; `name`, its
+    /// file name, gives its Content-Type.
+    ///
+    /// A small file is read whole, and kept only if its stamp is the same
+    /// after the read as before, so that its bytes and its validators are
+    /// of one version; one that keeps changing while it is read (three
+    /// times) is served from the disk instead, checked as it is sent.
     ///
     /// # Errors
     ///
-    /// The error from reading a small file's contents; a file that changed
-    /// length while being read is an `UnexpectedEof`.
-    pub fn new(
-        path: PathBuf,
-        file: File,
-        len: u64,
-        mtime: SystemTime,
-        now: Instant,
-    ) -> io::Result<CachedFile> {
-        let etag = conditional::etag(len, mtime);
+    /// The error from reading the file or its status.
+    pub fn new(name: &Path, file: File, stat: &Stat, now: Instant) -> io::Result<CachedFile> {
+        let mut stamp = FileStamp::from(stat);
+        let mut contents = None;
+        for _ in 0..3 {
+            if stamp.len > FileCache::SMALL {
+                break;
+            }
+            let mut buf = vec![0; stamp.len as usize];
+            let read = file.read_exact_at(&mut buf, 0);
+            let after = FileStamp::of(&file)?;
+            if after == stamp {
+                read?;
+                contents = Some(buf);
+                break;
+            }
+            stamp = after;
+        }
+        let body = match contents {
+            Some(buf) => Body::InMemory(Rc::from(buf)),
+            None => Body::OnDisk(Rc::new(file)),
+        };
+        let (len, mtime) = (stamp.len, stamp.mtime);
+        let etag = conditional::etag(&stamp);
         let last_modified = date::fmt_http_date(mtime);
-        let content_type = mime::content_type(&path);
-        let mut fields = Vec::with_capacity(160);
+        let content_type = mime::content_type(name);
+        let mut fields = Vec::with_capacity(192);
         // Writing to a Vec cannot fail.
         let _ = write!(
             fields,
             "Last-Modified: {last_modified}\r\nETag: {etag}\r\nAccept-Ranges: bytes\r\n\
              Content-Type: {content_type}\r\nContent-Length: {len}\r\n"
         );
-        let body = if len <= FileCache::SMALL {
-            let mut buf = vec![0; len as usize];
-            file.read_exact_at(&mut buf, 0)?;
-            Body::InMemory(Rc::from(buf))
-        } else {
-            Body::OnDisk(Rc::new(file))
-        };
         Ok(CachedFile {
-            path,
             body,
+            stamp,
             len,
             mtime,
             etag,
@@ -106,25 +129,49 @@ impl CachedFile {
         })
     }
 
-    /// A producer of the bytes in `range` (which lies inside the file).
-    pub fn producer(&self, range: Range<u64>) -> Box<dyn Producer> {
+    /// True while the entry still describes the file: always for one held
+    /// in memory (its bytes and validators are one version, however the
+    /// file changed since), and for one sent from the disk while the open
+    /// file's stamp is unchanged. One `fstat`.
+    pub fn is_current(&self) -> bool {
         match &self.body {
-            Body::InMemory(contents) => Box::new(BytesProducer::new(
-                contents[range.start as usize..range.end as usize].to_vec(),
+            Body::InMemory(_) => true,
+            Body::OnDisk(file) => FileStamp::of(file).is_ok_and(|now| now == self.stamp),
+        }
+    }
+
+    /// The bytes in `range` (which lies inside the file), never copied: a
+    /// shared slice of the contents held in memory, or spans of the open
+    /// file, checked against its stamp as they are sent.
+    pub fn part(&self, range: Range<u64>) -> Part {
+        match &self.body {
+            Body::InMemory(contents) => Part::Bytes(Piece::slice(
+                contents,
+                range.start as usize..range.end as usize,
             )),
-            Body::OnDisk(file) => Box::new(FileProducer::new(
-                Rc::clone(file),
-                range.start,
-                range.end - range.start,
-            )),
+            Body::OnDisk(file) => Part::Spans(
+                FileProducer::new(Rc::clone(file), range.start, range.end - range.start)
+                    .stamped(self.stamp),
+            ),
         }
     }
 }
 
-/// Request paths mapped to the files they resolved to.
+/// A rendered directory listing, shared by every response for a second.
+struct Listing {
+    page: Rc<[u8]>,
+    made: Instant,
+}
+
+/// Request paths mapped to the files they resolved to, and directories to
+/// their rendered listings.
 pub struct FileCache {
     entries: HashMap<Box<str>, Rc<CachedFile>>,
-    last_purge: Option<Instant>,
+    listings: HashMap<Box<str>, Listing>,
+    /// Bytes of the listings held.
+    listing_bytes: usize,
+    /// When the oldest entry expires: the next purge is due.
+    next_purge: Option<Instant>,
 }
 
 impl FileCache {
@@ -136,12 +183,17 @@ impl FileCache {
     /// when full, the cache starts afresh (a simple bound that costs nothing
     /// per request).
     pub const CAPACITY: usize = 1024;
+    /// The most bytes of rendered listings kept; when full, the listings
+    /// start afresh. A 10,000-entry listing is about 1.3 MB.
+    pub const LISTING_BYTES: usize = 16 << 20;
 
     /// An empty cache.
     pub fn new() -> FileCache {
         FileCache {
             entries: HashMap::new(),
-            last_purge: None,
+            listings: HashMap::new(),
+            listing_bytes: 0,
+            next_purge: None,
         }
     }
 
@@ -168,26 +220,86 @@ impl FileCache {
         None
     }
 
+    /// Forgets what `key` resolved to.
+    pub fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
     /// Remembers what `key` resolved to, if `key` is
-    /// [cacheable](FileCache::cacheable). Entries past their TTL are dropped
-    /// here (at most once per TTL), so files deleted on disk are not held
-    /// open for long by a busy server.
+    /// [cacheable](FileCache::cacheable).
     pub fn insert(&mut self, key: &str, file: Rc<CachedFile>, now: Instant) {
         if !FileCache::cacheable(key) {
             return;
-        }
-        if self
-            .last_purge
-            .is_none_or(|t| now.duration_since(t) >= FileCache::TTL)
-        {
-            self.entries
-                .retain(|_, f| now.duration_since(f.made) < FileCache::TTL);
-            self.last_purge = Some(now);
         }
         if self.entries.len() >= FileCache::CAPACITY {
             self.entries.clear();
         }
         self.entries.insert(key.into(), file);
+        self.next_purge.get_or_insert(now + FileCache::TTL);
+    }
+
+    /// Drops the entries (files and listings) past their lifetime, when any
+    /// is due, so that nothing is held (a deleted file's descriptor, a
+    /// listing's bytes) longer than [`FileCache::TTL`] after it was made,
+    /// busy server or quiet. Returns when the next entry expires, for the
+    /// loop to wake then; `None` when the cache is empty. Costs a comparison
+    /// when nothing is due.
+    pub fn purge(&mut self, now: Instant) -> Option<Instant> {
+        if self.next_purge.is_none_or(|due| now < due) {
+            return self.next_purge;
+        }
+        let live = |made: Instant| now.duration_since(made) < FileCache::TTL;
+        self.entries.retain(|_, f| live(f.made));
+        let mut freed = 0;
+        self.listings.retain(|_, l| {
+            let keep = live(l.made);
+            if !keep {
+                freed += l.page.len();
+            }
+            keep
+        });
+        self.listing_bytes -= freed;
+        let oldest = self
+            .entries
+            .values()
+            .map(|f| f.made)
+            .chain(self.listings.values().map(|l| l.made))
+            .min();
+        self.next_purge = oldest.map(|made| made + FileCache::TTL);
+        self.next_purge
+    }
+}
+
+impl FileCache {
+    /// The listing of the directory shown as `path` (its normalised,
+    /// decoded path, such as `/docs/`), rendered less than
+    /// [`FileCache::TTL`] ago.
+    pub fn listing(&mut self, path: &str, now: Instant) -> Option<Rc<[u8]>> {
+        let listing = self.listings.get(path)?;
+        if now.duration_since(listing.made) < FileCache::TTL {
+            return Some(Rc::clone(&listing.page));
+        }
+        self.listing_bytes -= listing.page.len();
+        self.listings.remove(path);
+        None
+    }
+
+    /// Keeps the listing of the directory shown as `path` for a second, so
+    /// that clients looping on a large directory cost one rendering per
+    /// second rather than one per request.
+    pub fn insert_listing(&mut self, path: &str, page: Rc<[u8]>, now: Instant) {
+        if self.listing_bytes + page.len() > FileCache::LISTING_BYTES {
+            self.listings.clear();
+            self.listing_bytes = 0;
+        }
+        self.listing_bytes += page.len();
+        self.next_purge.get_or_insert(now + FileCache::TTL);
+        let old = self
+            .listings
+            .insert(path.into(), Listing { page, made: now });
+        if let Some(old) = old {
+            self.listing_bytes -= old.page.len();
+        }
     }
 }
 
@@ -222,5 +334,28 @@ mod tests {
         ] {
             assert_eq!(FileCache::cacheable(key), ok, "{key}");
         }
+    }
+
+    /// A range of a file kept in memory is a slice of the one copy, never a
+    /// copy of its own (finding 1 of the trust review: copies pinned 6 MiB
+    /// per connection that pipelined ranges and never read).
+    #[test]
+    fn a_range_of_a_file_in_memory_shares_its_bytes() {
+        use super::{Body, CachedFile, Part};
+        use crate::producer::Piece;
+        let path = std::env::temp_dir().join(format!("asynchat-cache-part-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 1000]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let stat = rustix::fs::fstat(&file).unwrap();
+        let f = CachedFile::new(&path, file, &stat, std::time::Instant::now()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let Body::InMemory(contents) = &f.body else {
+            panic!("a small file is kept in memory");
+        };
+        let Part::Bytes(Piece::Slice(bytes, range)) = f.part(1..1000) else {
+            panic!("not a shared slice");
+        };
+        assert!(std::rc::Rc::ptr_eq(&bytes, contents));
+        assert_eq!(range, 1..1000);
     }
 }

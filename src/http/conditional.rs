@@ -14,29 +14,73 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::date::parse_http_date;
 use super::ows;
+use crate::producer::FileStamp;
 
-/// A strong entity tag for a file of `len` bytes last modified at `mtime`,
-/// such as `"3e8-5f5e0ff-1dcd6500"` (with the quotes): the length, the whole
-/// seconds since the epoch and the nanoseconds, in lowercase hexadecimal.
+/// A strong entity tag for one version of a file, such as
+/// `"3e8-5f5e100-6f3b0c1d2e4a5b69"` (with the quotes): the length, the
+/// whole seconds of the modification time, and 64 bits of a digest (FNV-1a)
+/// of what tells versions of the file apart beyond those: the device and
+/// inode (a file replaced by another: a rename over it, an editor's save),
+/// and the nanoseconds of the modification time and the change time (a file
+/// rewritten in place at the same length, even when its modification time
+/// is set back with `touch`). All in lowercase hexadecimal, the digest
+/// always 16 digits; the tag is the same on every run for the same file.
 ///
-/// A modification time before the epoch gives negative seconds, written with
-/// a `-` (`"a--3c-0"`), so different times never share a tag.
+/// A modification time before the epoch gives negative seconds, written
+/// with a `-` (`"a--3c-..."`), so different times never share a tag.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
+/// use asynchat::FileStamp;
 /// use asynchat::http::conditional::etag;
 ///
 /// let t = UNIX_EPOCH + Duration::new(100_000_000, 500_000_000);
-/// assert_eq!(etag(1000, t), "\"3e8-5f5e100-1dcd6500\"");
+/// let stamp = FileStamp { dev: 0x801, ino: 0x2c5f, len: 1000, mtime: t, ctime: t };
+/// let tag = etag(&stamp);
+/// assert!(tag.starts_with("\"3e8-5f5e100-") && tag.len() == 30, "{tag}");
+/// assert_ne!(etag(&FileStamp { ino: 0x2c60, ..stamp }), tag);
 /// ```
-pub fn etag(len: u64, mtime: SystemTime) -> String {
-    match mtime.duration_since(UNIX_EPOCH) {
-        Ok(d) => format!("\"{len:x}-{:x}-{:x}\"", d.as_secs(), d.subsec_nanos()),
-        Err(e) => {
-            let d = e.duration();
-            format!("\"{len:x}--{:x}-{:x}\"", d.as_secs(), d.subsec_nanos())
+pub fn etag(stamp: &FileStamp) -> String {
+    let (secs, sign, nanos) = split_time(stamp.mtime);
+    let (csecs, csign, cnanos) = split_time(stamp.ctime);
+    let mut digest = Fnv1a::new();
+    for word in [
+        stamp.dev,
+        stamp.ino,
+        u64::from(nanos),
+        csecs,
+        u64::from(csign),
+        u64::from(cnanos),
+    ] {
+        digest.write(word);
+    }
+    let sign = if sign { "-" } else { "" };
+    format!("\"{:x}-{sign}{secs:x}-{:016x}\"", stamp.len, digest.0)
+}
+
+/// Seconds since the epoch, whether the time is before it, and nanoseconds.
+fn split_time(t: SystemTime) -> (u64, bool, u32) {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs(), false, d.subsec_nanos()),
+        Err(e) => (e.duration().as_secs(), true, e.duration().subsec_nanos()),
+    }
+}
+
+/// The 64-bit FNV-1a hash: simple, stable across runs and Rust versions
+/// (unlike the standard library's hasher), and plenty to tell versions of
+/// one file apart.
+struct Fnv1a(u64);
+
+impl Fnv1a {
+    fn new() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, word: u64) {
+        for b in word.to_le_bytes() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
 }
@@ -136,10 +180,11 @@ fn whole_seconds(t: SystemTime) -> SystemTime {
 /// `mtime`, truncated to whole seconds, is at or before the date.
 ///
 /// An unparseable date gives `false`, so the full response is sent, as
-/// RFC 9110 §13.1.3 requires. (The further rule that a date in the future is
-/// invalid needs the current time and is left to the caller.)
-pub fn not_modified_since(header: &str, mtime: SystemTime) -> bool {
-    parse_http_date(header).is_some_and(|date| whole_seconds(mtime) <= date)
+/// RFC 9110 §13.1.3 requires, and so does a date later than `now`, the
+/// server's current time: such a date is invalid and the field is ignored
+/// (a clock that runs ahead must not turn every later change into a 304).
+pub fn not_modified_since(header: &str, mtime: SystemTime, now: SystemTime) -> bool {
+    parse_http_date(header).is_some_and(|date| date <= now && whole_seconds(mtime) <= date)
 }
 
 /// True when an `If-Range` value still describes the file, so that the
@@ -169,32 +214,75 @@ mod tests {
 
     #[test]
     fn etag_table() {
-        const CASES: &[(u64, i64, u32, &str)] = &[
-            (0, 0, 0, "\"0-0-0\""),
-            (1000, 100_000_000, 0, ETAG),
-            (1000, 100_000_000, 500_000_000, "\"3e8-5f5e100-1dcd6500\""),
-            (1000, 100_000_000, 1, "\"3e8-5f5e100-1\""),
-            (
-                5_000_000_000,
-                784_111_777,
-                999_999_999,
-                "\"12a05f200-2ebc98a1-3b9ac9ff\"",
-            ),
-            (u64::MAX, 0, 0, "\"ffffffffffffffff-0-0\""),
-            (10, -60, 0, "\"a--3c-0\""),
-        ];
-        for &(len, secs, nanos, want) in CASES {
-            let t = if secs >= 0 {
+        let at = |secs: i64, nanos: u32| {
+            if secs >= 0 {
                 UNIX_EPOCH + Duration::new(secs as u64, nanos)
             } else {
                 UNIX_EPOCH - Duration::new(secs.unsigned_abs(), nanos)
-            };
-            let tag = etag(len, t);
-            assert_eq!(tag, want, "etag({len}, {secs}.{nanos})");
+            }
+        };
+        let stamp = |len, m: (i64, u32)| FileStamp {
+            dev: 0x801,
+            ino: 7,
+            len,
+            mtime: at(m.0, m.1),
+            ctime: at(100, 0),
+        };
+        // The readable part: length and whole seconds; then 16 digits.
+        for (s, prefix) in [
+            (stamp(1000, (100_000_000, 0)), "\"3e8-5f5e100-"),
+            (stamp(0, (0, 0)), "\"0-0-"),
+            (
+                stamp(u64::MAX, (784_111_777, 999_999_999)),
+                "\"ffffffffffffffff-2ebc98a1-",
+            ),
+            (stamp(10, (-60, 0)), "\"a--3c-"),
+        ] {
+            let tag = etag(&s);
+            assert!(tag.starts_with(prefix), "{tag} for {s:?}");
+            assert_eq!(tag.len(), prefix.len() + 17, "{tag}");
             assert!(
                 EntityTag::parse(&tag).is_some_and(|t| !t.weak),
                 "{tag} is strong"
             );
+        }
+        // Stable: the same stamp gives the same tag on every run (the digest
+        // checked against a separate FNV-1a in Python).
+        assert_eq!(
+            etag(&stamp(1000, (100_000_000, 0))),
+            "\"3e8-5f5e100-e0495edf4d93838f\""
+        );
+        // Every part of the stamp changes the tag: a replaced file (another
+        // inode or device), one rewritten in place (the nanoseconds, the
+        // change time), one of another length, one set back with touch.
+        let base = stamp(1000, (100_000_000, 0));
+        let changed = [
+            FileStamp { ino: 8, ..base },
+            FileStamp { dev: 0x802, ..base },
+            FileStamp { len: 1001, ..base },
+            FileStamp {
+                mtime: at(100_000_000, 1),
+                ..base
+            },
+            FileStamp {
+                mtime: at(99_999_999, 0),
+                ..base
+            },
+            FileStamp {
+                ctime: at(101, 0),
+                ..base
+            },
+            FileStamp {
+                ctime: at(100, 1),
+                ..base
+            },
+            FileStamp {
+                ctime: at(-100, 0),
+                ..base
+            },
+        ];
+        for other in changed {
+            assert_ne!(etag(&other), etag(&base), "{other:?}");
         }
     }
 
@@ -278,9 +366,28 @@ mod tests {
             ("784111777", mtime(SECS, 0), false),
             ("Mon, 06 Nov 1994 08:49:37 GMT", mtime(SECS, 0), false),
         ];
+        let now = mtime(SECS + 3600, 0);
         for &(header, t, want) in cases {
-            assert_eq!(not_modified_since(header, t), want, "{header:?} vs {t:?}");
+            assert_eq!(
+                not_modified_since(header, t, now),
+                want,
+                "{header:?} vs {t:?}"
+            );
         }
+        // A date after the server's clock is invalid: ignored, whatever the
+        // file's time (RFC 9110 §13.1.3).
+        let tomorrow = "Mon, 07 Nov 1994 08:49:37 GMT";
+        assert!(!not_modified_since(tomorrow, mtime(SECS, 0), now));
+        assert!(not_modified_since(
+            tomorrow,
+            mtime(SECS, 0),
+            mtime(SECS + 86_400, 0)
+        ));
+        assert!(!not_modified_since(
+            DATE,
+            mtime(SECS, 0),
+            mtime(SECS - 1, 0)
+        ));
     }
 
     #[test]

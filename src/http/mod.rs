@@ -17,6 +17,8 @@
 //! Tests build a [`Config`] directly and run a [`Server`] on `127.0.0.1:0`;
 //! `main.rs` only turns flags into a `Config`.
 
+pub mod beneath;
+pub mod byteranges;
 pub mod cache;
 pub mod conditional;
 pub mod conn;
@@ -24,6 +26,7 @@ pub mod date;
 pub mod error;
 pub mod head;
 pub mod listing;
+mod memory;
 pub mod mime;
 pub mod monitor;
 pub mod ows;
@@ -32,16 +35,17 @@ pub mod range;
 pub mod response;
 pub mod status;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::channel::{Channel, Connection, Limits};
 use crate::reactor::{Context, Reactor, Stopper};
+use beneath::Root;
 use cache::FileCache;
 use conn::{Clock, HttpChannel};
 use monitor::Monitor;
@@ -205,28 +209,78 @@ impl Config {
 pub struct Shared {
     /// The configuration.
     pub config: Config,
+    /// The root directory, held open: every file is opened beneath it.
+    pub root: Root,
     pub(crate) cache: RefCell<FileCache>,
     pub(crate) clock: RefCell<Clock>,
     /// Counters, and the board the status page shows.
     pub monitor: Monitor,
+    /// The housekeeping's own state.
+    chores: Cell<Chores>,
+}
+
+/// When the housekeeping last gave memory back, and how many connections
+/// had closed by then.
+#[derive(Clone, Copy, Default)]
+struct Chores {
+    trimmed_at: Option<Instant>,
+    closed: u64,
 }
 
 impl Shared {
-    /// Shares `config` among channels.
-    pub fn new(config: Config) -> Rc<Shared> {
-        Rc::new(Shared {
+    /// Shares `config` among channels, opening its root.
+    ///
+    /// # Errors
+    ///
+    /// The error from opening the root directory.
+    pub fn new(config: Config) -> io::Result<Rc<Shared>> {
+        Ok(Rc::new(Shared {
+            root: Root::new(&config.root, config.hidden)?,
             cache: RefCell::new(FileCache::new()),
             clock: RefCell::new(Clock::default()),
             monitor: Monitor::new(config.status_path.is_some()),
+            chores: Cell::new(Chores::default()),
             config,
-        })
+        }))
+    }
+
+    /// The work owed to the clock, done before the loop waits: cache entries
+    /// past their lifetime are dropped even on a quiet server (a file
+    /// deleted on disk is not held open), and once connections have closed,
+    /// memory their buffers used is given back to the system, at most once
+    /// a second. Returns when it is next due.
+    pub fn housekeep(&self, now: Instant) -> Option<Instant> {
+        let purge = self.cache.borrow_mut().purge(now);
+        let mut chores = self.chores.get();
+        let closed = self.monitor.closed.get();
+        let trim = if closed == chores.closed {
+            None
+        } else {
+            match chores.trimmed_at {
+                Some(at) if now.duration_since(at) < TRIM_EVERY => Some(at + TRIM_EVERY),
+                _ => {
+                    memory::release_free_memory();
+                    chores = Chores {
+                        trimmed_at: Some(now),
+                        closed,
+                    };
+                    self.chores.set(chores);
+                    None
+                }
+            }
+        };
+        [purge, trim].into_iter().flatten().min()
     }
 }
+
+/// How often, at most, freed memory is given back to the system.
+const TRIM_EVERY: Duration = Duration::from_secs(1);
 
 /// An HTTP server bound to an address, ready to run.
 pub struct Server {
     reactor: Reactor<Connection<HttpChannel>>,
     addr: SocketAddr,
+    shared: Rc<Shared>,
 }
 
 impl Server {
@@ -242,17 +296,24 @@ impl Server {
         reactor.set_max_channels(config.max_connections);
         reactor.set_grace(config.grace);
         let limits = config.limits;
-        let shared = Shared::new(config);
+        let shared = Shared::new(config)?;
+        let for_channels = Rc::clone(&shared);
         reactor.listen(listener, move |stream, _peer, _cx: &mut Context<'_>| {
             let mut chan = Channel::new(HttpChannel::initial_terminator());
             chan.set_limits(limits);
             Some(Connection::new(
                 stream,
                 chan,
-                HttpChannel::new(Rc::clone(&shared)),
+                HttpChannel::new(Rc::clone(&for_channels)),
             ))
         })?;
-        Ok(Server { reactor, addr })
+        let mut server = Server {
+            reactor,
+            addr,
+            shared,
+        };
+        server.before_wait(|| {});
+        Ok(server)
     }
 
     /// The address actually bound (the real port when 0 was asked for).
@@ -266,9 +327,14 @@ impl Server {
     }
 
     /// Runs `f` whenever the loop is about to wait (see
-    /// [`Reactor::before_wait`]); the binary flushes its buffered log here.
-    pub fn before_wait(&mut self, f: impl FnMut() + 'static) {
-        self.reactor.before_wait(f);
+    /// [`Reactor::before_wait`]), before the server's own housekeeping; the
+    /// binary flushes its buffered log here.
+    pub fn before_wait(&mut self, mut f: impl FnMut() + 'static) {
+        let shared = Rc::clone(&self.shared);
+        self.reactor.before_wait(move |now| {
+            f();
+            shared.housekeep(now)
+        });
     }
 
     /// A handle that starts a graceful shutdown from any thread.

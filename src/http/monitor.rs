@@ -51,7 +51,7 @@ pub struct Row {
     pub input: usize,
     /// Pieces and producers queued for output.
     pub queued: usize,
-    /// Bytes of output buffered in memory.
+    /// Bytes of output queued, whatever their kind (see [`crate::Fifo::queued_bytes`]).
     pub queued_bytes: u64,
     /// Responses queued on this connection so far.
     pub requests: u64,
@@ -138,7 +138,7 @@ impl Monitor {
         }
         row.input = chan.pending_input().len();
         row.queued = chan.fifo().len();
-        row.queued_bytes = chan.fifo().buffered();
+        row.queued_bytes = chan.fifo().queued_bytes();
         row.requests = requests;
         row.paused = chan.is_paused();
     }

@@ -211,12 +211,48 @@ fn percent_decode_strict(s: &str) -> Result<Vec<u8>, PathError> {
             i += 1;
             bytes[i - 1]
         };
-        if b < 0x20 || b == 0x7f {
+        if is_control(b) {
             return Err(PathError::ControlByte);
         }
         out.push(b);
     }
     Ok(out)
+}
+
+/// True for the bytes a decoded path may not hold: C0 controls and DEL.
+fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+/// True when a file called `name` can be asked for: [`resolve`] gives back
+/// exactly `name` for the link [`encode_segment`] makes of it. Names with
+/// control bytes (a newline, a tab, DEL) cannot: their escapes decode to
+/// bytes that [`resolve`] refuses. A listing shows only such names, so that
+/// every link in it is served.
+///
+/// ```
+/// use asynchat::http::path::is_servable_name;
+/// assert!(is_servable_name("a b?.txt") && is_servable_name("caf\u{e9}"));
+/// assert!(!is_servable_name("a\nb") && !is_servable_name("..") && !is_servable_name(""));
+/// ```
+pub fn is_servable_name(name: &str) -> bool {
+    !matches!(name, "" | "." | "..") && !name.contains('/') && !name.bytes().any(is_control)
+}
+
+/// True when a raw path (as sent, before the query) names a directory as
+/// one: it ends in `/`, or in a `.` or `..` segment (`%2e` spellings too),
+/// which RFC 3986 §5.2.4 removes to leave a final `/`. A directory asked
+/// for any other way (`/dir`, `/dir%2f`) is redirected to its `/` form, so
+/// that the relative links of its listing resolve.
+///
+/// ```
+/// use asynchat::http::path::names_a_directory;
+/// assert!(names_a_directory("/dir/") && names_a_directory("/dir/.."));
+/// assert!(!names_a_directory("/dir") && !names_a_directory("/dir%2f"));
+/// ```
+pub fn names_a_directory(raw_path: &str) -> bool {
+    let last = raw_path.rsplit('/').next().unwrap_or_default();
+    last.is_empty() || matches!(percent_decode_strict(last).as_deref(), Ok(b"." | b".."))
 }
 
 /// True when any segment starts with `.`, i.e. names a hidden file or
@@ -611,6 +647,27 @@ mod tests {
         ];
         for &(e, want) in CASES {
             assert_eq!(e.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn which_raw_paths_name_a_directory() {
+        for (raw, want) in [
+            ("/", true),
+            ("/dir/", true),
+            ("/dir/.", true),
+            ("/dir/..", true),
+            ("/dir/%2e", true),
+            ("/dir/%2E%2e", true),
+            ("/dir/./", true),
+            ("/dir", false),
+            ("/dir%2f", false),
+            ("/dir/...", false),
+            ("/dir/.x", false),
+            ("/dir/%2e%2e%2f", false),
+            ("/dir/%zz", false),
+        ] {
+            assert_eq!(names_a_directory(raw), want, "{raw}");
         }
     }
 }

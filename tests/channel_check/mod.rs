@@ -16,7 +16,7 @@
 //!   [`Limits`]; one step queues at most [`MAX_ITEMS_PER_RECORD`] items and
 //!   [`MAX_BYTES_PER_RECORD`] bytes; so after every feed and send the queue
 //!   holds fewer than `max_queued + MAX_ITEMS_PER_RECORD` items and
-//!   `max_buffered + MAX_BYTES_PER_RECORD` bytes. Input is held only while
+//!   `max_queued_bytes + MAX_BYTES_PER_RECORD` bytes. Input is held only while
 //!   delivery is paused, never more than the read just fed, and never with
 //!   nothing queued (no write event would come back for it).
 //! - **Framing of the output**: it parses as a sequence of complete
@@ -28,7 +28,7 @@
 //!   independent upper bound), plus one 414/431 for a head that never ended;
 //!   `100 Continue`s are at most the heads.
 //! - **Split invariance**: both runs write the same bytes, once the `Date`
-//!   values are normalised.
+//!   values and the (random) multipart boundaries are normalised.
 //! - **Containment**: no response carries [`CANARY`], the contents of a file
 //!   next to the document root that symlinks inside it point to.
 
@@ -52,10 +52,10 @@ pub const CANARY: &[u8] = b"canary-outside-the-root-5f1d0c";
 /// body); `100 Continue` is pushed in a step of its own.
 pub const MAX_ITEMS_PER_RECORD: usize = 5;
 
-/// The most in-memory output bytes one step may push: the largest body kept
-/// in memory (a cached file is at most 32 KiB; error pages and the listings
-/// of [`Site`] are far smaller) plus its head.
-pub const MAX_BYTES_PER_RECORD: u64 = (32 + 4) * 1024;
+/// The most output bytes one step may queue, whatever their kind: the
+/// largest response of [`Site`] (`big.bin`, 40,000 bytes, counted as it is
+/// queued though it is streamed) plus its head.
+pub const MAX_BYTES_PER_RECORD: u64 = (40 + 4) * 1024;
 
 /// A document root in a fresh temporary directory, with a secret next to
 /// it; removed when dropped.
@@ -186,10 +186,10 @@ impl Watched {
                 !chan.is_paused(),
                 "{what} delivered while the output queue is over its bound: {} items, {} bytes, {:?}",
                 chan.fifo().len(),
-                chan.fifo().buffered(),
+                chan.fifo().queued_bytes(),
                 chan.limits()
             );
-            self.step = Some((chan.fifo().len(), chan.fifo().buffered()));
+            self.step = Some((chan.fifo().len(), chan.fifo().queued_bytes()));
         }
     }
 
@@ -199,7 +199,7 @@ impl Watched {
             return;
         };
         let more_items = chan.fifo().len().saturating_sub(items);
-        let more_bytes = chan.fifo().buffered().saturating_sub(bytes);
+        let more_bytes = chan.fifo().queued_bytes().saturating_sub(bytes);
         assert!(
             more_items <= MAX_ITEMS_PER_RECORD,
             "one step queued {more_items} items"
@@ -279,7 +279,7 @@ impl Driver {
         let chan = &self.chan;
         let limits = chan.limits();
         let pending = chan.pending_input().len();
-        let (items, bytes) = (chan.fifo().len(), chan.fifo().buffered());
+        let (items, bytes) = (chan.fifo().len(), chan.fifo().queued_bytes());
         assert!(
             pending <= read,
             "after {when}: {pending} bytes of input held, more than the {read} fed"
@@ -293,7 +293,7 @@ impl Driver {
             "after {when}: {items} items queued, limits {limits:?}"
         );
         assert!(
-            bytes < limits.max_buffered + MAX_BYTES_PER_RECORD,
+            bytes < limits.max_queued_bytes + MAX_BYTES_PER_RECORD,
             "after {when}: {bytes} bytes queued, limits {limits:?}"
         );
     }
@@ -335,7 +335,8 @@ pub struct Driven {
 /// says, then end of stream, then write events until it is done; checks the
 /// channel's bounds along the way.
 pub fn drive(root: &Path, input: &[u8], plan: &Plan) -> Driven {
-    let shared = Shared::new(Config::new(root).expect("the site is servable"));
+    let shared =
+        Shared::new(Config::new(root).expect("the site is servable")).expect("the root opens");
     let mut chan = Channel::new(HttpChannel::initial_terminator());
     chan.set_limits(plan.limits);
     let mut d = Driver {
@@ -419,7 +420,7 @@ fn shown(bytes: &[u8]) -> String {
 
 /// Parses the output into responses, with Content-Length framing, and
 /// returns them with the output as it would be with every `Date` value
-/// replaced by `*`.
+/// and every multipart boundary replaced by `*`.
 ///
 /// A response whose Content-Length is not followed by that many body bytes
 /// but by the next status line (or the end of the output) is a HEAD
@@ -516,7 +517,28 @@ pub fn parse_output(out: &[u8]) -> Result<(Vec<Response>, Vec<u8>), String> {
         });
         pos += head_len + body;
     }
-    Ok((responses, normal))
+    Ok((responses, without_boundaries(&normal)))
+}
+
+/// `out` with every multipart boundary (`asynchat-` and 32 hex digits,
+/// random for each response) written as `asynchat-*`.
+fn without_boundaries(out: &[u8]) -> Vec<u8> {
+    const PREFIX: &[u8] = b"asynchat-";
+    let mut normal = Vec::with_capacity(out.len());
+    let mut rest = out;
+    while let Some(i) = find(rest, PREFIX) {
+        let after = &rest[i + PREFIX.len()..];
+        let hex = after.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        normal.extend_from_slice(&rest[..i + PREFIX.len()]);
+        if hex == 32 {
+            normal.push(b'*');
+            rest = &after[32..];
+        } else {
+            rest = after;
+        }
+    }
+    normal.extend_from_slice(rest);
+    normal
 }
 
 /// An upper bound on the request heads the server can have completed in

@@ -1,0 +1,431 @@
+//! Opening files beneath the document root, so that the file checked is the
+//! file opened.
+//!
+//! A path that was canonicalised and checked, then opened again by name, can
+//! be redirected between the two steps: swap a directory of the path for a
+//! symlink to one outside the root and the open follows it. So nothing here
+//! opens a path from the top. Every open is relative to a descriptor of the
+//! root directory, taken once at start-up, and no step of the resolution
+//! may leave it:
+//!
+//! 1. The fast path is one `openat2` with `RESOLVE_BENEATH` (no component
+//!    may climb above the root, absolute paths are refused),
+//!    `RESOLVE_NO_MAGICLINKS` (no `/proc/self/fd/N` tricks) and
+//!    `RESOLVE_NO_SYMLINKS`: a path without symlinks, the common case,
+//!    costs one system call, and the kernel checks containment atomically.
+//! 2. Any symlink on the path (`ELOOP`), a kernel without `openat2`
+//!    (`ENOSYS`, before Linux 5.6) or a race the kernel reports (`EAGAIN`)
+//!    falls back to a walk that does in user space what `RESOLVE_BENEATH`
+//!    does in the kernel, as nginx's `disable_symlinks` does: each component
+//!    is opened with `O_NOFOLLOW` relative to the directory descriptor of the
+//!    one before, so a component swapped for a symlink is seen as a symlink;
+//!    a symlink is read from a descriptor of the link itself and its target
+//!    is resolved component by component in the same way; `..` pops the
+//!    stack of open directories and may never pop the root. An absolute
+//!    symlink is followed only when it names a path under the root's
+//!    canonical path, and is resolved from the root's descriptor.
+//!
+//! Symlinks that stay inside the root therefore keep working, whatever they
+//! point at inside it, while a symlink whose resolution passes outside the
+//! root at any step is refused, even if it would come back. Unless hidden
+//! files are served, a component whose name starts with a dot is refused at
+//! every step, including the components of symlink targets, so a link to
+//! `.git` is as hidden as `.git`.
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
+use rustix::io::Errno;
+
+/// The most symlinks followed while resolving one path (Linux's own limit).
+pub const MAX_LINKS: usize = 40;
+
+/// Why a path cannot be opened beneath the root.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Nothing by that name, or a component that is not a directory.
+    NotFound,
+    /// A step of the resolution would leave the root.
+    Escapes,
+    /// A component (of the path or of a symlink's target) is hidden.
+    Hidden,
+    /// More than [`MAX_LINKS`] symlinks, or a loop.
+    TooManyLinks,
+    /// The file system refused access to a component or the file.
+    Forbidden,
+    /// Anything else: out of descriptors or memory, an I/O error.
+    Io(io::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::NotFound => f.write_str("no such file"),
+            OpenError::Escapes => f.write_str("the path leaves the root"),
+            OpenError::Hidden => f.write_str("the path names a hidden file"),
+            OpenError::TooManyLinks => f.write_str("too many symlinks"),
+            OpenError::Forbidden => f.write_str("permission denied"),
+            OpenError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+impl From<Errno> for OpenError {
+    fn from(e: Errno) -> OpenError {
+        match e {
+            Errno::NOENT | Errno::NOTDIR => OpenError::NotFound,
+            Errno::ACCESS | Errno::PERM => OpenError::Forbidden,
+            Errno::LOOP => OpenError::TooManyLinks,
+            e => OpenError::Io(e.into()),
+        }
+    }
+}
+
+/// A file or directory opened beneath the root, with its status.
+#[derive(Debug)]
+pub struct Opened {
+    /// Open for reading (a directory too), non-blocking, close-on-exec.
+    pub fd: OwnedFd,
+    /// `fstat` of `fd`.
+    pub stat: Stat,
+    /// The name of the last component actually opened: the request's last
+    /// segment, or the target's if it was a symlink (for its Content-Type).
+    pub name: Vec<u8>,
+}
+
+impl Opened {
+    /// The kind of file opened.
+    pub fn file_type(&self) -> FileType {
+        FileType::from_raw_mode(self.stat.st_mode)
+    }
+}
+
+/// The document root, held open.
+#[derive(Debug)]
+pub struct Root {
+    dir: OwnedFd,
+    /// The canonical path, for absolute symlinks.
+    path: PathBuf,
+    hidden: bool,
+    /// False once the kernel said it has no `openat2`.
+    openat2: AtomicBool,
+}
+
+/// How the last component is opened: for reading, without blocking (a FIFO
+/// must not hang the loop), never as a controlling terminal.
+fn read_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW
+}
+
+impl Root {
+    /// Opens the directory at `path`, which must be canonical (absolute,
+    /// with no symlinks), as the root; `hidden` says whether names starting
+    /// with a dot may be opened.
+    ///
+    /// # Errors
+    ///
+    /// The error from opening the directory.
+    pub fn new(path: &Path, hidden: bool) -> io::Result<Root> {
+        let dir = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Root {
+            dir,
+            path: path.to_path_buf(),
+            hidden,
+            openat2: AtomicBool::new(true),
+        })
+    }
+
+    /// The canonical path of the root.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens what `segments` (decoded request path segments, none of them
+    /// empty, `.` or `..`, none containing `/`) name beneath the root.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`]: not found, escaping, hidden, forbidden, or an I/O
+    /// error.
+    pub fn open(&self, segments: &[String]) -> Result<Opened, OpenError> {
+        if !self.hidden && super::path::is_hidden(segments) {
+            return Err(OpenError::Hidden);
+        }
+        if self.openat2.load(Ordering::Relaxed) {
+            match self.open_fast(segments) {
+                Ok(opened) => return Ok(opened),
+                // A symlink on the path, or a rename the kernel saw racing
+                // with the lookup: resolve it step by step.
+                Err(Errno::LOOP | Errno::AGAIN | Errno::XDEV) => {}
+                Err(Errno::NOSYS) => self.openat2.store(false, Ordering::Relaxed),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let components = segments.iter().map(|s| s.as_bytes().to_vec());
+        self.walk(components.collect())
+    }
+
+    /// One `openat2` that allows no symlink and no step outside the root.
+    fn open_fast(&self, segments: &[String]) -> Result<Opened, Errno> {
+        let mut path = Vec::with_capacity(64);
+        for s in segments {
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(s.as_bytes());
+        }
+        if path.is_empty() {
+            path.push(b'.');
+        }
+        let fd = rustix::fs::openat2(
+            &self.dir,
+            OsStr::from_bytes(&path),
+            read_flags(),
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_SYMLINKS,
+        )?;
+        let stat = rustix::fs::fstat(&fd)?;
+        let name = segments
+            .last()
+            .map_or_else(Vec::new, |s| s.as_bytes().to_vec());
+        Ok(Opened { fd, stat, name })
+    }
+
+    /// Resolves `components` one at a time, each relative to the directory
+    /// opened before it, following symlinks only while they stay beneath
+    /// the root.
+    fn walk(&self, components: VecDeque<Vec<u8>>) -> Result<Opened, OpenError> {
+        let mut pending = components;
+        // The directories opened below the root, innermost last.
+        let mut dirs: Vec<OwnedFd> = Vec::new();
+        let mut links = 0;
+        loop {
+            let Some(name) = pending.pop_front() else {
+                // The path named the directory reached: open it for reading.
+                let here = dirs.last().map_or(self.dir.as_fd(), |d| d.as_fd());
+                let fd = rustix::fs::openat(here, ".", read_flags(), Mode::empty())?;
+                let stat = rustix::fs::fstat(&fd)?;
+                return Ok(Opened {
+                    fd,
+                    stat,
+                    name: Vec::new(),
+                });
+            };
+            match name.as_slice() {
+                b"" | b"." => continue,
+                b".." => {
+                    dirs.pop().ok_or(OpenError::Escapes)?;
+                    continue;
+                }
+                _ => {}
+            }
+            if !self.hidden && name.starts_with(b".") {
+                return Err(OpenError::Hidden);
+            }
+            let here = dirs.last().map_or(self.dir.as_fd(), |d| d.as_fd());
+            let last = pending.iter().all(|c| c.is_empty() || c == b".");
+            let step = if last {
+                self.open_last(here, &name)?
+            } else {
+                open_dir(here, &name)?
+            };
+            match step {
+                Step::Opened(opened) => return Ok(opened),
+                Step::Dir(fd) => dirs.push(fd),
+                Step::Link(target) => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(OpenError::TooManyLinks);
+                    }
+                    let target = Path::new(OsStr::from_bytes(&target));
+                    let relative = if target.is_absolute() {
+                        // Only a path under the root's canonical path, and
+                        // then from the root.
+                        dirs.clear();
+                        target
+                            .strip_prefix(&self.path)
+                            .map_err(|_| OpenError::Escapes)?
+                    } else {
+                        target
+                    };
+                    for c in relative.components().rev() {
+                        match c {
+                            Component::Normal(n) => pending.push_front(n.as_bytes().to_vec()),
+                            Component::ParentDir => pending.push_front(b"..".to_vec()),
+                            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens the last component for reading, or reads it as a symlink.
+    fn open_last(&self, here: BorrowedFd<'_>, name: &[u8]) -> Result<Step, OpenError> {
+        match rustix::fs::openat(here, OsStr::from_bytes(name), read_flags(), Mode::empty()) {
+            Ok(fd) => {
+                let stat = rustix::fs::fstat(&fd)?;
+                Ok(Step::Opened(Opened {
+                    fd,
+                    stat,
+                    name: name.to_vec(),
+                }))
+            }
+            // O_NOFOLLOW on a symlink.
+            Err(Errno::LOOP) => read_link(here, name),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What one step of the walk found.
+enum Step {
+    /// The last component, open.
+    Opened(Opened),
+    /// A directory to go on from.
+    Dir(OwnedFd),
+    /// A symlink, with its target.
+    Link(Vec<u8>),
+}
+
+/// Opens an intermediate component, which must be a directory or a symlink.
+fn open_dir(here: BorrowedFd<'_>, name: &[u8]) -> Result<Step, OpenError> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::openat(here, OsStr::from_bytes(name), flags, Mode::empty()) {
+        Ok(fd) => Ok(Step::Dir(fd)),
+        // A symlink is not a directory to O_NOFOLLOW | O_DIRECTORY.
+        Err(Errno::NOTDIR | Errno::LOOP) => read_link(here, name),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads `name` in `here` as a symlink, from a descriptor of the link
+/// itself, so that the link read is the one looked at. Anything that is not
+/// a symlink is not found (it is neither a directory nor what was asked).
+fn read_link(here: BorrowedFd<'_>, name: &[u8]) -> Result<Step, OpenError> {
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let link = rustix::fs::openat(here, OsStr::from_bytes(name), flags, Mode::empty())?;
+    let stat = rustix::fs::fstat(&link)?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::Symlink {
+        return Err(OpenError::NotFound);
+    }
+    let target = rustix::fs::readlinkat(&link, "", Vec::new())?;
+    Ok(Step::Link(target.into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A root with links that stay inside, leave, or come back, beside a
+    /// secret; removed when dropped.
+    struct Fixture(PathBuf);
+
+    impl Fixture {
+        fn new(tag: &str) -> Fixture {
+            let dir =
+                std::env::temp_dir().join(format!("asynchat-beneath-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("root/sub/deep")).unwrap();
+            std::fs::create_dir_all(dir.join("root/.git")).unwrap();
+            std::fs::write(dir.join("secret.txt"), "secret").unwrap();
+            std::fs::write(dir.join("root/a.txt"), "a").unwrap();
+            std::fs::write(dir.join("root/sub/deep/b.txt"), "b").unwrap();
+            std::fs::write(dir.join("root/.git/config"), "git").unwrap();
+            let root = dir.join("root").canonicalize().unwrap();
+            let link = |target: &Path, name: &str| symlink(target, root.join(name)).unwrap();
+            link(Path::new("a.txt"), "in.txt");
+            link(Path::new("sub/deep"), "deep");
+            link(Path::new(".."), "sub/up");
+            link(Path::new("../../secret.txt"), "sub/out.txt");
+            link(&root.join("a.txt"), "abs-in.txt");
+            link(&dir.join("secret.txt"), "abs-out.txt");
+            link(Path::new(".git"), "git");
+            link(Path::new("loop"), "loop");
+            link(Path::new("sub/up/sub/up/in.txt"), "twice.txt");
+            Fixture(dir)
+        }
+
+        fn root(&self, hidden: bool, openat2: bool) -> Root {
+            let root = Root::new(&self.0.join("root").canonicalize().unwrap(), hidden).unwrap();
+            root.openat2.store(openat2, Ordering::Relaxed);
+            root
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// What opening a path gives: the file's contents, "dir", or the error.
+    fn outcome(root: &Root, path: &str) -> String {
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        match root.open(&segments) {
+            Ok(o) if o.file_type() == FileType::Directory => "dir".into(),
+            Ok(o) => std::fs::read_to_string(format!("/proc/self/fd/{}", {
+                use std::os::fd::AsRawFd;
+                o.fd.as_raw_fd()
+            }))
+            .unwrap(),
+            Err(e) => format!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn the_walk_and_openat2_agree_on_every_path() {
+        let fx = Fixture::new("table");
+        // (path, without hidden files, with them)
+        let cases = [
+            ("", "dir", "dir"),
+            ("a.txt", "a", "a"),
+            ("sub/deep/b.txt", "b", "b"),
+            ("in.txt", "a", "a"),
+            ("deep/b.txt", "b", "b"),
+            ("deep", "dir", "dir"),
+            ("sub/up/a.txt", "a", "a"),
+            ("twice.txt", "a", "a"),
+            ("abs-in.txt", "a", "a"),
+            ("sub/out.txt", "Escapes", "Escapes"),
+            ("abs-out.txt", "Escapes", "Escapes"),
+            ("sub/up/sub/up/sub/out.txt", "Escapes", "Escapes"),
+            ("missing", "NotFound", "NotFound"),
+            ("a.txt/x", "NotFound", "NotFound"),
+            (".git/config", "Hidden", "git"),
+            ("git/config", "Hidden", "git"),
+            ("loop", "TooManyLinks", "TooManyLinks"),
+        ];
+        for openat2 in [true, false] {
+            for hidden in [false, true] {
+                let root = fx.root(hidden, openat2);
+                for (path, plain, with_hidden) in cases {
+                    let want = if hidden { with_hidden } else { plain };
+                    assert_eq!(
+                        outcome(&root, path),
+                        want,
+                        "{path:?}, openat2 {openat2}, hidden {hidden}"
+                    );
+                }
+            }
+        }
+    }
+}
