@@ -6,8 +6,9 @@
 //! like an `async_chat` subclass: `chan.set_terminator(..)`,
 //! `chan.push(..)`. [`Channel::feed`] runs the terminator loop and needs no
 //! socket, which is how tests, replays and fuzzers drive a handler in memory;
-//! [`Connection`] ties a channel and its handler to a `TcpStream` and makes
-//! them a [`Dispatcher`].
+//! [`Connection`] ties a channel and its handler to a `TcpStream`, accepted
+//! or connected out with [`Connection::connect`], and makes them a
+//! [`Dispatcher`].
 //!
 //! Deviations from CPython, on purpose:
 //!
@@ -515,7 +516,8 @@ pub trait AsyncChat {
     /// nothing.
     fn observe(&mut self, _chan: &Channel) {}
 
-    /// The channel left the reactor; called exactly once.
+    /// The channel left the reactor; called exactly once. Nothing pushed
+    /// here is sent, but [`Channel::wake`] still reaches the others.
     fn handle_close(&mut self, _chan: &mut Channel, _reason: CloseReason) {}
 }
 
@@ -537,6 +539,8 @@ pub struct Connection<H> {
     chan: Channel,
     handler: H,
     lingering: bool,
+    /// Made by [`Connection::connect`] rather than accepted.
+    outgoing: bool,
 }
 
 impl<H: AsyncChat> Connection<H> {
@@ -544,11 +548,63 @@ impl<H: AsyncChat> Connection<H> {
     /// already gathered into as few writes as possible, so Nagle's delay
     /// would only add latency.
     pub fn new(stream: TcpStream, chan: Channel, handler: H) -> Connection<H> {
+        let peer = stream.peer_addr().ok();
+        Connection::with_peer(stream, peer, chan, handler, false)
+    }
+
+    /// Starts a non-blocking connect to `addr` and wraps the socket: the
+    /// client side of a channel, asyncore's `create_socket` and `connect`.
+    ///
+    /// The connect completes in the background once the connection is
+    /// added to a [`Reactor`](crate::Reactor). [`AsyncChat::handle_connect`]
+    /// runs when it is added, before the connect has completed: output
+    /// pushed there (a client's first requests) waits in the queue and
+    /// leaves when the socket becomes writable, which is when the
+    /// connection is established. A connect that fails (refused,
+    /// unreachable) closes the channel with
+    /// [`CloseReason::Error`], for example
+    /// `CloseReason::Error(io::ErrorKind::ConnectionRefused)`, through the
+    /// first read or write that reports it; a connect that never completes
+    /// is the handler's deadline to catch. [`Channel::peer`] is `addr` from
+    /// the start.
+    ///
+    /// # Errors
+    ///
+    /// The error from creating the socket, or a connect that failed at
+    /// once.
+    pub fn connect(addr: SocketAddr, chan: Channel, handler: H) -> io::Result<Connection<H>> {
+        use rustix::net::{AddressFamily, SocketFlags, SocketType};
+        let family = match addr {
+            SocketAddr::V4(_) => AddressFamily::INET,
+            SocketAddr::V6(_) => AddressFamily::INET6,
+        };
+        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+        let socket = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+        match rustix::net::connect(&socket, &addr) {
+            Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let stream = TcpStream::from(socket);
+        Ok(Connection::with_peer(
+            stream,
+            Some(addr),
+            chan,
+            handler,
+            true,
+        ))
+    }
+
+    fn with_peer(
+        stream: TcpStream,
+        peer: Option<SocketAddr>,
+        mut chan: Channel,
+        handler: H,
+        outgoing: bool,
+    ) -> Connection<H> {
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("TCP_NODELAY: {e}");
         }
-        let mut chan = chan;
-        chan.peer = stream.peer_addr().ok();
+        chan.peer = peer;
         chan.id = trace::next_id();
         if chan.trace.is_none() && trace::wanted(chan.id, chan.peer) {
             chan.trace = Some(Trace::for_connection(chan.id, chan.peer));
@@ -558,6 +614,7 @@ impl<H: AsyncChat> Connection<H> {
             chan,
             handler,
             lingering: false,
+            outgoing,
         }
     }
 
@@ -624,9 +681,14 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
 
     fn handle_connect(&mut self, cx: &mut Context<'_>) -> Flow {
         self.enter(cx);
+        let how = if self.outgoing {
+            "connecting"
+        } else {
+            "accepted"
+        };
         trace!(
             &self.chan.trace,
-            "accepted, terminator {}", self.chan.terminator
+            "{how}, terminator {}", self.chan.terminator
         );
         self.handler.handle_connect(&mut self.chan);
         self.leave(cx)
@@ -695,7 +757,7 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         self.leave(cx)
     }
 
-    fn handle_close(&mut self, reason: CloseReason) {
+    fn handle_close(&mut self, cx: &mut Context<'_>, reason: CloseReason) {
         // The channel itself finished before lingering began; how the
         // linger ended is the socket's business.
         let reason = if self.lingering {
@@ -703,7 +765,11 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         } else {
             reason
         };
+        self.enter(cx);
         trace!(&self.chan.trace, "close: {reason}");
         self.handler.handle_close(&mut self.chan, reason);
+        for token in self.chan.wakes.drain(..) {
+            cx.wake(token);
+        }
     }
 }

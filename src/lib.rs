@@ -68,7 +68,10 @@
 //!
 //! On a socket, the same handler goes into a [`Connection`], and an
 //! [`Acceptor`] given to [`Reactor::listen`] makes one per accepted client;
-//! `examples/echo.rs` is the whole of such a server in forty lines.
+//! `examples/echo.rs` is the whole of such a server in forty lines. A
+//! client makes its channels with [`Connection::connect`] and adds them
+//! with [`Reactor::add`], turning the loop itself with [`Reactor::poll`]
+//! so that it can open connections as work appears (`examples/crawl`).
 //!
 //! # Differences from CPython
 //!

@@ -183,7 +183,9 @@ pub trait Dispatcher {
 
     /// The dispatcher leaves the map. Called exactly once, whatever the
     /// reason; the socket closes when the dispatcher is dropped right after.
-    fn handle_close(&mut self, _reason: CloseReason) {}
+    /// Wakes asked for here are delivered (a chat member that leaves tells
+    /// the others); the deadline no longer matters.
+    fn handle_close(&mut self, _cx: &mut Context<'_>, _reason: CloseReason) {}
 }
 
 /// True for the errors that just mean the peer went away.
@@ -598,7 +600,19 @@ impl<D: Dispatcher> Reactor<D> {
         match entry {
             Entry::Channel(mut d) => {
                 self.channels -= 1;
-                d.handle_close(reason);
+                let mut gone = None;
+                let mut cx = Context {
+                    now: self.now,
+                    token: Token {
+                        index,
+                        generation: slot.generation,
+                    },
+                    deadline: &mut gone,
+                    read_buffer: &mut self.read_buffer,
+                    wakes: &mut self.wakes,
+                    stop: &self.stop,
+                };
+                d.handle_close(&mut cx, reason);
             }
             Entry::Listener(_) => self.listeners.retain(|&i| i != index),
         }
@@ -624,25 +638,73 @@ impl<D: Dispatcher> Reactor<D> {
                 self.finish_shutdown();
                 return Ok(());
             }
-            if let Some(f) = self.before_wait.as_mut() {
-                self.hook_due = f(self.now);
-            }
-            let timeout = self.next_timeout();
-            events.clear();
-            match self.poller.wait(&mut events, timeout) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            self.now = Instant::now();
-            for ev in events.iter() {
-                self.dispatch(ev);
-            }
-            self.expire_timers();
-            self.run_wakes();
-            self.free.append(&mut self.closed);
-            self.rearm_listeners();
+            self.turn(&mut events, None)?;
         }
+    }
+
+    /// Runs one turn of the loop, as asyncore's `poll()` does: waits for
+    /// readiness, at most `timeout` (less when a deadline or a wake is due
+    /// sooner), then dispatches the events, expires deadlines and delivers
+    /// wakes.
+    ///
+    /// [`Reactor::run`] is this in a loop, plus the shutdown. A program that
+    /// adds dispatchers as work appears calls it in its own loop instead,
+    /// and adds them between turns: a client that opens connections
+    /// ([`Connection::connect`](crate::Connection::connect)) while it has
+    /// requests to make, and stops when it has none. The stop flag is
+    /// [`Reactor::run`]'s business; `poll` does not look at it.
+    ///
+    /// # Errors
+    ///
+    /// Only a failure of the poller itself, as for [`Reactor::run`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use asynchat::{Connection, Reactor};
+    ///
+    /// struct Nothing;
+    /// impl asynchat::AsyncChat for Nothing {
+    ///     fn collect_incoming_data(&mut self, _: &mut asynchat::Channel, _: &[u8]) {}
+    ///     fn found_terminator(&mut self, _: &mut asynchat::Channel) {}
+    /// }
+    ///
+    /// let mut reactor = Reactor::<Connection<Nothing>>::new()?;
+    /// // Nothing to do: the turn ends when the timeout does.
+    /// reactor.poll(Some(Duration::from_millis(1)))?;
+    /// assert!(reactor.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.now = Instant::now();
+        self.turn(&mut Events::new(), timeout)
+    }
+
+    /// One turn: wait (at most `cap`, if given), dispatch, expire, wake.
+    fn turn(&mut self, events: &mut Events, cap: Option<Duration>) -> io::Result<()> {
+        if let Some(f) = self.before_wait.as_mut() {
+            self.hook_due = f(self.now);
+        }
+        let timeout = match (self.next_timeout(), cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        events.clear();
+        match self.poller.wait(events, timeout) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        self.now = Instant::now();
+        for ev in events.iter() {
+            self.dispatch(ev);
+        }
+        self.expire_timers();
+        self.run_wakes();
+        self.free.append(&mut self.closed);
+        self.rearm_listeners();
+        Ok(())
     }
 
     fn next_timeout(&self) -> Option<Duration> {

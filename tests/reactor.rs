@@ -111,7 +111,7 @@ impl Dispatcher for Probe {
         Ok(Flow::Continue)
     }
 
-    fn handle_close(&mut self, reason: CloseReason) {
+    fn handle_close(&mut self, _cx: &mut Context<'_>, reason: CloseReason) {
         self.counts.closes.fetch_add(1, Ordering::SeqCst);
         self.counts.reasons.lock().unwrap().push(reason);
     }
@@ -407,7 +407,7 @@ impl Dispatcher for Tally {
         self.count();
     }
 
-    fn handle_close(&mut self, _reason: CloseReason) {
+    fn handle_close(&mut self, _cx: &mut Context<'_>, _reason: CloseReason) {
         self.count();
     }
 }
@@ -579,5 +579,171 @@ fn the_listener_is_not_woken_without_connections() {
     drop(clients);
     wait_until("three closes", || counts.closes.load(Ordering::SeqCst) == 3);
     assert_eq!(accepts.load(Ordering::SeqCst), 3);
+    stop(stopper, handle);
+}
+
+/// The client side: a channel that connects out, driven by `poll` in the
+/// caller's own loop.
+mod outgoing {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Sends a line as soon as it joins, and closes once the answer is in.
+    struct Asker {
+        answer: Rc<RefCell<Vec<u8>>>,
+        closed: Rc<RefCell<Option<CloseReason>>>,
+        peer: Rc<RefCell<Option<SocketAddr>>>,
+    }
+
+    impl AsyncChat for Asker {
+        fn handle_connect(&mut self, chan: &mut Channel) {
+            *self.peer.borrow_mut() = chan.peer();
+            chan.push(&b"ping\n"[..]);
+        }
+        fn collect_incoming_data(&mut self, _chan: &mut Channel, data: &[u8]) {
+            self.answer.borrow_mut().extend_from_slice(data);
+        }
+        fn found_terminator(&mut self, chan: &mut Channel) {
+            chan.close_when_done();
+        }
+        fn handle_close(&mut self, _chan: &mut Channel, reason: CloseReason) {
+            *self.closed.borrow_mut() = Some(reason);
+        }
+    }
+
+    type Shared<T> = Rc<RefCell<T>>;
+
+    fn asker() -> (Asker, Shared<Vec<u8>>, Shared<Option<CloseReason>>) {
+        let answer = Rc::new(RefCell::new(Vec::new()));
+        let closed = Rc::new(RefCell::new(None));
+        let a = Asker {
+            answer: Rc::clone(&answer),
+            closed: Rc::clone(&closed),
+            peer: Rc::new(RefCell::new(None)),
+        };
+        (a, answer, closed)
+    }
+
+    /// Turns the loop until no channel is left (bounded by the patience).
+    fn poll_until_empty(reactor: &mut Reactor<Connection<Asker>>) {
+        let end = Instant::now() + PATIENCE;
+        while !reactor.is_empty() {
+            assert!(Instant::now() < end, "the client never finished");
+            reactor.poll(Some(Duration::from_millis(50))).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_connected_channel_sends_what_it_pushed_before_the_connect_completed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(PATIENCE)).unwrap();
+            let mut line = [0; 5];
+            s.read_exact(&mut line).unwrap();
+            assert_eq!(&line, b"ping\n");
+            s.write_all(b"pong\n").unwrap();
+            // The client closes once it has its answer.
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).unwrap();
+            rest
+        });
+        let mut reactor = Reactor::new().unwrap();
+        let (a, answer, closed) = asker();
+        let peer = Rc::clone(&a.peer);
+        let conn = Connection::connect(addr, Channel::new(b"\n"), a).unwrap();
+        assert_eq!(conn.channel().peer(), Some(addr));
+        reactor.add(conn).unwrap();
+        assert_eq!(*peer.borrow(), Some(addr), "peer known in handle_connect");
+        poll_until_empty(&mut reactor);
+        assert_eq!(*answer.borrow(), b"pong");
+        assert_eq!(*closed.borrow(), Some(CloseReason::Done));
+        assert_eq!(server.join().unwrap(), b"", "nothing after the request");
+    }
+
+    #[test]
+    fn a_refused_connect_closes_the_channel_with_the_error() {
+        // A port that was free a moment ago and has no listener now.
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut reactor = Reactor::new().unwrap();
+        let (a, answer, closed) = asker();
+        match Connection::connect(addr, Channel::new(b"\n"), a) {
+            Ok(conn) => {
+                reactor.add(conn).unwrap();
+                poll_until_empty(&mut reactor);
+                assert_eq!(
+                    *closed.borrow(),
+                    Some(CloseReason::Error(io::ErrorKind::ConnectionRefused))
+                );
+            }
+            // Refused at once: just as good, and said by the error.
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
+        }
+        assert!(answer.borrow().is_empty());
+    }
+
+    #[test]
+    fn poll_returns_after_its_timeout_when_nothing_happens() {
+        let mut reactor: Reactor<Connection<Asker>> = Reactor::new().unwrap();
+        let start = Instant::now();
+        reactor.poll(Some(Duration::from_millis(30))).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(29));
+    }
+}
+
+/// Tells every other member when one leaves, from `handle_close`.
+struct Leaver {
+    members: std::rc::Rc<std::cell::RefCell<Vec<asynchat::Token>>>,
+}
+
+impl AsyncChat for Leaver {
+    fn handle_connect(&mut self, chan: &mut Channel) {
+        self.members.borrow_mut().push(chan.token());
+    }
+    fn collect_incoming_data(&mut self, _chan: &mut Channel, _data: &[u8]) {}
+    fn found_terminator(&mut self, chan: &mut Channel) {
+        chan.push(&b"ok\n"[..]);
+    }
+    fn handle_wake(&mut self, chan: &mut Channel) {
+        chan.push(&b"someone left\n"[..]);
+    }
+    fn handle_close(&mut self, chan: &mut Channel, _reason: CloseReason) {
+        let mut members = self.members.borrow_mut();
+        members.retain(|&t| t != chan.token());
+        for &t in members.iter() {
+            chan.wake(t);
+        }
+    }
+}
+
+#[test]
+fn a_wake_asked_for_in_handle_close_reaches_the_others() {
+    let (addr, stopper, handle) = serve(|| {
+        let members = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        move |stream, _peer, _cx: &mut Context<'_>| {
+            let h = Leaver {
+                members: std::rc::Rc::clone(&members),
+            };
+            Some(Connection::new(stream, Channel::new(b"\n"), h))
+        }
+    });
+    let mut a = connect(addr);
+    let mut b = connect(addr);
+    let mut ok = [0; 3];
+    for c in [&mut a, &mut b] {
+        c.write_all(b"hi\n").unwrap();
+        c.read_exact(&mut ok).unwrap();
+        assert_eq!(&ok, b"ok\n");
+    }
+    drop(a);
+    let mut told = [0; 13];
+    b.read_exact(&mut told).unwrap();
+    assert_eq!(&told, b"someone left\n");
+    drop(b);
     stop(stopper, handle);
 }

@@ -11,6 +11,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub mod ws;
+
 use asynchat::Stopper;
 use asynchat::http::{Config, Server};
 
@@ -416,4 +418,42 @@ pub fn unescape_html(s: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+// ------------------------------------------------------------ the guide
+
+/// The trace block of `src/guide.md` that follows the line `<!-- MARKER
+/// -->`: its lines, without the fences.
+pub fn guide_block(marker: &str) -> Vec<String> {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/guide.md")).unwrap();
+    let open = format!("<!-- {marker} -->");
+    let mut lines = guide.lines().skip_while(|l| *l != open);
+    assert_eq!(lines.next(), Some(open.as_str()), "no {open} in the guide");
+    assert_eq!(lines.next(), Some("```text"), "a text block after {open}");
+    lines
+        .take_while(|l| *l != "```")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Checks `got` against a guide block: line for line, or, where the block
+/// has `...` lines, the block's other lines in the same order with
+/// anything between them (and the same first line, unless the block
+/// starts with `...`).
+pub fn assert_trace_is(want: &[String], got: &[String]) {
+    if !want.iter().any(|l| l == "...") {
+        assert_eq!(got, want, "the trace, in full:\n{}", got.join("\n"));
+        return;
+    }
+    let mut at = 0;
+    for line in want.iter().filter(|l| *l != "...") {
+        match got[at..].iter().position(|g| g == line) {
+            Some(i) => at += i + 1,
+            None => panic!("{line:?} is not in order in\n{}", got.join("\n")),
+        }
+    }
+    if let Some(first) = want.first().filter(|l| *l != "...") {
+        assert_eq!(got.first(), Some(first), "the trace starts differently");
+    }
 }
