@@ -12,7 +12,7 @@
 //! byte 0      low 4 bits: k, the number of read-control bytes;
 //!             bit 7: default limits (bytes 1 to 3 ignored)
 //! byte 1      max_queued   = 1 + b % 64
-//! byte 2      max_buffered = 1 + b * 64
+//! byte 2      max_queued_bytes = 1 + b * 64
 //! byte 3      write_budget = 1 + b * 64
 //! 4 .. 4+k    one read each, cycled: bits 0-5 n, bit 6 long (1 + 37 n
 //!             bytes) or short (1 + n bytes), bit 7 send after it
@@ -44,7 +44,7 @@ fn decode(data: &[u8]) -> (Plan, &[u8]) {
     } else {
         Limits {
             max_queued: 1 + usize::from(*queued) % 64,
-            max_buffered: 1 + u64::from(*buffered) * 64,
+            max_queued_bytes: 1 + u64::from(*buffered) * 64,
             write_budget: 1 + u64::from(*budget) * 64,
         }
     };
