@@ -562,3 +562,141 @@ fn finding_8_a_broken_stdout_does_not_stop_the_server() {
         assert!(status.success(), "{what}: {status:?}");
     }
 }
+
+/// RFC 9112 §3.2: a Host field whose value is not `uri-host [ ":" port ]`
+/// gets 400 and the connection closes, like a missing or repeated Host.
+#[test]
+fn rfc_an_invalid_host_is_400() {
+    let root = a_txt_root("trust-host");
+    let server = TestServer::serve(root.path());
+    for (host, status) in [
+        ("example.com:8000", 200),
+        ("[::1]:8000", 200),
+        ("127.0.0.1", 200),
+        ("exa mple.com", 400),
+        ("user@example.com", 400),
+        ("example.com/a.txt", 400),
+        ("example.com:80x", 400),
+        ("[::1", 400),
+        ("ex\"ample", 400),
+    ] {
+        let mut c = server.connect();
+        let r = c.request(format!("GET /a.txt HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+        assert_eq!(r.status, status, "Host: {host}");
+        if status == 400 {
+            assert!(c.is_closed(), "Host: {host}: the connection stays open");
+        }
+    }
+}
+
+/// Not HTTP at all: a TLS ClientHello (or other binary bytes) on a new
+/// connection is answered 400 at once, not left waiting for a line end
+/// until the header timeout.
+#[test]
+fn rfc_bytes_that_are_not_http_are_refused_at_once() {
+    let root = a_txt_root("trust-not-http");
+    let mut cfg = asynchat::http::Config::new(root.path()).unwrap();
+    cfg.header_timeout = Duration::from_secs(30);
+    let server = TestServer::start(cfg);
+    // The start of a TLS 1.3 ClientHello: no line end in sight.
+    let hello = [
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0xaa,
+    ];
+    let garbage = [0x00, 0xff, 0x13, 0x37];
+    let control_in_target = b"GET /a\x01b".to_vec();
+    for bytes in [&hello[..], &garbage[..], &control_in_target[..]] {
+        let mut c = server.connect();
+        c.stream()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        c.send(bytes);
+        let r = c
+            .read_response_to("GET")
+            .expect("an answer before any line end");
+        assert_eq!(r.status, 400, "{bytes:?}");
+        assert!(c.is_closed());
+    }
+    // A request line that arrives a byte at a time is still fine.
+    let mut c = server.connect();
+    for b in get("/a.txt").bytes() {
+        c.send([b]);
+    }
+    assert_eq!(c.read_response().text(), A_TXT);
+}
+
+/// RFC 9112 §7.1.1: a control byte (NUL included) in a chunk extension is
+/// a framing error: 400 and close.
+#[test]
+fn rfc_a_control_byte_in_a_chunk_extension_is_400() {
+    let root = a_txt_root("trust-chunk-ext");
+    let server = TestServer::serve(root.path());
+    let head = "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (ext, status) in [
+        (";a=b", 405),
+        (";a=\"x\ty\"", 405),
+        (";a\0b", 400),
+        (";a=\x01", 400),
+    ] {
+        let mut c = server.connect();
+        let r = c.request(format!("{head}3{ext}\r\nabc\r\n0\r\n\r\n"));
+        assert_eq!(r.status, status, "{ext:?}");
+        if status == 400 {
+            assert!(c.is_closed(), "{ext:?}");
+        }
+    }
+}
+
+/// Permission denied on the file or on a directory of its path is 403, not
+/// 404: the file is there, the server may not read it. (The server runs as
+/// `nobody` when the tests run as root, whom permissions do not stop.)
+#[test]
+fn rfc_permission_denied_is_403() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let root = a_txt_root("trust-403");
+    let secret = root.file("secret.txt", "no");
+    root.file("locked/inside.txt", "no");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(
+        root.path().join("locked"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg(root.path())
+        .args(["--port", &port.to_string(), "-q"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if rustix::process::geteuid().is_root() {
+        cmd.uid(65534).gid(65534);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "the binary never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (target, status) in [
+        ("/a.txt", 200),
+        ("/secret.txt", 403),
+        ("/locked/inside.txt", 403),
+        ("/locked/", 403),
+        ("/missing.txt", 404),
+    ] {
+        let r = Client::connect(addr).request(get(target));
+        assert_eq!(r.status, status, "{target}");
+    }
+    terminate(&mut child);
+    let _ = child.wait();
+    std::fs::set_permissions(
+        root.path().join("locked"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+}

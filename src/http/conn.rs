@@ -160,6 +160,8 @@ struct HeadLines {
     line_start: usize,
     /// Complete lines so far (the request line included).
     lines: usize,
+    /// The request line's method has ended (a space was seen).
+    method_done: bool,
 }
 
 impl HeadLines {
@@ -173,7 +175,41 @@ impl HeadLines {
         self.buf.clear();
         self.line_start = 0;
         self.lines = 0;
+        self.method_done = false;
     }
+
+    /// Checks bytes of the request line as they arrive: a method of token
+    /// characters, then no control byte but the final CR. What is not HTTP
+    /// at all (a TLS ClientHello starts with 0x16, binary garbage) is
+    /// refused at once, rather than after a line end that may never come.
+    /// Each byte is looked at once, however the line is split into reads.
+    fn plausible_request_line(&mut self, data: &[u8]) -> bool {
+        let rest = if self.method_done {
+            data
+        } else {
+            let (method, rest) = match data.iter().position(|&b| b == b' ') {
+                Some(i) => {
+                    self.method_done = true;
+                    (&data[..i], &data[i + 1..])
+                }
+                None => (data, &data[data.len()..]),
+            };
+            // A CR alone is the blank line some clients send first.
+            if !method.iter().all(|&b| is_tchar(b) || b == b'\r') {
+                return false;
+            }
+            rest
+        };
+        // No short cut: a fold over every byte is cheap and vectorises.
+        !rest.iter().fold(false, |bad, &b| {
+            bad | ((b < 0x20) & (b != b'\r')) | (b == 0x7f)
+        })
+    }
+}
+
+/// RFC 9110's `tchar`: the characters of a token, such as a method.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// One HTTP/1.1 connection's handler.
@@ -323,6 +359,9 @@ impl HttpChannel {
             self.update_deadline(chan);
         }
         self.head.buf.extend_from_slice(data);
+        if self.head.lines == 0 && !self.head.plausible_request_line(data) {
+            return self.fail(chan, HttpError::RequestLineMalformed);
+        }
         if self.head.buf.len() > self.config().max_head {
             let e = if self.head.lines == 0 {
                 HttpError::RequestLineTooLong
@@ -342,16 +381,11 @@ impl HttpChannel {
             self.head.buf.clear();
             return;
         }
-        if let Phase::Idle { .. } = self.phase {
-            self.phase = Phase::Head {
-                started: chan.now(),
-            };
-        }
+        // A line that is not blank was collected, which began the head.
         self.head.buf.push(b'\n');
         if blank {
-            let mut head = std::mem::take(&mut self.head.buf);
+            let head = std::mem::take(&mut self.head.buf);
             self.answer_head(chan, &head);
-            head.clear();
             self.head.buf = head;
             self.head.clear();
         } else {

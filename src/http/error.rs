@@ -40,6 +40,9 @@ pub enum HttpError {
     HostMissing,
     /// More than one Host field.
     HostRepeated,
+    /// A Host field that is not `uri-host [ ":" port ]` (RFC 9112 §3.2,
+    /// RFC 3986 §3.2.2): spaces, userinfo, a path, bytes a host cannot hold.
+    HostInvalid,
     // The framing of the body (RFC 9112 §6).
     /// A Content-Length value that is not a decimal number.
     LengthMalformed,
@@ -103,10 +106,10 @@ impl HttpError {
         use HttpError::*;
         match self {
             RequestLineMalformed | HeadIncomplete | HeadMalformed | FieldNotUtf8 | HostMissing
-            | HostRepeated | LengthMalformed | LengthOverflow | ConflictingLengths
-            | LengthAndEncoding | EncodingInHttp10 | EncodingEmpty | ChunkedNotLast
-            | ChunkSizeMalformed | ChunkSizeOverflow | ChunkLineTooLong | ChunkNotTerminated
-            | TooManyTrailers | BadPath(_) => 400,
+            | HostRepeated | HostInvalid | LengthMalformed | LengthOverflow
+            | ConflictingLengths | LengthAndEncoding | EncodingInHttp10 | EncodingEmpty
+            | ChunkedNotLast | ChunkSizeMalformed | ChunkSizeOverflow | ChunkLineTooLong
+            | ChunkNotTerminated | TooManyTrailers | BadPath(_) => 400,
             ListingDisabled | FileUnreadable | DirectoryUnreadable => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
@@ -135,8 +138,10 @@ impl fmt::Display for HttpError {
             RequestLineTooLong => "the request line is too long",
             HeadTooLarge => "the request head is too large",
             FieldNotUtf8 => "header value is not UTF-8",
+            // Also the words a repeated Host had before it had its own.
             HostMissing => "HTTP/1.1 needs exactly one Host field",
             HostRepeated => "more than one Host field",
+            HostInvalid => "the Host field is not a host and port",
             LengthMalformed => "Content-Length is not a number",
             LengthOverflow => "Content-Length is too large",
             ConflictingLengths => "conflicting Content-Length values",
@@ -185,6 +190,7 @@ mod tests {
             FieldNotUtf8,
             HostMissing,
             HostRepeated,
+            HostInvalid,
             LengthMalformed,
             LengthOverflow,
             ConflictingLengths,

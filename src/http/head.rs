@@ -216,6 +216,9 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
         };
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            if !valid_host(value) {
+                return Err(HttpError::HostInvalid);
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|m| m != n) {
@@ -265,6 +268,70 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
     }
     r.framing = framing(version, content_length, last_coding)?;
     Ok(r)
+}
+
+/// True for a Host field value that is `uri-host [ ":" port ]` (RFC 9112
+/// §3.2, RFC 3986 §3.2.2), or empty (the Host of a target without an
+/// authority): a bracketed IPv6 address (or `IPvFuture`), or a name made
+/// of unreserved characters, percent-escapes and sub-delimiters (an IPv4
+/// address is such a name), then optionally `:` and digits. Spaces,
+/// userinfo (`@`), a path, and any byte a host cannot hold are refused.
+pub fn valid_host(value: &str) -> bool {
+    let (host_ok, port) = match value.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((literal, after)) => (
+                literal.parse::<std::net::Ipv6Addr>().is_ok() || ip_future(literal),
+                match after {
+                    "" => "",
+                    // Anything after the literal but a port: `x` is no port.
+                    _ => after.strip_prefix(':').unwrap_or("x"),
+                },
+            ),
+            None => (false, ""),
+        },
+        None => {
+            let (host, port) = value.rsplit_once(':').unwrap_or((value, ""));
+            (reg_name(host), port)
+        }
+    };
+    host_ok && port.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// RFC 3986's `reg-name` (an IPv4 address is one too): unreserved
+/// characters, percent-escapes and sub-delimiters.
+fn reg_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) =>
+            {
+                i += 3;
+                continue;
+            }
+            c if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&c) => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    true
+}
+/// RFC 3986's `IPvFuture`: `v`, hex digits, `.`, then unreserved,
+/// sub-delimiters or `:`.
+fn ip_future(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix(['v', 'V']) else {
+        return false;
+    };
+    let Some((version, tail)) = rest.split_once('.') else {
+        return false;
+    };
+    !version.is_empty()
+        && version.bytes().all(|b| b.is_ascii_hexdigit())
+        && !tail.is_empty()
+        && tail
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b))
 }
 
 /// Decides how a request's body is delimited, from its version, its
@@ -357,7 +424,8 @@ fn transfer_codings(value: &str, mut last: Option<LastCoding>) -> Result<LastCod
 /// # Errors
 ///
 /// [`HttpError::ChunkSizeMalformed`] for an empty line, a non-hex digit
-/// (signs, `0x`, spaces inside or before the number);
+/// (signs, `0x`, spaces inside or before the number), a control byte in an
+/// extension;
 /// [`HttpError::ChunkSizeOverflow`] for a size that does not fit in 64
 /// bits.
 pub fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
@@ -376,6 +444,11 @@ pub fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
     let ext = ows::trim_start(rest);
     if !rest.is_empty() && ext.first() != Some(&b';') {
         return Err(BAD); // another byte, or trailing whitespace alone
+    }
+    // Extensions are ignored, but a control byte (NUL included) has no
+    // place in one: such a line is not framing this server can trust.
+    if ext.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(BAD);
     }
     let digits = std::str::from_utf8(digits).map_err(|_| BAD)?;
     u64::from_str_radix(digits, 16).map_err(|_| HttpError::ChunkSizeOverflow)
@@ -738,6 +811,12 @@ mod tests {
             (b"5\x0c;ext", Err(BAD)),
             (b"5\r;ext", Err(BAD)),
             (b"5\n;ext", Err(BAD)),
+            // Control bytes in an extension.
+            (b"5;a\x00b", Err(BAD)),
+            (b"5;a=\x01", Err(BAD)),
+            (b"5;a\x7f", Err(BAD)),
+            (b"5;a=\"\x1b\"", Err(BAD)),
+            (b"5;a=\"x\ty\"", Ok(5)),
         ];
         for &(line, expected) in cases {
             assert_eq!(
@@ -805,6 +884,46 @@ mod tests {
                 expected,
                 "{version:?} {length:?} {coding:?}"
             );
+        }
+    }
+
+    #[test]
+    fn host_values_table() {
+        for (value, ok) in [
+            ("a", true),
+            ("example.com", true),
+            ("example.com:8080", true),
+            ("127.0.0.1", true),
+            ("127.0.0.1:80", true),
+            ("[::1]", true),
+            ("[::1]:8000", true),
+            ("[2001:db8::7]:1", true),
+            ("[v1.fe:x]", true),
+            ("xn--caf-dma.example", true),
+            ("a%41b", true),
+            ("host:", true),
+            ("", true),
+            ("a b", false),
+            (" a", false),
+            ("user@host", false),
+            ("host/path", false),
+            ("host?q", false),
+            ("host#f", false),
+            ("host:80:81", false),
+            ("host:8x", false),
+            ("[::1", false),
+            ("[::1]x", false),
+            ("[::1]:x", false),
+            ("[nonsense]", false),
+            ("::1", false),
+            ("a%4", false),
+            ("a%zz", false),
+            ("caf\u{e9}", false),
+            ("a\\b", false),
+            ("a\"b", false),
+            ("<a>", false),
+        ] {
+            assert_eq!(valid_host(value), ok, "{value:?}");
         }
     }
 }
