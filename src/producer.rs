@@ -40,7 +40,7 @@ pub enum Piece {
     /// Part of bytes shared with other responses (a range of a cached small
     /// file): a reference-count increment too, never a copy. Made with
     /// [`Piece::slice`], so the range always lies inside the bytes.
-    Slice(Rc<[u8]>, Range<usize>),
+    Slice(Rc<[u8]>, Range<u32>),
     /// A region of a file, sent without copying it through user space when
     /// the transport allows.
     File(FileSpan),
@@ -51,14 +51,16 @@ impl Piece {
     ///
     /// # Panics
     ///
-    /// If `range` does not lie inside `bytes`.
+    /// If `range` does not lie inside `bytes`, or `bytes` are 4 GiB or more
+    /// (the range is kept in 32 bits, so a piece stays small to move).
     pub fn slice(bytes: &Rc<[u8]>, range: Range<usize>) -> Piece {
         assert!(
             range.start <= range.end && range.end <= bytes.len(),
             "slice {range:?} of {} bytes",
             bytes.len()
         );
-        Piece::Slice(Rc::clone(bytes), range)
+        let to_u32 = |n: usize| u32::try_from(n).expect("a slice of less than 4 GiB");
+        Piece::Slice(Rc::clone(bytes), to_u32(range.start)..to_u32(range.end))
     }
 
     /// The number of bytes this piece stands for.
@@ -66,7 +68,7 @@ impl Piece {
         match self {
             Piece::Bytes(b) => b.len() as u64,
             Piece::Shared(b) => b.len() as u64,
-            Piece::Slice(_, r) => (r.end - r.start) as u64,
+            Piece::Slice(_, r) => u64::from(r.end - r.start),
             Piece::File(span) => span.len,
         }
     }
@@ -76,7 +78,7 @@ impl Piece {
         match self {
             Piece::Bytes(b) => Some(b),
             Piece::Shared(b) => Some(b),
-            Piece::Slice(b, r) => Some(&b[r.clone()]),
+            Piece::Slice(b, r) => Some(&b[r.start as usize..r.end as usize]),
             Piece::File(_) => None,
         }
     }
@@ -197,7 +199,7 @@ pub struct FileSpan {
     /// promised one (its `ETag`, its `Content-Length`): before each write
     /// of the span the file is checked, and a file that changed fails the
     /// write rather than sending bytes of another version.
-    pub stamp: Option<FileStamp>,
+    pub stamp: Option<Rc<FileStamp>>,
 }
 
 impl FileSpan {
@@ -207,8 +209,8 @@ impl FileSpan {
     ///
     /// An error from `fstat`, or [`file_changed`]'s error when it is not.
     pub fn verify(&self) -> io::Result<()> {
-        match self.stamp {
-            Some(stamp) if FileStamp::of(&self.file)? != stamp => Err(file_changed()),
+        match &self.stamp {
+            Some(stamp) if FileStamp::of(&self.file)? != **stamp => Err(file_changed()),
             _ => Ok(()),
         }
     }
@@ -320,7 +322,7 @@ pub struct FileProducer {
     file: Rc<File>,
     offset: u64,
     remaining: u64,
-    stamp: Option<FileStamp>,
+    stamp: Option<Rc<FileStamp>>,
 }
 
 impl FileProducer {
@@ -338,7 +340,7 @@ impl FileProducer {
 
     /// Sends the bytes only while the file is the version `stamp` says
     /// (see [`FileSpan::stamp`]).
-    pub fn stamped(mut self, stamp: FileStamp) -> FileProducer {
+    pub fn stamped(mut self, stamp: Rc<FileStamp>) -> FileProducer {
         self.stamp = Some(stamp);
         self
     }
@@ -364,7 +366,7 @@ impl Producer for FileProducer {
             file: Rc::clone(&self.file),
             offset: self.offset,
             len,
-            stamp: self.stamp,
+            stamp: self.stamp.clone(),
         };
         self.offset += len;
         self.remaining -= len;

@@ -80,7 +80,7 @@ fn piece_bytes(piece: &Piece) -> Vec<u8> {
     match piece {
         Piece::Bytes(b) => b.to_vec(),
         Piece::Shared(b) => b.to_vec(),
-        Piece::Slice(b, r) => b[r.clone()].to_vec(),
+        Piece::Slice(b, r) => b[r.start as usize..r.end as usize].to_vec(),
         Piece::File(span) => {
             let mut buf = vec![0; span.len as usize];
             let mut at = 0;

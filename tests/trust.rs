@@ -603,8 +603,8 @@ fn rfc_bytes_that_are_not_http_are_refused_at_once() {
         0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0xaa,
     ];
     let garbage = [0x00, 0xff, 0x13, 0x37];
-    let control_in_target = b"GET /a\x01b".to_vec();
-    for bytes in [&hello[..], &garbage[..], &control_in_target[..]] {
+    let bad_method = b"G\x01T /a.txt".to_vec();
+    for bytes in [&hello[..], &garbage[..], &bad_method[..]] {
         let mut c = server.connect();
         c.stream()
             .set_read_timeout(Some(Duration::from_secs(5)))

@@ -54,7 +54,7 @@ pub struct CachedFile {
     /// Its bytes, in memory or on disk.
     pub body: Body,
     /// The version of the file that the bytes and every field describe.
-    pub stamp: FileStamp,
+    pub stamp: Rc<FileStamp>,
     /// Its length when opened.
     pub len: u64,
     /// Its modification time when opened.
@@ -118,7 +118,7 @@ impl CachedFile {
         );
         Ok(CachedFile {
             body,
-            stamp,
+            stamp: Rc::new(stamp),
             len,
             mtime,
             etag,
@@ -136,7 +136,7 @@ impl CachedFile {
     pub fn is_current(&self) -> bool {
         match &self.body {
             Body::InMemory(_) => true,
-            Body::OnDisk(file) => FileStamp::of(file).is_ok_and(|now| now == self.stamp),
+            Body::OnDisk(file) => FileStamp::of(file).is_ok_and(|now| now == *self.stamp),
         }
     }
 
@@ -151,7 +151,7 @@ impl CachedFile {
             )),
             Body::OnDisk(file) => Part::Spans(
                 FileProducer::new(Rc::clone(file), range.start, range.end - range.start)
-                    .stamped(self.stamp),
+                    .stamped(Rc::clone(&self.stamp)),
             ),
         }
     }
@@ -356,6 +356,6 @@ mod tests {
             panic!("not a shared slice");
         };
         assert!(std::rc::Rc::ptr_eq(&bytes, contents));
-        assert_eq!(range, 1..1000);
+        assert_eq!(range, 1..1000u32);
     }
 }

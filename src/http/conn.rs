@@ -178,38 +178,27 @@ impl HeadLines {
         self.method_done = false;
     }
 
-    /// Checks bytes of the request line as they arrive: a method of token
-    /// characters, then no control byte but the final CR. What is not HTTP
-    /// at all (a TLS ClientHello starts with 0x16, binary garbage) is
-    /// refused at once, rather than after a line end that may never come.
-    /// Each byte is looked at once, however the line is split into reads.
+    /// Checks the method of the request line as its bytes arrive: token
+    /// characters up to the first space. What is not HTTP at all (a TLS
+    /// ClientHello starts with 0x16, binary bytes) is refused at once,
+    /// rather than after a line end that may never come; once a token and a
+    /// space have come, the line is parsed when it ends, as any other.
     fn plausible_request_line(&mut self, data: &[u8]) -> bool {
-        let rest = if self.method_done {
-            data
-        } else {
-            let (method, rest) = match data.iter().position(|&b| b == b' ') {
-                Some(i) => {
-                    self.method_done = true;
-                    (&data[..i], &data[i + 1..])
-                }
-                None => (data, &data[data.len()..]),
-            };
+        if self.method_done {
+            return true;
+        }
+        for &b in data {
+            if b == b' ' {
+                self.method_done = true;
+                return true;
+            }
             // A CR alone is the blank line some clients send first.
-            if !method.iter().all(|&b| is_tchar(b) || b == b'\r') {
+            if !head::is_tchar(b) && b != b'\r' {
                 return false;
             }
-            rest
-        };
-        // No short cut: a fold over every byte is cheap and vectorises.
-        !rest.iter().fold(false, |bad, &b| {
-            bad | ((b < 0x20) & (b != b'\r')) | (b == 0x7f)
-        })
+        }
+        true
     }
-}
-
-/// RFC 9110's `tchar`: the characters of a token, such as a method.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// One HTTP/1.1 connection's handler.

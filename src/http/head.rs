@@ -290,11 +290,44 @@ pub fn valid_host(value: &str) -> bool {
             None => (false, ""),
         },
         None => {
-            let (host, port) = value.rsplit_once(':').unwrap_or((value, ""));
+            // A reg-name holds no ':', so the port starts after the last.
+            let colon = value.bytes().rposition(|b| b == b':');
+            let (host, port) = match colon {
+                Some(i) => (&value[..i], &value[i + 1..]),
+                None => (value, ""),
+            };
             (reg_name(host), port)
         }
     };
     host_ok && port.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A table of 256 flags: the bytes of `set`, and ASCII letters and
+/// digits.
+const fn byte_table(set: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < set.len() {
+        table[set[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// RFC 9110's `tchar`: the characters of a token, such as a method.
+const TCHAR: [bool; 256] = byte_table(b"!#$%&'*+-.^_`|~");
+/// RFC 3986's unreserved characters and sub-delimiters: what a `reg-name`
+/// holds besides percent-escapes.
+const REG_NAME: [bool; 256] = byte_table(b"-._~!$&'()*+,;=");
+
+/// True for a byte of a token (RFC 9110 §5.6.2).
+pub fn is_tchar(b: u8) -> bool {
+    TCHAR[usize::from(b)]
 }
 
 /// RFC 3986's `reg-name` (an IPv4 address is one too): unreserved
@@ -303,20 +336,21 @@ fn reg_name(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            b'%' if b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) =>
-            {
-                i += 3;
-                continue;
+        if b[i] == b'%' {
+            let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
             }
-            c if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&c) => {}
-            _ => return false,
+            i += 3;
+        } else if REG_NAME[usize::from(b[i])] {
+            i += 1;
+        } else {
+            return false;
         }
-        i += 1;
     }
     true
 }
+
 /// RFC 3986's `IPvFuture`: `v`, hex digits, `.`, then unreserved,
 /// sub-delimiters or `:`.
 fn ip_future(s: &str) -> bool {
