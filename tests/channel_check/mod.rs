@@ -25,7 +25,8 @@
 //!   end of stream the channel finishes with nothing left queued or held.
 //! - **No more answers than requests**: final responses are at most the
 //!   complete heads in the input (counted by [`complete_heads`], an
-//!   independent upper bound), plus one 414/431 for a head that never ended;
+//!   independent upper bound), plus one 400/414/431 for a head that never
+//!   ended (400: a request line that is not a token and a space);
 //!   `100 Continue`s are at most the heads.
 //! - **Split invariance**: both runs write the same bytes, once the `Date`
 //!   values and the (random) multipart boundaries are normalised.
@@ -618,10 +619,12 @@ pub fn check(root: &Path, input: &[u8], plan: &Plan) {
         interim <= heads,
         "{interim} interim responses for at most {heads} complete heads"
     );
-    // A head that never ended (too long) gets one last 414 or 431.
+    // A head that never ended gets one last response, then the close: 414
+    // or 431 when it is too long, 400 when its request line does not start
+    // with a token and a space (what is not HTTP is refused at once).
     let unfinished = responses
         .last()
-        .is_some_and(|r| r.close && matches!(r.status, 414 | 431));
+        .is_some_and(|r| r.close && matches!(r.status, 400 | 414 | 431));
     assert!(
         finals <= heads + usize::from(unfinished),
         "{finals} responses for at most {heads} complete heads: {:?}",
