@@ -277,6 +277,24 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
 /// address is such a name), then optionally `:` and digits. Spaces,
 /// userinfo (`@`), a path, and any byte a host cannot hold are refused.
 pub fn valid_host(value: &str) -> bool {
+    // The common case in one pass: a name or IPv4 address of plain
+    // characters, then perhaps ':' and digits.
+    let mut colon = false;
+    for &b in value.as_bytes() {
+        match b {
+            b':' if !colon => colon = true,
+            b'0'..=b'9' if colon => {}
+            _ if colon => return false,
+            _ if REG_NAME[usize::from(b)] => {}
+            b'%' | b'[' => return valid_host_slowly(value),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// [`valid_host`] for IP literals and names with percent-escapes.
+fn valid_host_slowly(value: &str) -> bool {
     let (host_ok, port) = match value.strip_prefix('[') {
         Some(rest) => match rest.split_once(']') {
             Some((literal, after)) => (
