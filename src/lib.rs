@@ -86,6 +86,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod capture;
 pub mod channel;
 pub mod fifo;
 #[doc = include_str!("guide.md")]
