@@ -43,6 +43,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::capture::Sink;
 use crate::channel::{Channel, Connection, Limits};
 use crate::reactor::{Context, Reactor, Stopper};
 use beneath::Root;
@@ -90,6 +91,10 @@ pub struct Config {
     /// Answer the status page to clients from any address, not only from
     /// loopback.
     pub status_public: bool,
+    /// Capture the traffic of every connection (or of those the sink's
+    /// filters pass) to this writer (`--capture`); request bodies are
+    /// marked as payload ([`crate::Channel::mark_payload`]).
+    pub capture: Option<Sink>,
 }
 
 /// A configuration that cannot be served.
@@ -157,6 +162,7 @@ impl Config {
             limits: Limits::default(),
             status_path: None,
             status_public: false,
+            capture: None,
         })
     }
 
@@ -296,16 +302,18 @@ impl Server {
         reactor.set_max_channels(config.max_connections);
         reactor.set_grace(config.grace);
         let limits = config.limits;
+        let capture = config.capture.clone();
         let shared = Shared::new(config)?;
         let for_channels = Rc::clone(&shared);
         reactor.listen(listener, move |stream, _peer, _cx: &mut Context<'_>| {
             let mut chan = Channel::new(HttpChannel::initial_terminator());
             chan.set_limits(limits);
-            Some(Connection::new(
-                stream,
-                chan,
-                HttpChannel::new(Rc::clone(&for_channels)),
-            ))
+            let mut conn =
+                Connection::new(stream, chan, HttpChannel::new(Rc::clone(&for_channels)));
+            if let Some(sink) = &capture {
+                conn.capture(sink);
+            }
+            Some(conn)
         })?;
         let mut server = Server {
             reactor,
@@ -331,8 +339,12 @@ impl Server {
     /// binary flushes its buffered log here.
     pub fn before_wait(&mut self, mut f: impl FnMut() + 'static) {
         let shared = Rc::clone(&self.shared);
+        let capture = self.shared.config.capture.clone();
         self.reactor.before_wait(move |now| {
             f();
+            if let Some(sink) = &capture {
+                sink.flush_now();
+            }
             shared.housekeep(now)
         });
     }
