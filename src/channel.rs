@@ -464,9 +464,6 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
             data.len(),
             Shown(data)
         );
-        if let Some(marks) = &mut self.chan.marks {
-            marks.delivering(data.len());
-        }
         self.handler.collect_incoming_data(self.chan, data);
     }
 
@@ -714,7 +711,12 @@ impl<H: AsyncChat> Connection<H> {
         let buf = cx.read_buffer();
         for _ in 0..READS_PER_EVENT {
             match self.stream.read(buf) {
-                Ok(0) => return Ok(Flow::Close),
+                Ok(0) => {
+                    if let Some(rec) = &mut self.capture {
+                        rec.eof();
+                    }
+                    return Ok(Flow::Close);
+                }
                 Ok(n) => {
                     if let Some(rec) = &mut self.capture {
                         rec.discarded(n);

@@ -23,9 +23,8 @@ use crate::terminator::Step;
 pub(crate) struct InputMarks {
     /// The stream offset of the next byte the loop will cut.
     cursor: u64,
-    /// Where the current step started.
-    step_start: u64,
-    /// The data being delivered to `collect_incoming_data`: offset, length.
+    /// The data the current step delivers to `collect_incoming_data`:
+    /// offset, length.
     delivering: Option<(u64, u64)>,
     /// Payload marked and not yet settled: stream offsets, start and end,
     /// in order, merged when they touch.
@@ -35,22 +34,17 @@ pub(crate) struct InputMarks {
 impl InputMarks {
     /// A step of the terminator loop, told before its data is delivered;
     /// `terminator_len` is the length of the string terminator searched
-    /// for (0 for a count or none).
+    /// for (0 for a count or none). The data the step delivers, if any,
+    /// starts where the step does.
     pub(crate) fn step(&mut self, step: Step, terminator_len: usize) {
-        self.step_start = self.cursor;
-        self.delivering = None;
-        let consumed = match step {
-            Step::Found { at, .. } => at + terminator_len,
-            Step::NotFound { of, held } => of - held,
-            Step::Counted { took, .. } => took,
-            Step::CollectAll { of } => of,
+        let (data, consumed) = match step {
+            Step::Found { at, .. } => (at, at + terminator_len),
+            Step::NotFound { of, held } => (of - held, of - held),
+            Step::Counted { took, .. } => (took, took),
+            Step::CollectAll { of } => (of, of),
         };
+        self.delivering = Some((self.cursor, data as u64));
         self.cursor += consumed as u64;
-    }
-
-    /// `collect_incoming_data` is about to get `len` bytes of the step.
-    pub(crate) fn delivering(&mut self, len: usize) {
-        self.delivering = Some((self.step_start, len as u64));
     }
 
     /// The data being delivered is payload.
@@ -406,7 +400,6 @@ mod tests {
             &mut self.terminator
         }
         fn collect_incoming_data(&mut self, data: &[u8]) {
-            self.marks.delivering(data.len());
             if matches!(self.terminator, Terminator::Count(_)) {
                 self.marks.mark_payload();
             } else {
