@@ -808,16 +808,11 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
 
     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<Flow> {
         self.enter(cx);
-        match &mut self.capture {
-            None => self.chan.send(&mut self.handler, &mut self.stream)?,
-            Some(rec) => {
-                let mut t = Recording {
-                    stream: &mut self.stream,
-                    rec,
-                };
-                self.chan.send(&mut self.handler, &mut t)?
-            }
+        let mut socket = Socket {
+            stream: &mut self.stream,
+            capture: self.capture.as_deref_mut(),
         };
+        self.chan.send(&mut self.handler, &mut socket)?;
         Ok(self.leave(cx))
     }
 
@@ -870,29 +865,36 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
     }
 }
 
-/// The socket of a captured connection: what it writes is recorded as it
-/// is written.
-struct Recording<'a> {
+/// A connection's socket as the output queue writes to it: what it
+/// writes is recorded as it is written, when the connection is captured.
+/// One type whether or not it is, so that the write path is compiled once.
+struct Socket<'a> {
     stream: &'a mut TcpStream,
-    rec: &'a mut Recorder,
+    capture: Option<&'a mut Recorder>,
 }
 
-impl Transport for Recording<'_> {
+impl Transport for Socket<'_> {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let n = Transport::write_vectored(self.stream, bufs)?;
-        self.rec.sent(bufs, n);
+        if let Some(rec) = &mut self.capture {
+            rec.sent(bufs, n);
+        }
         Ok(n)
     }
 
     fn write_vectored_before_file(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let n = self.stream.write_vectored_before_file(bufs)?;
-        self.rec.sent(bufs, n);
+        if let Some(rec) = &mut self.capture {
+            rec.sent(bufs, n);
+        }
         Ok(n)
     }
 
     fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {
         let n = self.stream.send_file(span)?;
-        self.rec.sent_file(n);
+        if let Some(rec) = &mut self.capture {
+            rec.sent_file(n);
+        }
         Ok(n)
     }
 }
