@@ -336,3 +336,69 @@ fn replay_reads_standard_input_and_reports_bad_input() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// The guide's blocks after `<!-- KIND: FILE -->`: (file, lines).
+fn marked_blocks(kind: &str) -> Vec<(String, Vec<String>)> {
+    let guide = fs::read_to_string(manifest_dir().join("src/guide.md")).unwrap();
+    let open = format!("<!-- {kind}: ");
+    let mut blocks = Vec::new();
+    let mut lines = guide.lines();
+    while let Some(line) = lines.next() {
+        let Some(file) = line
+            .strip_prefix(&open)
+            .and_then(|s| s.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        assert_eq!(lines.next(), Some("```text"), "a text block after {line}");
+        let block = lines
+            .by_ref()
+            .take_while(|l| *l != "```")
+            .map(str::to_string)
+            .collect();
+        blocks.push((file.to_string(), block));
+    }
+    blocks
+}
+
+/// `got` has `want`'s lines in order, `...` standing for any lines.
+fn assert_in_order(what: &str, want: &[String], got: &[String]) {
+    let mut at = 0;
+    for line in want.iter().filter(|l| *l != "...") {
+        match got[at..].iter().position(|g| g == line) {
+            Some(i) => at += i + 1,
+            None => panic!("{what}: {line:?} is not in order in\n{}", got.join("\n")),
+        }
+    }
+}
+
+#[test]
+fn the_guides_capture_excerpts_are_in_the_files() {
+    let blocks = marked_blocks("capture");
+    assert!(!blocks.is_empty());
+    for (file, want) in blocks {
+        let bytes = fs::read(manifest_dir().join(capture(&file))).unwrap();
+        let got: Vec<String> = String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(want.first(), got.first(), "{file}");
+        assert_in_order(&file, &want, &got);
+    }
+}
+
+#[test]
+fn the_guides_replay_reports_are_what_replay_says() {
+    let root = FixedRoot::new("reports");
+    let blocks = marked_blocks("replay-report");
+    assert!(blocks.len() >= 2, "{} report blocks", blocks.len());
+    for (file, want) in blocks {
+        let out = replay(&root.0, &[&capture(&file)]);
+        let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("--- ") && !l.ends_with(" bytes out:"))
+            .map(str::to_string)
+            .collect();
+        assert_in_order(&file, &want, &got);
+    }
+}
