@@ -149,8 +149,8 @@ impl Channel {
     }
 
     /// Says that the data of the `collect_incoming_data` call now running
-    /// is payload (an HTTP body, say) rather than framing (a head, a chunk
-    /// size), for the capture: it may keep only the size of payloads
+    /// is payload (a message body) rather than framing (a head, a length,
+    /// a chunk size), for the capture: it may keep only the size of payloads
     /// ([`capture::Options::omit_payloads`](crate::capture::Options::omit_payloads)),
     /// and past its cap keeps framing whole but payloads by size alone. A
     /// handler calls it from `collect_incoming_data`; elsewhere it does

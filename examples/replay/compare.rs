@@ -496,8 +496,12 @@ pub fn compare(
     lines.push(match verdict {
         Verdict::Files => format!(
             "verdict: the responses differ only where the files served differ, not in their framing: \
-             {n} responses to the same requests; the replay's root is not the one the capture was made \
-             from, or its files have changed since"
+             {}; the replay's root is not the one the capture was made from, or its files have changed since",
+            if n == 1 {
+                "1 response to the same request".to_string()
+            } else {
+                format!("{n} responses to the same requests")
+            }
         ),
         _ => "verdict: the responses differ in the server's answers or their framing, not only in files".to_string(),
     });

@@ -22,7 +22,7 @@
 //! accepted (UTC), the peer's and the local address (`-` when unknown), the
 //! cap on kept data (`--capture-max`), whether payloads were kept or only
 //! their sizes (`--capture-no-bodies`), and any fields the program adds
-//! (the HTTP server adds `server` and `root`). Readers ignore fields they
+//! (`asynchat-httpd` adds `server` and `root`). Readers ignore fields they
 //! do not know.
 //!
 //! Then one record per event, each a line `KIND TIME ...`, where `TIME` is
@@ -48,11 +48,15 @@
 //! memory), for sent data past the cap, and for what is read and discarded
 //! after the channel has finished (the lingering close).
 //!
+//! Here a POST with an 11-byte body and a GET arrive in one read, under
+//! `--capture-no-bodies` (`␤` stands for the line feeds of the data, and
+//! the `...` for the rest of it):
+//!
 //! ```text
-//! read 0.000120 115
-//! POST /form HTTP/1.1␤Host: localhost␤Content-Length: 11␤␤name=medusaGET ...
-//! sent 0.000405 938 omit 662+257
-//! HTTP/1.1 405 Method Not Allowed...
+//! read 0.000120 115 omit 60+11
+//! POST /form HTTP/1.1␤Host: localhost␤Content-Length: 11␤␤GET /hello.txt ...
+//! sent 0.000405 938
+//! HTTP/1.1 405 Method Not Allowed␤Server: asynchat-httpd/0.1.0␤...
 //! eof 0.000912
 //! end 0.001030 115 938 done
 //! ```

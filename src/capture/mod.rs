@@ -8,8 +8,8 @@
 //! one, with a [`Sink`] (the writer thread) that every captured connection
 //! shares. The file format, versioned and documented, is [`format`](mod@format).
 //!
-//! Only the protocol knows which bytes are framing (an HTTP head, a chunk
-//! size) and which are *payload* (a body). The handler says so: inside
+//! Only the protocol knows which bytes are framing (a head, a length, a
+//! chunk size) and which are *payload* (a message body). The handler says so: inside
 //! `collect_incoming_data` it calls
 //! [`Channel::mark_payload`](crate::Channel::mark_payload) for data that is
 //! payload, and the capture can then leave payloads out
