@@ -650,20 +650,20 @@ impl<H: AsyncChat> Connection<H> {
     /// Captures this connection's traffic to `sink`, if the sink's filters
     /// want it: every read as it returned, every write, the end of stream,
     /// timeouts and the close (see [`crate::capture`]). Returns whether it
-    /// does. Call it before the connection joins the reactor (an
-    /// [`Acceptor`](crate::Acceptor) does), so that the capture starts with
-    /// the first byte.
+    /// does: not when the filters leave it out, nor when the writer is so
+    /// far behind that even the file's header does not fit (the writer
+    /// logs how many connections it missed). Call it before the
+    /// connection joins the reactor (an [`Acceptor`](crate::Acceptor)
+    /// does), so that the capture starts with the first byte.
     pub fn capture(&mut self, sink: &Sink) -> bool {
         if self.capture.is_some() || !sink.wants(self.chan.id, self.chan.peer) {
             return false;
         }
         let local = self.stream.local_addr().ok();
-        self.capture = Some(Box::new(Recorder::start(
-            sink,
-            self.chan.id,
-            self.chan.peer,
-            local,
-        )));
+        let Some(rec) = Recorder::start(sink, self.chan.id, self.chan.peer, local) else {
+            return false;
+        };
+        self.capture = Some(Box::new(rec));
         self.chan.marks = Some(Box::default());
         true
     }

@@ -191,7 +191,7 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
         config.status_public = args.status_public;
     }
     let capture = match &args.capture {
-        Some(dir) => Some(start_capture(&args, dir, &config.root)?),
+        Some(dir) => Some(start_capture(&args, dir, &config)?),
         None => None,
     };
     config.capture = capture.clone();
@@ -231,11 +231,7 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
 }
 
 /// Checks the capture directory and starts the capture writer.
-fn start_capture(
-    args: &Args,
-    dir: &std::path::Path,
-    root: &std::path::Path,
-) -> Result<Sink, String> {
+fn start_capture(args: &Args, dir: &std::path::Path, config: &Config) -> Result<Sink, String> {
     let store = capture::Dir::new(dir).map_err(|e| e.to_string())?;
     // A file grown past RLIMIT_FSIZE raises SIGXFSZ, which would end the
     // process: with a handler the write fails instead (EFBIG), and only
@@ -254,8 +250,11 @@ fn start_capture(
                 "server".into(),
                 format!("asynchat-httpd {}", env!("CARGO_PKG_VERSION")),
             ),
-            ("root".into(), root.display().to_string()),
-        ],
+            ("root".into(), config.root.display().to_string()),
+        ]
+        .into_iter()
+        .chain(config.capture_fields())
+        .collect(),
         ..capture::Options::default()
     };
     log::info!("capturing connections to {}", store.path().display());

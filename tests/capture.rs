@@ -544,6 +544,54 @@ fn a_client_faster_than_the_capture_writer_never_blocks_the_loop_and_its_capture
 }
 
 #[test]
+fn a_flood_of_connections_while_the_writer_is_stuck_is_captured_only_as_far_as_the_buffer_goes() {
+    let store = Memory::default();
+    store.set_shut(true);
+    let options = Options {
+        buffer: 4096,
+        ..Options::default()
+    };
+    let sink = Sink::spawn(options, store.clone()).unwrap();
+    let root = common::a_txt_root("capture-flood");
+    let mut config = Config::new(root.path()).unwrap();
+    config.capture = Some(sink.clone());
+    let server = TestServer::start(config);
+    for _ in 0..50 {
+        let r = server.connect().request(common::get("/a.txt"));
+        assert_eq!(r.status, 200);
+    }
+    store.set_shut(false);
+    server.stop();
+    sink.finish(WAIT);
+    let files = store.files.lock().unwrap();
+    // Each header is about 200 bytes: some fit in 4 KiB, not 50.
+    assert!(
+        !files.is_empty() && files.len() < 50,
+        "{} files",
+        files.len()
+    );
+    for (name, bytes) in files.iter() {
+        let c = format::parse(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(c.end().is_some(), "{name}: every capture begun is ended");
+    }
+}
+
+/// A capture of traffic too large to hold in memory: only its sizes.
+#[test]
+fn a_replay_refuses_a_capture_too_large_to_hold() {
+    let dir = TempDir::new("capture-huge");
+    let text = "asynchat-capture 1\nconnection 1\nstarted t\n\n\
+                sent 0.1 2199023255552 omit 0+2199023255552\n\nend 0.2 0 2199023255552 done\n";
+    let file = dir.file("huge.cap", text);
+    let (code, out, err) = run_replay(&[path_str(&file)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        err.contains("the capture records 2199023255552 bytes of traffic"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_capture_of_a_newer_format_version_is_refused() {
     let shipped = scenario("medusa-unread-body.cap");
     let dir = TempDir::new("capture-newer");
@@ -572,7 +620,7 @@ fn a_capture_directory_that_cannot_be_written_stops_start_up_with_one_line() {
     let file = dir.file("a-file", "not a directory");
     let root = common::a_txt_root("capture-bad-dir-root");
     let cases = [
-        (file.clone(), "cannot create it"),
+        (file.clone(), "cannot use it"),
         (file.join("below"), "cannot create it"),
         (PathBuf::from("/proc/1"), "cannot write in it"),
     ];
@@ -730,6 +778,10 @@ fn ipv6_peers_name_their_files_without_colons() {
         "{name}"
     );
     assert_eq!(c.header.local, Some(httpd.addr));
+    // What clients sent is for the server's owner only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
 }
 
 #[test]
@@ -759,6 +811,43 @@ fn a_reset_in_the_middle_of_a_body_still_ends_its_capture() {
         out.lines().any(|l| l.starts_with("--- ")
             && l.contains("; closed at ")
             && l.ends_with(&format!(" s: {reason}"))),
+        "{}",
+        tail(&out)
+    );
+}
+
+#[test]
+fn the_replay_answers_with_the_settings_the_server_had() {
+    let root = common::a_txt_root("capture-settings");
+    root.dir("sub");
+    let dir = TempDir::new("capture-settings-out");
+    let httpd = Httpd::start(&[
+        path_str(root.path()),
+        "--capture",
+        path_str(dir.path()),
+        "--max-body",
+        "10",
+        "--no-listing",
+    ]);
+    let input = format!(
+        "{}POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n01234567890123456789",
+        common::get("/sub/")
+    );
+    let (peer, got) = converse(httpd.addr, &[input.as_bytes()], Duration::ZERO);
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 403 ") && text.contains("HTTP/1.1 413 "),
+        "{text}"
+    );
+    let captures = complete_captures(dir.path(), 1);
+    let (path, c) = capture_of(&captures, peer);
+    assert_eq!(c.header.field("max-body"), Some("10"));
+    // With the defaults the replay would list the directory and take the
+    // body: the capture's settings make it answer 403 and 413 again.
+    let (code, out, _) = run_replay(&["--root", path_str(root.path()), path_str(path)]);
+    assert_eq!(code, Some(0), "{}", tail(&out));
+    assert!(
+        out.contains("--- with the server's settings from the capture: max-body 10, listing no"),
         "{}",
         tail(&out)
     );

@@ -86,6 +86,12 @@ struct Args {
     times: bool,
 }
 
+/// The most traffic a capture may record for a replay: the replay holds a
+/// connection's input, its output and the recorded output in memory, with
+/// zeros for what the capture left out (a download sent with `sendfile`
+/// is all zeros), so a larger one is refused rather than exhausting it.
+const MAX_TRAFFIC: u64 = 1 << 30;
+
 /// The demo site, the root when nothing says otherwise.
 const WWW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/www");
 
@@ -400,9 +406,22 @@ fn read_input(path: &Path) -> Result<Input, String> {
         std::fs::read(path).map_err(|e| show(&e))?
     };
     if bytes.starts_with(format::MAGIC.as_bytes()) {
-        format::parse(&bytes)
-            .map(Input::Capture)
-            .map_err(|e| show(&e))
+        let c = format::parse(&bytes).map_err(|e| show(&e))?;
+        let traffic: u64 = c
+            .records
+            .iter()
+            .map(|r| match &r.event {
+                Event::Read(d) | Event::Sent(d) => d.len,
+                _ => 0,
+            })
+            .fold(0, u64::saturating_add);
+        if traffic > MAX_TRAFFIC {
+            return Err(show(&format!(
+                "the capture records {traffic} bytes of traffic, more than the {MAX_TRAFFIC} \
+                 a replay holds in memory"
+            )));
+        }
+        Ok(Input::Capture(c))
     } else {
         Ok(Input::Raw(bytes))
     }
@@ -532,6 +551,21 @@ fn describe(c: &Capture, root: &Path, split: Split) -> Vec<String> {
         Split::Random(seed) => format!("in reads of random sizes (seed {seed})"),
     };
     lines.push(format!("replayed against {}, {how}", root.display()));
+    let defaults = Config::new(root)
+        .map(|c| c.capture_fields())
+        .unwrap_or_default();
+    let settings: Vec<String> = h
+        .extra
+        .iter()
+        .filter(|(n, v)| defaults.iter().any(|(d, dv)| d == n && dv != v))
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
+    if !settings.is_empty() {
+        lines.push(format!(
+            "with the server's settings from the capture: {}",
+            settings.join(", ")
+        ));
+    }
     lines
 }
 
@@ -540,6 +574,11 @@ fn describe(c: &Capture, root: &Path, split: Split) -> Vec<String> {
 fn report(c: &Capture, replayed: &Replayed) -> (Vec<String>, Verdict) {
     let (sent, spans) = recorded_sent(c);
     let complete = c.cut.is_none() && c.truncated().is_none();
+    let sent_is = if complete {
+        "bytes sent"
+    } else {
+        "bytes of responses the capture holds"
+    };
     let mut out = &replayed.out[..];
     let mut lines = Vec::new();
     if !complete && out.len() > sent.len() {
@@ -552,6 +591,7 @@ fn report(c: &Capture, replayed: &Replayed) -> (Vec<String>, Verdict) {
     let r = compare::compare(&sent, &spans, out, &replayed.responded());
     let mut first = true;
     for line in r.lines {
+        let line = line.replace("bytes sent", sent_is);
         if first {
             lines.insert(0, format!("the responses: {line}"));
             first = false;
@@ -560,6 +600,7 @@ fn report(c: &Capture, replayed: &Replayed) -> (Vec<String>, Verdict) {
         }
     }
     if replayed.queued > 0
+        && complete
         && let Some((_, _, _, reason)) = c.end()
     {
         lines.push(format!(
@@ -588,10 +629,15 @@ fn main() -> ExitCode {
             }
         };
         let root = root_for(&args, &input);
-        let config = match Config::new(&root) {
+        // The server's settings, as the capture recorded them.
+        let fields = match &input {
+            Input::Capture(c) => c.header.extra.clone(),
+            Input::Raw(_) => Vec::new(),
+        };
+        let config = match Config::new(&root).and_then(|c| c.with_capture_fields(&fields)) {
             Ok(config) => config,
             Err(e) => {
-                eprintln!("replay: {e}");
+                eprintln!("replay: {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
         };

@@ -112,13 +112,14 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the capture of connection `id` and creates its file.
+    /// Starts the capture of connection `id` and creates its file; `None`
+    /// when the writer has no room for it.
     pub(crate) fn start(
         sink: &Sink,
         id: u64,
         peer: Option<SocketAddr>,
         local: Option<SocketAddr>,
-    ) -> Recorder {
+    ) -> Option<Recorder> {
         let options = sink.options();
         let now = SystemTime::now();
         let header = Header {
@@ -136,8 +137,10 @@ impl Recorder {
         };
         let mut bytes = Vec::new();
         format::write_header(&mut bytes, &header);
-        sink.open(id, format::file_name(id, peer, now), &bytes);
-        Recorder {
+        if !sink.open(id, format::file_name(id, peer, now), &bytes) {
+            return None;
+        }
+        Some(Recorder {
             sink: sink.clone(),
             id,
             started: Instant::now(),
@@ -152,7 +155,7 @@ impl Recorder {
             lost: false,
             read: 0,
             sent: 0,
-        }
+        })
     }
 
     fn now(&self) -> Duration {
@@ -283,6 +286,11 @@ impl Recorder {
         let Some(marks) = marks else {
             return;
         };
+        if self.lost {
+            // Nothing more is recorded: the marks must not pile up either.
+            marks.payload.clear();
+            return;
+        }
         let mut used = 0;
         while let Some(held) = self.queue.front() {
             match *held {
@@ -422,6 +430,37 @@ mod tests {
             };
             self.marks.step(step, t);
         }
+    }
+
+    #[test]
+    fn a_truncated_capture_keeps_no_marks() {
+        struct Nowhere;
+        impl super::super::Store for Nowhere {
+            fn open(
+                &mut self,
+                _: &str,
+                _: bool,
+            ) -> std::io::Result<Box<dyn std::io::Write + Send>> {
+                Ok(Box::new(std::io::sink()))
+            }
+        }
+        let sink = Sink::spawn(super::super::Options::default(), Nowhere).unwrap();
+        let mut rec = Recorder::start(&sink, 1, None, None).expect("room for a header");
+        let mut marks = InputMarks::default();
+        rec.read(b"0123456789");
+        marks.step(Step::Counted { took: 10, left: 5 }, 0);
+        marks.mark_payload();
+        rec.lose("a test");
+        for _ in 0..3 {
+            rec.read(b"abcde");
+            marks.step(Step::Counted { took: 5, left: 0 }, 0);
+            marks.mark_payload();
+            marks.step(Step::Found { at: 0, of: 3 }, 1);
+            rec.settle(Some(&mut marks), false);
+        }
+        assert!(marks.payload.is_empty(), "{:?}", marks.payload);
+        assert!(rec.queue.is_empty() && rec.held.is_empty());
+        sink.finish(std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -74,10 +74,18 @@ impl Dir {
             what,
             error,
         };
-        fs::create_dir_all(&path).map_err(|e| fail("cannot create it", e))?;
+        // A directory made here is its owner's only, as the files are.
+        if !path.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&path)
+                .map_err(|e| fail("cannot create it", e))?;
+        }
         if !path.is_dir() {
             return Err(fail(
-                "not a directory",
+                "cannot use it",
                 io::Error::from(io::ErrorKind::NotADirectory),
             ));
         }
@@ -99,12 +107,16 @@ impl Dir {
 }
 
 impl Store for Dir {
+    /// Files are made readable by their owner only: a capture holds
+    /// whatever clients sent, cookies and passwords included.
     fn open(&mut self, name: &str, new: bool) -> io::Result<Box<dyn Write + Send>> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.0.join(name);
         let file = if new {
             fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(path)?
         } else {
             fs::OpenOptions::new().append(true).open(path)?
@@ -143,6 +155,9 @@ struct State {
     closed: bool,
     /// The writer thread has stopped.
     exited: bool,
+    /// Connections not captured since the writer last said so: their file
+    /// did not fit in the buffer.
+    skipped: u64,
 }
 
 struct Inner {
@@ -227,10 +242,17 @@ impl Sink {
         true
     }
 
-    /// Creates the file of connection `id` and writes `header` to it. Not
-    /// bounded: every captured connection gets its file.
-    pub(crate) fn open(&self, id: u64, name: String, header: &[u8]) {
-        self.submit(id, Kind::Open(name), header, false);
+    /// Creates the file of connection `id` and writes `header` to it, or
+    /// returns false when the header does not fit in the buffer: then the
+    /// connection is not captured at all (a flood of connections must not
+    /// grow the buffer without bound), and the writer logs how many were
+    /// not.
+    pub(crate) fn open(&self, id: u64, name: String, header: &[u8]) -> bool {
+        if self.submit(id, Kind::Open(name), header, true) {
+            return true;
+        }
+        self.0.lock().skipped += 1;
+        false
     }
 
     /// Appends `records`, or returns false (and takes nothing) when they do
@@ -240,13 +262,15 @@ impl Sink {
     }
 
     /// Appends a record that must not be lost (`truncated`), whether or not
-    /// it fits: a connection sends at most one.
+    /// it fits: a connection sends at most one, so these, like the `end`
+    /// records, are bounded by the connections open.
     pub(crate) fn append_always(&self, id: u64, record: &[u8]) {
         self.submit(id, Kind::Append, record, false);
     }
 
-    /// Appends the last records and closes the file. Not bounded: the `end`
-    /// record is what tells a complete capture from a cut one.
+    /// Appends the last records and closes the file. Not bounded (one per
+    /// connection): the `end` record is what tells a complete capture from
+    /// a cut one.
     pub(crate) fn close(&self, id: u64, records: &[u8]) {
         self.submit(id, Kind::Close, records, false);
     }
@@ -256,7 +280,7 @@ impl Sink {
     /// calls it before it waits.
     pub fn flush_now(&self) {
         let st = self.0.lock();
-        if !st.writing && !st.jobs.is_empty() {
+        if !st.writing && (!st.jobs.is_empty() || st.skipped > 0) {
             self.0.work.notify_one();
         }
     }
@@ -438,13 +462,19 @@ fn write_out(inner: &Inner, store: Box<dyn Store>) {
     loop {
         let jobs = {
             let mut st = inner.lock();
-            while st.jobs.is_empty() && !st.closed {
+            while st.jobs.is_empty() && st.skipped == 0 && !st.closed {
                 st = match inner.work.wait(st) {
                     Ok(st) => st,
                     Err(e) => e.into_inner(),
                 };
             }
-            if st.jobs.is_empty() {
+            let skipped = std::mem::take(&mut st.skipped);
+            if skipped > 0 {
+                log::warn!(
+                    "capture: {skipped} connections were not captured: the capture writer did not keep up"
+                );
+            }
+            if st.jobs.is_empty() && st.closed {
                 st.exited = true;
                 inner.written.notify_all();
                 return;
