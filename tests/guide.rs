@@ -1,12 +1,14 @@
 //! The guide (`src/guide.md`) and the replay example it is built on.
 //!
 //! Every trace block in the guide that follows a `<!-- replay: CAPTURE
-//! ARGS -->` marker is compared with what `examples/replay.rs` prints for
+//! ARGS -->` marker is compared with what `examples/replay` prints for
 //! that capture: line for line, or, where the block has `...` lines, as the
 //! same lines in the same order with the rest left out. The captures'
 //! responses are checked too, and that they do not depend on how the input
-//! is split into reads. `cargo test` builds the examples before it runs
-//! this file.
+//! is split into reads. A block after `<!-- capture: FILE -->` must be
+//! lines of that capture file, in order, and one after `<!--
+//! replay-report: FILE -->` lines of what the replay concludes (its `---`
+//! lines). `cargo test` builds the examples before it runs this file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
