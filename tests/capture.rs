@@ -1114,7 +1114,7 @@ fn shipped_captures_come_from_live_connections() {
                     tail(&out)
                 );
                 assert!(
-                    out.contains("but not the same file"),
+                    out.contains("but another version of the file"),
                     "{name}: {}",
                     tail(&out)
                 );

@@ -307,8 +307,8 @@ pub fn explain_etags(recorded: &str, replayed: &str) -> String {
             } else if m1 != m2 {
                 "the same size, modified at another time".into()
             } else if d1 != d2 {
-                "the same size and modification time, but not the same file \
-                 (another device, inode or change time: a copy of the root, say)"
+                "the same size and modification time to the second, but another version \
+                 of the file (another device or inode, or another change time: a copy of the root, say)"
                     .into()
             } else {
                 "the same file".into()
