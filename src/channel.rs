@@ -27,13 +27,14 @@
 //!   drains. The input buffer therefore never holds more than one read plus
 //!   a held-back partial terminator.
 
-use std::io::{self, Read};
+use std::io::{self, IoSlice, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
+use crate::capture::{InputMarks, Recorder, Sink};
 use crate::fifo::{Fifo, Transport};
-use crate::producer::{FILE_SPAN_MAX, Piece, Producer};
+use crate::producer::{FILE_SPAN_MAX, FileSpan, Piece, Producer};
 use crate::reactor::{CloseReason, Context, Dispatcher, Flow, Token};
 use crate::terminator::{self, Records, Step, Terminator};
 use crate::trace;
@@ -102,6 +103,9 @@ pub struct Channel {
     trace: Option<Trace>,
     /// Back-pressure as the trace last reported it.
     traced_pause: bool,
+    /// Where each delivery lies in the input and which were payload, when
+    /// the connection is captured.
+    marks: Option<Box<InputMarks>>,
 }
 
 impl Channel {
@@ -123,6 +127,7 @@ impl Channel {
             id: 0,
             trace: None,
             traced_pause: false,
+            marks: None,
         }
     }
 
@@ -141,6 +146,20 @@ impl Channel {
     /// events with [`trace!`](crate::trace!): `trace!(chan.tracer(), "...")`.
     pub fn tracer(&self) -> Option<&Trace> {
         self.trace.as_ref()
+    }
+
+    /// Says that the data of the `collect_incoming_data` call now running
+    /// is payload (a message body) rather than framing (a head, a length,
+    /// a chunk size), for the capture: it may keep only the size of payloads
+    /// ([`capture::Options::omit_payloads`](crate::capture::Options::omit_payloads)),
+    /// and past its cap keeps framing whole but payloads by size alone. A
+    /// handler calls it from `collect_incoming_data`; elsewhere it does
+    /// nothing, as it does when the connection is not captured (one
+    /// `Option` test).
+    pub fn mark_payload(&mut self) {
+        if let Some(marks) = &mut self.marks {
+            marks.mark_payload();
+        }
     }
 
     /// Tells the trace when back-pressure starts or stops.
@@ -459,6 +478,13 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
             "{}",
             Searched(&self.chan.terminator, step)
         );
+        if let Some(marks) = &mut self.chan.marks {
+            let searched = match &self.chan.terminator {
+                Terminator::Bytes(t) => t.len(),
+                Terminator::Count(_) | Terminator::None => 0,
+            };
+            marks.step(step, searched);
+        }
     }
 
     fn delivering(&self) -> bool {
@@ -541,6 +567,8 @@ pub struct Connection<H> {
     lingering: bool,
     /// Made by [`Connection::connect`] rather than accepted.
     outgoing: bool,
+    /// The capture of this connection's traffic, when it is captured.
+    capture: Option<Box<Recorder>>,
 }
 
 impl<H: AsyncChat> Connection<H> {
@@ -615,7 +643,29 @@ impl<H: AsyncChat> Connection<H> {
             handler,
             lingering: false,
             outgoing,
+            capture: None,
         }
+    }
+
+    /// Captures this connection's traffic to `sink`, if the sink's filters
+    /// want it: every read as it returned, every write, the end of stream,
+    /// timeouts and the close (see [`crate::capture`]). Returns whether it
+    /// does: not when the filters leave it out, nor when the writer is so
+    /// far behind that even the file's header does not fit (the writer
+    /// logs how many connections it missed). Call it before the
+    /// connection joins the reactor (an [`Acceptor`](crate::Acceptor)
+    /// does), so that the capture starts with the first byte.
+    pub fn capture(&mut self, sink: &Sink) -> bool {
+        if self.capture.is_some() || !sink.wants(self.chan.id, self.chan.peer) {
+            return false;
+        }
+        let local = self.stream.local_addr().ok();
+        let Some(rec) = Recorder::start(sink, self.chan.id, self.chan.peer, local) else {
+            return false;
+        };
+        self.capture = Some(Box::new(rec));
+        self.chan.marks = Some(Box::default());
+        true
     }
 
     /// The channel state.
@@ -638,6 +688,12 @@ impl<H: AsyncChat> Connection<H> {
     fn leave(&mut self, cx: &mut Context<'_>) -> Flow {
         let flow = self.chan.leave(cx);
         self.handler.observe(&self.chan);
+        if let Some(rec) = &mut self.capture {
+            // A channel that is closing consumes no more of its input.
+            let closing = self.chan.is_closing();
+            rec.settle(self.chan.marks.as_deref_mut(), closing);
+            rec.flush();
+        }
         if flow == Flow::Close && !self.chan.is_closed() && !self.chan.at_eof() {
             if self.stream.shutdown(Shutdown::Write).is_err() {
                 return Flow::Close;
@@ -655,8 +711,17 @@ impl<H: AsyncChat> Connection<H> {
         let buf = cx.read_buffer();
         for _ in 0..READS_PER_EVENT {
             match self.stream.read(buf) {
-                Ok(0) => return Ok(Flow::Close),
-                Ok(_) => {}
+                Ok(0) => {
+                    if let Some(rec) = &mut self.capture {
+                        rec.eof();
+                    }
+                    return Ok(Flow::Close);
+                }
+                Ok(n) => {
+                    if let Some(rec) = &mut self.capture {
+                        rec.discarded(n);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -696,7 +761,11 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
 
     fn handle_read(&mut self, cx: &mut Context<'_>) -> io::Result<Flow> {
         if self.lingering {
-            return self.linger(cx);
+            let flow = self.linger(cx);
+            if let Some(rec) = &mut self.capture {
+                rec.flush();
+            }
+            return flow;
         }
         self.enter(cx);
         let buf = cx.read_buffer();
@@ -707,12 +776,24 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             match self.stream.read(buf) {
                 Ok(0) => {
                     trace!(&self.chan.trace, "read: end of stream");
+                    if let Some(rec) = &mut self.capture {
+                        // Nothing held back can be completed now.
+                        rec.settle(self.chan.marks.as_deref_mut(), true);
+                        rec.eof();
+                    }
                     self.chan.feed_eof(&mut self.handler);
                     break;
                 }
                 Ok(n) => {
                     trace!(&self.chan.trace, "read {n} bytes {}", Shown(&buf[..n]));
-                    self.chan.feed(&mut self.handler, &buf[..n]);
+                    match &mut self.capture {
+                        None => self.chan.feed(&mut self.handler, &buf[..n]),
+                        Some(rec) => {
+                            rec.read(&buf[..n]);
+                            self.chan.feed(&mut self.handler, &buf[..n]);
+                            rec.settle(self.chan.marks.as_deref_mut(), false);
+                        }
+                    }
                     if n < buf.len() {
                         break;
                     }
@@ -727,7 +808,11 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
 
     fn handle_write(&mut self, cx: &mut Context<'_>) -> io::Result<Flow> {
         self.enter(cx);
-        self.chan.send(&mut self.handler, &mut self.stream)?;
+        let mut socket = Socket {
+            stream: &mut self.stream,
+            capture: self.capture.as_deref_mut(),
+        };
+        self.chan.send(&mut self.handler, &mut socket)?;
         Ok(self.leave(cx))
     }
 
@@ -738,6 +823,9 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         self.enter(cx);
         self.chan.deadline = None;
         trace!(&self.chan.trace, "timeout");
+        if let Some(rec) = &mut self.capture {
+            rec.timeout();
+        }
         self.handler.handle_timeout(&mut self.chan);
         self.leave(cx)
     }
@@ -767,9 +855,46 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         };
         self.enter(cx);
         trace!(&self.chan.trace, "close: {reason}");
+        if let Some(rec) = self.capture.take() {
+            rec.end(self.chan.marks.as_deref_mut(), &reason);
+        }
         self.handler.handle_close(&mut self.chan, reason);
         for token in self.chan.wakes.drain(..) {
             cx.wake(token);
         }
+    }
+}
+
+/// A connection's socket as the output queue writes to it: what it
+/// writes is recorded as it is written, when the connection is captured.
+/// One type whether or not it is, so that the write path is compiled once.
+struct Socket<'a> {
+    stream: &'a mut TcpStream,
+    capture: Option<&'a mut Recorder>,
+}
+
+impl Transport for Socket<'_> {
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let n = Transport::write_vectored(self.stream, bufs)?;
+        if let Some(rec) = &mut self.capture {
+            rec.sent(bufs, n);
+        }
+        Ok(n)
+    }
+
+    fn write_vectored_before_file(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.stream.write_vectored_before_file(bufs)?;
+        if let Some(rec) = &mut self.capture {
+            rec.sent(bufs, n);
+        }
+        Ok(n)
+    }
+
+    fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {
+        let n = self.stream.send_file(span)?;
+        if let Some(rec) = &mut self.capture {
+            rec.sent_file(n);
+        }
+        Ok(n)
     }
 }

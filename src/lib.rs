@@ -63,8 +63,10 @@
 //! ```
 //!
 //! The [guide] walks through a real HTTP connection's trace, terminator
-//! switch by terminator switch, and shows the classic bugs of Medusa-era
-//! servers in the trace.
+//! switch by terminator switch, shows the classic bugs of Medusa-era
+//! servers in the trace, and takes a [`capture`] of a misbehaving client
+//! (every read as it returned, every write) to its diagnosis in an offline
+//! replay through the same channel.
 //!
 //! On a socket, the same handler goes into a [`Connection`], and an
 //! [`Acceptor`] given to [`Reactor::listen`] makes one per accepted client;
@@ -86,6 +88,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod capture;
 pub mod channel;
 pub mod fifo;
 #[doc = include_str!("guide.md")]

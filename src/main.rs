@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use asynchat::capture::{self, Sink};
 use asynchat::http::{Config, Server};
 use asynchat::logsink::LogSink;
 use asynchat::trace::{self, Filter};
@@ -70,6 +71,21 @@ struct Args {
     /// address, or address:port. May be repeated; implies --trace.
     #[arg(long, value_name = "CONN")]
     trace_filter: Vec<Filter>,
+    /// Capture every connection's traffic (only the --trace-filter ones,
+    /// if any) to one file per connection in DIR, created if need be:
+    /// each read as it returned, with its time, and what was sent. Replay
+    /// one with `cargo run --example replay -- FILE`.
+    #[arg(long, value_name = "DIR")]
+    capture: Option<PathBuf>,
+    /// The most data a capture keeps of one connection; past it, heads are
+    /// still kept whole, bodies and responses by their sizes only.
+    #[arg(long, value_name = "BYTES", default_value_t = capture::DEFAULT_MAX,
+          requires = "capture")]
+    capture_max: u64,
+    /// Keep only the sizes of request bodies in captures (a replay feeds
+    /// zeros in their place).
+    #[arg(long, requires = "capture")]
+    capture_no_bodies: bool,
 }
 
 fn main() -> ExitCode {
@@ -174,7 +190,12 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
         config = config.with_status(path).map_err(|e| e.to_string())?;
         config.status_public = args.status_public;
     }
-    raise_descriptor_limit(config.max_connections);
+    let capture = match &args.capture {
+        Some(dir) => Some(start_capture(&args, dir, &config)?),
+        None => None,
+    };
+    config.capture = capture.clone();
+    raise_descriptor_limit(config.max_connections, capture.is_some());
 
     let root = config.root.clone();
     let addr = SocketAddr::new(ip, args.port);
@@ -202,21 +223,62 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     {
         log::warn!("could not write the start-up line to stdout: {e}");
     }
-    server.run().map_err(|e| format!("event loop failed: {e}"))
+    let result = server.run().map_err(|e| format!("event loop failed: {e}"));
+    if let Some(sink) = &capture {
+        sink.finish(capture::PATIENCE);
+    }
+    result
+}
+
+/// Checks the capture directory and starts the capture writer.
+fn start_capture(args: &Args, dir: &std::path::Path, config: &Config) -> Result<Sink, String> {
+    let store = capture::Dir::new(dir).map_err(|e| e.to_string())?;
+    // A file grown past RLIMIT_FSIZE raises SIGXFSZ, which would end the
+    // process: with a handler the write fails instead (EFBIG), and only
+    // that capture is cut short, as on a full disk.
+    signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .map_err(|e| format!("cannot install a SIGXFSZ handler: {e}"))?;
+    let options = capture::Options {
+        max: args.capture_max,
+        omit_payloads: args.capture_no_bodies,
+        filters: args.trace_filter.clone(),
+        fields: vec![
+            (
+                "server".into(),
+                format!("asynchat-httpd {}", env!("CARGO_PKG_VERSION")),
+            ),
+            ("root".into(), config.root.display().to_string()),
+        ]
+        .into_iter()
+        .chain(config.capture_fields())
+        .collect(),
+        ..capture::Options::default()
+    };
+    log::info!("capturing connections to {}", store.path().display());
+    Sink::spawn(options, store).map_err(|e| format!("cannot start the capture writer: {e}"))
 }
 
 /// Raises the soft descriptor limit towards the hard one, so the connection
 /// cap rather than `EMFILE` is what limits connections (as nginx's
 /// `worker_rlimit_nofile` does).
-fn raise_descriptor_limit(max_connections: usize) {
+fn raise_descriptor_limit(max_connections: usize, capture: bool) {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);
     // A socket per connection, a file being sent per connection, the
     // file cache's descriptors, and a few for the process itself.
+    // The capture writer keeps a bounded number of files open too.
     let cache = asynchat::http::cache::FileCache::CAPACITY as u64;
+    let captures = if capture {
+        capture::OPEN_FILES as u64
+    } else {
+        0
+    };
     let want = (max_connections as u64)
         .saturating_mul(2)
-        .saturating_add(cache + 64);
+        .saturating_add(cache + captures + 64);
     let target = match limit.maximum {
         Some(hard) => want.min(hard),
         None => want,

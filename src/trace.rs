@@ -22,7 +22,7 @@
 //! [`wanted`]: the `asynchat::trace` log target must be enabled at trace
 //! level (`--trace`, or `RUST_LOG=asynchat=trace`), and the connection must
 //! pass the [`Filter`]s set with [`set_filters`] (`--trace-filter`).
-//! Drivers without a socket (tests, `examples/replay.rs`, the guide) attach
+//! Drivers without a socket (tests, `examples/replay`, the guide) attach
 //! a trace with their own sink through
 //! [`Channel::set_trace`](crate::Channel::set_trace). Events are recorded
 //! with the [`trace!`](crate::trace!) macro.

@@ -556,7 +556,8 @@ impl AsyncChat for HttpChannel {
         match &self.phase {
             Phase::Idle { .. } | Phase::Head { .. } => self.collect_head(chan, data),
             Phase::Body(body) => match body.step {
-                BodyStep::Length | BodyStep::ChunkData => {} // discarded
+                // Discarded, and a capture may keep only its size.
+                BodyStep::Length | BodyStep::ChunkData => chan.mark_payload(),
                 BodyStep::ChunkSize | BodyStep::ChunkEnd | BodyStep::Trailers { .. } => {
                     self.line.extend_from_slice(data);
                     if self.line.len() > MAX_LINE {

@@ -43,6 +43,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::capture::Sink;
 use crate::channel::{Channel, Connection, Limits};
 use crate::reactor::{Context, Reactor, Stopper};
 use beneath::Root;
@@ -90,6 +91,10 @@ pub struct Config {
     /// Answer the status page to clients from any address, not only from
     /// loopback.
     pub status_public: bool,
+    /// Capture the traffic of every connection (or of those the sink's
+    /// filters pass) to this writer (`--capture`); request bodies are
+    /// marked as payload ([`crate::Channel::mark_payload`]).
+    pub capture: Option<Sink>,
 }
 
 /// A configuration that cannot be served.
@@ -103,6 +108,9 @@ pub enum ConfigError {
     BadIndex(String),
     /// The status page path is not an absolute URL path.
     BadStatusPath(String),
+    /// A setting from a capture's header has a value that is not one
+    /// ([`Config::with_capture_fields`]).
+    BadCaptureField(String, String),
 }
 
 impl fmt::Display for ConfigError {
@@ -120,6 +128,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "status path {path:?} must start with '/' and hold no '?', '#' or spaces"
             ),
+            ConfigError::BadCaptureField(name, value) => {
+                write!(f, "the capture's {name} {value:?} is not a setting")
+            }
         }
     }
 }
@@ -157,6 +168,7 @@ impl Config {
             limits: Limits::default(),
             status_path: None,
             status_public: false,
+            capture: None,
         })
     }
 
@@ -191,6 +203,69 @@ impl Config {
             return Err(ConfigError::BadStatusPath(path.to_string()));
         }
         self.status_path = Some(path.to_string());
+        Ok(self)
+    }
+
+    /// The settings that decide how a request is answered, as capture
+    /// header fields (`max-body`, `index`, `listing`, `hidden`, `status`,
+    /// `status-public`), so that a replay can answer as this server did.
+    /// Timeouts are left out: a capture records when they fired.
+    pub fn capture_fields(&self) -> Vec<(String, String)> {
+        let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+        vec![
+            ("max-body".into(), self.max_body.to_string()),
+            ("index".into(), self.index.clone()),
+            ("listing".into(), yes(self.listing)),
+            ("hidden".into(), yes(self.hidden)),
+            (
+                "status".into(),
+                self.status_path.clone().unwrap_or_else(|| "-".into()),
+            ),
+            ("status-public".into(), yes(self.status_public)),
+        ]
+    }
+
+    /// Applies the settings of [`Config::capture_fields`] found among
+    /// `fields` (others are ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::BadCaptureField`] for a value that is not a setting,
+    /// and the errors of [`Config::with_index`] and [`Config::with_status`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchat::http::Config;
+    ///
+    /// let mut served = Config::new(".").unwrap();
+    /// served.max_body = 4096;
+    /// served.listing = false;
+    /// let replayed = Config::new(".").unwrap().with_capture_fields(&served.capture_fields()).unwrap();
+    /// assert_eq!((replayed.max_body, replayed.listing), (4096, false));
+    /// ```
+    pub fn with_capture_fields(
+        mut self,
+        fields: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        for (name, value) in fields {
+            let bad = || ConfigError::BadCaptureField(name.clone(), value.clone());
+            let yes = || match value.as_str() {
+                "yes" => Ok(true),
+                "no" => Ok(false),
+                _ => Err(bad()),
+            };
+            match name.as_str() {
+                "max-body" => self.max_body = value.parse().map_err(|_| bad())?,
+                "index" => self = self.with_index(value)?,
+                "listing" => self.listing = yes()?,
+                "hidden" => self.hidden = yes()?,
+                "status" if value == "-" => self.status_path = None,
+                "status" => self = self.with_status(value)?,
+                "status-public" => self.status_public = yes()?,
+                _ => {}
+            }
+        }
         Ok(self)
     }
 
@@ -296,16 +371,18 @@ impl Server {
         reactor.set_max_channels(config.max_connections);
         reactor.set_grace(config.grace);
         let limits = config.limits;
+        let capture = config.capture.clone();
         let shared = Shared::new(config)?;
         let for_channels = Rc::clone(&shared);
         reactor.listen(listener, move |stream, _peer, _cx: &mut Context<'_>| {
             let mut chan = Channel::new(HttpChannel::initial_terminator());
             chan.set_limits(limits);
-            Some(Connection::new(
-                stream,
-                chan,
-                HttpChannel::new(Rc::clone(&for_channels)),
-            ))
+            let mut conn =
+                Connection::new(stream, chan, HttpChannel::new(Rc::clone(&for_channels)));
+            if let Some(sink) = &capture {
+                conn.capture(sink);
+            }
+            Some(conn)
         })?;
         let mut server = Server {
             reactor,
@@ -331,8 +408,12 @@ impl Server {
     /// binary flushes its buffered log here.
     pub fn before_wait(&mut self, mut f: impl FnMut() + 'static) {
         let shared = Rc::clone(&self.shared);
+        let capture = self.shared.config.capture.clone();
         self.reactor.before_wait(move |now| {
             f();
+            if let Some(sink) = &capture {
+                sink.flush_now();
+            }
             shared.housekeep(now)
         });
     }

@@ -457,3 +457,52 @@ pub fn assert_trace_is(want: &[String], got: &[String]) {
         assert_eq!(got.first(), Some(first), "the trace starts differently");
     }
 }
+
+// ------------------------------------------------------------ captures
+
+/// A copy of the demo site's `hello.txt`, `index.html` and `style.css`
+/// (what the shipped captures ask for), each modified at the same fixed
+/// time, so that `Last-Modified` and the field blocks' sizes are the same
+/// on every checkout.
+pub fn www_copy(tag: &str) -> TempDir {
+    let root = TempDir::new(tag);
+    let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+    let when = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
+    for file in ["hello.txt", "index.html", "style.css"] {
+        let to = root.0.join(file);
+        std::fs::copy(www.join(file), &to).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&to)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+    root
+}
+
+/// The replay example that cargo built for these tests.
+pub fn replay_binary() -> PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop(); // the test binary
+    path.pop(); // deps/
+    path.push("examples");
+    path.push("replay");
+    path
+}
+
+/// Runs the replay example with `args` from the crate's directory; its exit
+/// code, stdout and stderr.
+pub fn run_replay(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(replay_binary())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the replay example was built by cargo test");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
