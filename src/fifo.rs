@@ -21,6 +21,10 @@ pub const GATHER_PIECES: usize = 128;
 /// once this much is ready.
 pub const GATHER_MAX: u64 = 256 * 1024;
 
+/// How much of a span sent by copying ([`FileSpan::copy`]) is read and
+/// written at once.
+const COPY_CHUNK: usize = 64 * 1024;
+
 /// Where the queue writes: a socket, or memory in tests and replays.
 pub trait Transport {
     /// Writes some of `bufs`, in order, and returns how many bytes were
@@ -69,6 +73,11 @@ impl Transport for TcpStream {
     }
 
     fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {
+        if span.copy {
+            let mut buf = [0u8; COPY_CHUNK];
+            let n = span.read_into(&mut buf)?;
+            return Write::write(self, &buf[..n]);
+        }
         span.verify()?;
         let mut offset = span.offset;
         let count = usize::try_from(span.len).unwrap_or(usize::MAX);
@@ -127,7 +136,7 @@ impl Fifo {
         if piece.is_empty() {
             return;
         }
-        self.queued += piece.len();
+        self.queued += piece.weight();
         self.items.push_back(Item::Ready(piece));
     }
 
@@ -150,12 +159,13 @@ impl Fifo {
         self.items.len()
     }
 
-    /// Bytes queued and not yet sent, whatever their kind: pieces in
-    /// memory, shared or not, file spans, and what queued producers said
-    /// they would make. This is what back-pressure bounds
-    /// ([`crate::Limits::max_queued_bytes`]): a response costs its length
-    /// here whether it is a page, a range of a cached file or a file sent
-    /// with `sendfile`.
+    /// Bytes queued and not yet sent, whatever their kind, each piece
+    /// counted for what it holds ([`Piece::weight`]): pieces in memory,
+    /// shared or not, file spans, and what queued producers said they would
+    /// make. This is what back-pressure bounds
+    /// ([`crate::Limits::max_queued_bytes`]): a response costs at least its
+    /// length here whether it is a page, a range of a cached file or a file
+    /// sent with `sendfile`.
     pub fn queued_bytes(&self) -> u64 {
         self.queued - self.front_sent as u64
     }
@@ -185,10 +195,9 @@ impl Fifo {
                         // The piece is counted as ready; the promise shrinks
                         // by as much, so the total moves only when a
                         // producer makes more than it promised.
-                        let len = piece.len();
-                        let kept = len.min(*promised);
+                        let kept = piece.len().min(*promised);
                         *promised -= kept;
-                        self.queued += len - kept;
+                        self.queued += piece.weight() - kept;
                         self.items.insert(i, Item::Ready(piece));
                     }
                     None => {
@@ -213,7 +222,11 @@ impl Fifo {
                 return;
             }
             n -= left;
-            self.queued -= b.len() as u64;
+            let weight = self.items.front().map_or(0, |i| match i {
+                Item::Ready(piece) => piece.weight(),
+                Item::Producer(..) => 0,
+            });
+            self.queued -= weight;
             self.front_sent = 0;
             self.items.pop_front();
         }
@@ -278,11 +291,20 @@ impl Fifo {
                     sent += n as u64;
                     if k > 0 {
                         self.consume(n);
-                    } else if let Some(Item::Ready(Piece::File(span))) = self.items.front_mut() {
-                        span.offset += n as u64;
-                        span.len -= n as u64;
-                        self.queued -= n as u64;
-                        if span.len == 0 {
+                    } else if let Some(Item::Ready(piece @ Piece::File(_))) = self.items.front_mut()
+                    {
+                        let before = piece.weight();
+                        if let Piece::File(span) = piece {
+                            span.offset += n as u64;
+                            span.len -= n as u64;
+                        }
+                        let done = piece.is_empty();
+                        self.queued -= if done {
+                            before
+                        } else {
+                            before - piece.weight()
+                        };
+                        if done {
                             self.items.pop_front();
                         }
                     }

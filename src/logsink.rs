@@ -1,5 +1,9 @@
 //! A log writer that never blocks its caller.
 //!
+//! (An output that cannot stall, a regular file or `/dev/null`, is written
+//! by the caller itself when it hands lines over, with no thread at all:
+//! see [`LogSink::for_output`]. What follows is about the others.)
+//!
 //! An event loop that writes its log with blocking calls is at the mercy of
 //! whoever reads the log: a pipe nobody reads fills in 64 KiB, and then the
 //! next write stops the loop and every connection with it. [`LogSink`] takes
@@ -10,12 +14,19 @@
 //! `asynchat-httpd: 1234 log lines dropped: the log's reader did not keep up`.
 //! Nothing is lost silently.
 //!
-//! The loop calls [`LogSink::flush_now`] before it waits, so lines leave in
-//! batches under load and at once when it is idle.
+//! Lines leave in batches: at most [`LINGER`] after the first line of a
+//! batch, or sooner when the loop, which calls [`LogSink::flush_now`] before
+//! it waits, has a [`BATCH`] of them.
 
 use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// Lines are written in batches of about this many bytes under load...
+pub const BATCH: usize = 64 * 1024;
+/// ... and at most this long after the first line of a batch was taken.
+pub const LINGER: Duration = Duration::from_millis(50);
 
 /// What the writer thread and the writers share.
 #[derive(Default)]
@@ -36,6 +47,9 @@ struct State {
 
 struct Inner {
     state: Mutex<State>,
+    /// Where the loop itself writes, for an output that cannot block for
+    /// long (a regular file, `/dev/null`); `None`: the writer thread writes.
+    direct: Option<Mutex<Box<dyn Write + Send>>>,
     /// Wakes the writer thread.
     work: Condvar,
     /// Tells [`LogSink::finish`] that a batch was written.
@@ -64,6 +78,7 @@ impl LogSink {
     pub fn spawn(out: impl Write + Send + 'static, capacity: usize) -> io::Result<LogSink> {
         let inner = Arc::new(Inner {
             state: Mutex::new(State::default()),
+            direct: None,
             work: Condvar::new(),
             written: Condvar::new(),
             capacity,
@@ -75,11 +90,61 @@ impl LogSink {
         Ok(LogSink(inner))
     }
 
-    /// Hands the lines taken so far to the writer thread, unless it is busy
-    /// writing (it takes them when it is done). Never blocks.
+    /// A sink for `out` that suits what it is: written by the loop itself
+    /// when it is a regular file or a device other than a terminal (such as
+    /// `/dev/null`), which take a write at once, so that the loop pays no
+    /// thread switches for its log; with a writer thread ([`LogSink::spawn`])
+    /// for a pipe, a socket or a terminal, which can stop taking writes for
+    /// as long as their reader likes.
+    ///
+    /// # Errors
+    ///
+    /// The error from starting the thread.
+    pub fn for_output(
+        out: impl Write + AsFd + Send + 'static,
+        capacity: usize,
+    ) -> io::Result<LogSink> {
+        let never_stalls = rustix::fs::fstat(&out).is_ok_and(|st| {
+            match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+                rustix::fs::FileType::RegularFile => true,
+                rustix::fs::FileType::CharacterDevice => !rustix::termios::isatty(&out),
+                _ => false,
+            }
+        });
+        if !never_stalls {
+            return LogSink::spawn(out, capacity);
+        }
+        Ok(LogSink(Arc::new(Inner {
+            state: Mutex::new(State::default()),
+            direct: Some(Mutex::new(Box::new(out))),
+            work: Condvar::new(),
+            written: Condvar::new(),
+            capacity,
+        })))
+    }
+
+    /// Hands the lines taken so far to the writer thread at once when they
+    /// make a batch ([`BATCH`]); smaller amounts it writes by itself, within
+    /// [`LINGER`] of the first line. Never blocks. For an output the loop
+    /// writes itself ([`LogSink::for_output`]), writes them now.
     pub fn flush_now(&self) {
+        if let Some(direct) = &self.0.direct {
+            let (batch, dropped) = {
+                let mut st = self.0.lock();
+                (std::mem::take(&mut st.buf), std::mem::take(&mut st.dropped))
+            };
+            let mut out = direct.lock().unwrap_or_else(|e| e.into_inner());
+            write_batch(&mut *out, &batch, dropped);
+            let mut st = self.0.lock();
+            if st.buf.is_empty() {
+                // Keep the allocation for the next turn.
+                st.buf = batch;
+                st.buf.clear();
+            }
+            return;
+        }
         let st = self.0.lock();
-        if !st.writing && (!st.buf.is_empty() || st.dropped > 0) {
+        if !st.writing && st.buf.len() >= BATCH {
             self.0.work.notify_one();
         }
     }
@@ -93,6 +158,11 @@ impl LogSink {
     /// it at most `patience` (a log nobody reads must not keep the process
     /// from exiting). Lines taken after this are dropped.
     pub fn finish(&self, patience: Duration) {
+        if self.0.direct.is_some() {
+            self.flush_now();
+            self.0.lock().closed = true;
+            return;
+        }
         let deadline = Instant::now() + patience;
         let mut st = self.0.lock();
         st.closed = true;
@@ -116,12 +186,20 @@ impl Write for LogSink {
     /// the logger never retries or blocks.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut st = self.0.lock();
+        let was_idle = st.buf.is_empty() && st.dropped == 0;
         if st.closed || st.buf.len() + buf.len() > self.0.capacity {
             let lines = buf.iter().filter(|&&b| b == b'\n').count().max(1) as u64;
             st.dropped += lines;
             st.dropped_total += lines;
         } else {
             st.buf.extend_from_slice(buf);
+        }
+        // The first line of a batch wakes the writer, which then lingers a
+        // little for more: one wake-up per batch, not per line or per turn
+        // of the loop, whose thread (pinned with the writer to one core,
+        // say) pays for every switch.
+        if was_idle && self.0.direct.is_none() {
+            self.0.work.notify_one();
         }
         Ok(buf.len())
     }
@@ -147,6 +225,13 @@ fn write_out(inner: &Inner, mut out: impl Write) {
                     Err(e) => e.into_inner(),
                 };
             }
+            if !st.closed && st.buf.len() < BATCH {
+                // Let a batch gather (the loop wakes us sooner when it has).
+                st = match inner.work.wait_timeout(st, LINGER) {
+                    Ok((st, _)) => st,
+                    Err(e) => e.into_inner().0,
+                };
+            }
             if st.buf.is_empty() && st.dropped == 0 {
                 st.exited = true;
                 inner.written.notify_all();
@@ -156,21 +241,26 @@ fn write_out(inner: &Inner, mut out: impl Write) {
             st.writing = true;
             std::mem::take(&mut st.dropped)
         };
-        // A log that cannot be written (a closed pipe) loses its lines; the
-        // loop never learns of it and never waits for it.
-        let _ = out.write_all(&batch);
-        if dropped > 0 {
-            let _ = writeln!(
-                out,
-                "asynchat-httpd: {dropped} log lines dropped: the log's reader did not keep up"
-            );
-        }
-        let _ = out.flush();
+        write_batch(&mut out, &batch, dropped);
         batch.clear();
         let mut st = inner.lock();
         st.writing = false;
         inner.written.notify_all();
     }
+}
+
+/// Writes a batch of lines, then the count of lines dropped before it.
+/// A log that cannot be written (a closed pipe, a full disk) loses its
+/// lines; the loop never learns of it and never waits for it.
+fn write_batch(out: &mut dyn Write, batch: &[u8], dropped: u64) {
+    let _ = out.write_all(batch);
+    if dropped > 0 {
+        let _ = writeln!(
+            out,
+            "asynchat-httpd: {dropped} log lines dropped: the log's reader did not keep up"
+        );
+    }
+    let _ = out.flush();
 }
 
 #[cfg(test)]

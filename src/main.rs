@@ -98,7 +98,7 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let log = match LogSink::spawn(io::stderr(), LOG_BUFFER) {
+    let log = match LogSink::for_output(io::stderr(), LOG_BUFFER) {
         Ok(log) => log,
         Err(e) => {
             let _ = writeln!(io::stderr(), "asynchat-httpd: cannot start the log: {e}");

@@ -29,6 +29,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// 256 KiB spans did (the README's Benchmarks section).
 pub const FILE_SPAN_MAX: u64 = 1024 * 1024;
 
+/// The least a file span weighs in the output queue's byte bound
+/// ([`Piece::weight`]): the descriptor it holds open is worth as much.
+pub const FILE_SPAN_WEIGHT: u64 = 64 * 1024;
+
 /// One piece of output: bytes in memory, or a span of an open file that the
 /// output queue may hand to the kernel with `sendfile`.
 pub enum Piece {
@@ -70,6 +74,20 @@ impl Piece {
             Piece::Shared(b) => b.len() as u64,
             Piece::Slice(_, r) => u64::from(r.end - r.start),
             Piece::File(span) => span.len,
+        }
+    }
+
+    /// What the piece holds while it is queued, in bytes, for
+    /// back-pressure: its length, or more where it pins more. A slice pins
+    /// the whole of the bytes it is cut from, and a file span an open
+    /// descriptor, counted as [`FILE_SPAN_WEIGHT`] at least, so that a
+    /// client pipelining one-byte ranges and never reading cannot make the
+    /// server hold a copy or a descriptor per byte counted.
+    pub fn weight(&self) -> u64 {
+        match self {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::Shared(b) | Piece::Slice(b, _) => b.len() as u64,
+            Piece::File(span) => span.len.max(FILE_SPAN_WEIGHT),
         }
     }
 
@@ -200,6 +218,14 @@ pub struct FileSpan {
     /// of the span the file is checked, and a file that changed fails the
     /// write rather than sending bytes of another version.
     pub stamp: Option<Rc<FileStamp>>,
+    /// Send the span by copying it through memory rather than with
+    /// `sendfile`. `sendfile` hands the kernel references to the file's
+    /// pages, which are read when the bytes are transmitted, so bytes
+    /// already "sent" still change if the file is rewritten in place while
+    /// they wait in the socket buffer. A copy is read, checked against the
+    /// stamp after the read, and then fixed: the response carries exactly
+    /// the stamped version, or fails.
+    pub copy: bool,
 }
 
 impl FileSpan {
@@ -215,8 +241,8 @@ impl FileSpan {
         }
     }
 
-    /// Reads the start of the span into `buf` (as many bytes as fit) and
-    /// returns how many were read.
+    /// Reads the start of the span into `buf` (as many bytes as fit), checks
+    /// the file's stamp, and returns how many were read.
     ///
     /// # Errors
     ///
@@ -224,7 +250,6 @@ impl FileSpan {
     /// shorter than the span: it shrank after the span was made, and the
     /// response that promised these bytes cannot be completed.
     pub fn read_into(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.verify()?;
         let want = buf
             .len()
             .min(usize::try_from(self.len).unwrap_or(usize::MAX));
@@ -232,6 +257,9 @@ impl FileSpan {
         if n == 0 && want > 0 {
             return Err(file_shrank());
         }
+        // After the read: a write that landed before or during it moved the
+        // stamp, so bytes that pass are of the stamped version.
+        self.verify()?;
         Ok(n)
     }
 }
@@ -323,6 +351,7 @@ pub struct FileProducer {
     offset: u64,
     remaining: u64,
     stamp: Option<Rc<FileStamp>>,
+    copy: bool,
 }
 
 impl FileProducer {
@@ -335,7 +364,15 @@ impl FileProducer {
             offset,
             remaining: len,
             stamp: None,
+            copy: false,
         }
+    }
+
+    /// Sends every span by copying it through memory (see
+    /// [`FileSpan::copy`]).
+    pub fn copied(mut self) -> FileProducer {
+        self.copy = true;
+        self
     }
 
     /// Sends the bytes only while the file is the version `stamp` says
@@ -367,6 +404,7 @@ impl Producer for FileProducer {
             offset: self.offset,
             len,
             stamp: self.stamp.clone(),
+            copy: self.copy,
         };
         self.offset += len;
         self.remaining -= len;

@@ -164,7 +164,9 @@ impl fmt::Display for Shown<'_> {
 /// it: one line, whatever it holds. Every character that could end a line
 /// or pass for the end of one in some reader is escaped: C0 controls and
 /// DEL as `\xNN`, C1 controls (U+0085 NEL, U+009B CSI among them) and the
-/// Unicode line and paragraph separators (U+2028, U+2029) as `\u{NNNN}`;
+/// Unicode line and paragraph separators (U+2028, U+2029) and the format
+/// characters that reorder or hide text (U+202E, U+200B, ...) as
+/// `\u{NNNN}`;
 /// `"` and `\` are escaped too, so the text can sit between quotes (the
 /// request of a Common Log Format line). Anything else is shown as it is.
 ///
@@ -181,7 +183,7 @@ impl fmt::Display for Escaped<'_> {
         if self.0.as_bytes().iter().all(plain) {
             return f.write_str(self.0);
         }
-        let needs = |c: char| c.is_control() || matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}');
+        let needs = |c: char| c.is_control() || matches!(c, '"' | '\\') || is_format(c);
         let mut rest = self.0;
         while let Some(i) = rest.find(needs) {
             f.write_str(&rest[..i])?;
@@ -196,6 +198,26 @@ impl fmt::Display for Escaped<'_> {
         }
         f.write_str(rest)
     }
+}
+
+/// Unicode's line and paragraph separators and the format characters that
+/// change how a terminal shows the text around them (bidirectional
+/// overrides and isolates, zero-width joiners and spaces, the byte-order
+/// mark): escaped, so that a log line reads as it is.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2028}'
+            | '\u{2029}'
+            | '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 /// A producer's size for the trace: `: N bytes` when it is known, nothing
@@ -349,6 +371,11 @@ mod tests {
             ("del\x7f", "del\\x7f"),
             ("nel\u{85}csi\u{9b}", "nel\\u{0085}csi\\u{009b}"),
             ("ls\u{2028}ps\u{2029}", "ls\\u{2028}ps\\u{2029}"),
+            ("rlo\u{202e}txt.exe", "rlo\\u{202e}txt.exe"),
+            (
+                "zw\u{200b}j\u{200d}bom\u{feff}",
+                "zw\\u{200b}j\\u{200d}bom\\u{feff}",
+            ),
             ("q\"b\\", "q\\\"b\\\\"),
             ("", ""),
         ];

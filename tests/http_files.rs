@@ -1084,11 +1084,14 @@ fn if_range() {
         &format!("Range: bytes=0-99\r\nIf-Range: {etag}\r\n"),
     );
     assert_partial(&r, 0, 99);
+    // The fixture dated the file back to KNOWN_DATE: its Last-Modified,
+    // but changed since (its change time is now), so that date no longer
+    // validates it. A resumed download would splice other bytes.
     let r = ranged(
         &server,
         &format!("Range: bytes=0-99\r\nIf-Range: {KNOWN_DATE}\r\n"),
     );
-    assert_partial(&r, 0, 99);
+    assert_full(&r);
     for if_range in [
         "\"different\"".to_string(),
         format!("W/{etag}"),
@@ -1102,6 +1105,28 @@ fn if_range() {
         );
         assert_full(&r);
     }
+}
+
+/// A date in If-Range validates a file unchanged since it, once a second
+/// has gone by (two versions written in one second share a date).
+#[test]
+fn if_range_by_date_needs_a_file_unchanged_since() {
+    let root = TempDir::new("files-if-range-date");
+    root.file("f.bin", thousand());
+    let server = TestServer::serve(root.path());
+    let date = get_path(&server, "/f.bin")
+        .header("last-modified")
+        .unwrap()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = fetch(
+        &server,
+        get_with(
+            "/f.bin",
+            &format!("Range: bytes=0-99\r\nIf-Range: {date}\r\n"),
+        ),
+    );
+    assert_partial(&r, 0, 99);
 }
 
 #[test]

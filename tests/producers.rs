@@ -87,6 +87,7 @@ fn piece_bytes(piece: &Piece) -> Vec<u8> {
             while at < buf.len() {
                 let sub = asynchat::FileSpan {
                     stamp: None,
+                    copy: false,
                     file: Rc::clone(&span.file),
                     offset: span.offset + at as u64,
                     len: span.len - at as u64,

@@ -505,8 +505,9 @@ fn finding_6_log_lines_cannot_be_forged() {
         std::process::Stdio::piped(),
     );
     let lines = lines_of(child.stderr.take().unwrap());
-    // Each of these starts a new line in some reader of the log.
-    let forged = "/x\u{85}127.0.0.1\u{2028}GET\u{2029}/admin\u{9b}31m";
+    // Each of these starts a new line in some reader of the log, or (the
+    // override) shows the text around it reversed.
+    let forged = "/x\u{85}127.0.0.1\u{2028}GET\u{2029}/admin\u{9b}31m\u{202e}gpj.exe";
     let mut c = Client::connect(addr);
     let r = c.request(format!("GET {forged} HTTP/1.1\r\nHost: x\r\n\r\n"));
     assert_eq!(r.status, 404);
@@ -516,7 +517,7 @@ fn finding_6_log_lines_cannot_be_forged() {
     let log: Vec<String> = lines.iter().collect();
     let bad = |l: &&String| {
         l.chars()
-            .any(|ch| ch.is_control() || ch == '\u{2028}' || ch == '\u{2029}')
+            .any(|ch| ch.is_control() || matches!(ch, '\u{2028}' | '\u{2029}' | '\u{202e}'))
     };
     assert!(
         !log.iter().any(|l| bad(&l)),
@@ -565,6 +566,23 @@ fn finding_8_a_broken_stdout_does_not_stop_the_server() {
 
 /// RFC 9112 §3.2: a Host field whose value is not `uri-host [ ":" port ]`
 /// gets 400 and the connection closes, like a missing or repeated Host.
+#[test]
+fn rfc_an_invalid_authority_in_an_absolute_form_target_is_400() {
+    let root = a_txt_root("trust-authority");
+    let server = TestServer::serve(root.path());
+    for (target, status) in [
+        ("http://example.com:8000/a.txt", 200),
+        ("http://a%zz:xx/a.txt", 400),
+        ("http://exa mple/a.txt", 400),
+        ("http://h:8x/a.txt", 400),
+    ] {
+        let r = server
+            .connect()
+            .request(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert_eq!(r.status, status, "{target}");
+    }
+}
+
 #[test]
 fn rfc_an_invalid_host_is_400() {
     let root = a_txt_root("trust-host");
@@ -699,4 +717,171 @@ fn rfc_permission_denied_is_403() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
+}
+
+// ------------------------------------------------------------------------
+// The second attack, on the fixes above (each failed against them)
+// ------------------------------------------------------------------------
+
+/// A local writer's symlinks built to be slow (each target 4000 bytes of
+/// `d/../`, 39 chained) held the loop for seconds: a listing of 200 of
+/// them 11 s, 50 pipelined requests through them 2.5 s. The walk now takes
+/// at most 256 components per path and a listing stops after 50 ms of work
+/// (it says how many entries it left out), so others wait for neither.
+#[test]
+fn attack_symlinks_built_to_be_slow_do_not_hold_the_loop() {
+    let root = TempDir::new("trust-slow-links");
+    root.file("a.txt", "hi\n");
+    root.dir("d");
+    root.dir("trap");
+    let chain = "d/../".repeat(800);
+    for i in 0..39 {
+        let next = if i < 38 {
+            format!("l{}", i + 1)
+        } else {
+            "a.txt".into()
+        };
+        symlink(format!("{chain}{next}"), root.path().join(format!("l{i}"))).unwrap();
+    }
+    for k in 0..200 {
+        symlink("../l0", root.path().join(format!("trap/e{k}"))).unwrap();
+    }
+    let server = TestServer::serve(root.path());
+    // Through the chain: refused (the walk's bound), never slow.
+    assert_eq!(server.connect().request(get("/l0")).status, 404);
+    let mut hog = server.connect();
+    hog.send(get("/trap/").repeat(3) + &get("/trap/e1/x").repeat(50));
+    let started = Instant::now();
+    let r = server.connect().request(get("/a.txt"));
+    assert_eq!(r.text(), "hi\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let listing = hog.read_response();
+    assert_eq!(listing.status, 200);
+    assert!(
+        !listing.text().contains("e17"),
+        "a link that is not served is listed"
+    );
+}
+
+/// Spellings of a path that is not in normal form (`/./big.bin`) were never
+/// cached, so each request opened the file again: a client pipelining them
+/// with one-byte ranges and never reading held 53 descriptors (and, for a
+/// small file, 53 copies) while counted as 53 bytes. Every spelling now
+/// finds the one cache entry, and a file span is counted for the
+/// descriptor it holds.
+#[test]
+fn attack_spellings_and_tiny_ranges_do_not_pin_descriptors() {
+    use std::io::Write;
+    let root = TempDir::new("trust-spellings");
+    root.file("big.bin", vec![1u8; 64 * 1024]);
+    let server = TestServer::serve(root.path());
+    assert_eq!(server.connect().request(get("/big.bin")).status, 200);
+    let before = open_descriptors();
+    let burst = get_with("/./big.bin", "Range: bytes=0-0\r\n").repeat(4000);
+    let clients: Vec<TcpStream> = (0..10)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            rustix::net::sockopt::set_socket_recv_buffer_size(&s, 4096).unwrap();
+            s.set_write_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let _ = s.write_all(burst.as_bytes());
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Two sockets per client (both ends live in this process), and no
+    // descriptor per queued response (before: about 53 per client).
+    let grown = open_descriptors().saturating_sub(before);
+    assert!(
+        grown <= 2 * 10 + 5,
+        "{grown} more descriptors for 10 stalled clients"
+    );
+    drop(clients);
+}
+
+/// `sendfile` queues references to the file's pages, read when the kernel
+/// transmits them: a 206 whose bytes waited in the socket buffer while the
+/// file was rewritten in place arrived complete, under the old validators,
+/// with new bytes. A 206 is now copied through memory and checked after
+/// each read: it carries the version its validators name, or ends short.
+#[test]
+fn attack_a_partial_response_never_carries_another_version() {
+    use std::io::Read;
+    const LEN: usize = 8 << 20;
+    let root = TempDir::new("trust-range-copy");
+    let p = root.file("big.bin", vec![b'a'; LEN]);
+    let server = TestServer::serve(root.path());
+    let etag = server
+        .connect()
+        .request(get("/big.bin"))
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let mut c = server.connect();
+    c.send(get_with(
+        "/big.bin",
+        &format!("Range: bytes=0-{}\r\nIf-Range: {etag}\r\n", LEN - 1),
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+    rewrite_in_place(&p, &vec![b'b'; LEN], mtime);
+    let mut all = Vec::new();
+    c.stream().read_to_end(&mut all).unwrap_or_default();
+    let start = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(all.starts_with(b"HTTP/1.1 206 "));
+    let body = &all[start..];
+    assert!(
+        body.iter().all(|&b| b == b'a'),
+        "bytes of the new version under the old tag"
+    );
+    assert!(body.len() < LEN, "all {LEN} bytes sent across the rewrite");
+}
+
+/// A file rewritten and dated back (`touch -d`) to its old modification
+/// time matched an If-Range with that date, and a resuming client got a
+/// 206 of new bytes to splice into its old copy. A date validates only a
+/// file whose change time is not later.
+#[test]
+fn attack_if_range_by_date_of_a_file_dated_back_does_not_match() {
+    let root = TempDir::new("trust-dated-back");
+    let p = root.file("f.txt", "a".repeat(100));
+    std::thread::sleep(Duration::from_millis(1100));
+    let server = TestServer::serve(root.path());
+    let date = server
+        .connect()
+        .request(get("/f.txt"))
+        .header("last-modified")
+        .unwrap()
+        .to_string();
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    rewrite_in_place(&p, "b".repeat(100).as_bytes(), mtime);
+    std::thread::sleep(Duration::from_millis(1100)); // past the cache's second
+    let r = server.connect().request(get_with(
+        "/f.txt",
+        &format!("Range: bytes=50-\r\nIf-Range: {date}\r\n"),
+    ));
+    assert_eq!((r.status, r.text()), (200, "b".repeat(100)));
+}
+
+/// A Unix socket in the root (or a link to one) answered 503 and logged a
+/// warning for every request: it is not a file, so it is 404.
+#[test]
+fn attack_a_socket_in_the_root_is_not_found() {
+    let root = a_txt_root("trust-socket");
+    let _socket = std::os::unix::net::UnixListener::bind(root.path().join("sock")).unwrap();
+    symlink("sock", root.path().join("to-sock")).unwrap();
+    let server = TestServer::serve(root.path());
+    for target in ["/sock", "/to-sock"] {
+        assert_eq!(
+            server.connect().request(get(target)).status,
+            404,
+            "{target}"
+        );
+    }
+    assert!(!server.connect().request(get("/")).text().contains("sock"));
 }

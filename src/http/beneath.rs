@@ -8,29 +8,33 @@
 //! root directory, taken once at start-up, and no step of the resolution
 //! may leave it:
 //!
-//! 1. The fast path is one `openat2` with `RESOLVE_BENEATH` (no component
-//!    may climb above the root, absolute paths are refused),
-//!    `RESOLVE_NO_MAGICLINKS` (no `/proc/self/fd/N` tricks) and
-//!    `RESOLVE_NO_SYMLINKS`: a path without symlinks, the common case,
-//!    costs one system call, and the kernel checks containment atomically.
-//! 2. Any symlink on the path (`ELOOP`), a kernel without `openat2`
-//!    (`ENOSYS`, before Linux 5.6) or a race the kernel reports (`EAGAIN`)
-//!    falls back to a walk that does in user space what `RESOLVE_BENEATH`
-//!    does in the kernel, as nginx's `disable_symlinks` does: each component
-//!    is opened with `O_NOFOLLOW` relative to the directory descriptor of the
-//!    one before, so a component swapped for a symlink is seen as a symlink;
-//!    a symlink is read from a descriptor of the link itself and its target
-//!    is resolved component by component in the same way; `..` pops the
-//!    stack of open directories and may never pop the root. An absolute
-//!    symlink is followed only when it names a path under the root's
-//!    canonical path, and is resolved from the root's descriptor.
+//! 1. A path without symlinks, the common case, is one `openat2` with
+//!    `RESOLVE_BENEATH` (no component may climb above the root, absolute
+//!    paths are refused), `RESOLVE_NO_MAGICLINKS` (no `/proc/self/fd/N`
+//!    tricks) and `RESOLVE_NO_SYMLINKS`. The kernel checks containment
+//!    atomically, in one system call.
+//! 2. A path through a symlink (`ELOOP` above), and every path on a kernel
+//!    without `openat2` (before Linux 5.6, or one whose filter refuses it:
+//!    probed once, at start-up), is a walk that does in user space what
+//!    `RESOLVE_BENEATH` does in the kernel, as nginx's `disable_symlinks`
+//!    does: each component is opened with `O_NOFOLLOW` relative to the
+//!    directory descriptor of the one before, so a component swapped for a
+//!    symlink is seen as a symlink; a symlink is read from a descriptor of
+//!    the link itself and its target resolved component by component in the
+//!    same way; `..` pops the stack of open directories and may never pop
+//!    the root. An absolute symlink is followed only when it names a path
+//!    under the root's canonical path, and is resolved from the root's
+//!    descriptor. Unless hidden files are served, a component whose name
+//!    starts with a dot is refused at every step, the components of symlink
+//!    targets included, so a link to `.git` is as hidden as `.git`.
+//! 3. The walk takes at most [`MAX_STEPS`] components and [`MAX_LINKS`]
+//!    symlinks, so a chain of links built to be slow (`d/../d/../...` in
+//!    each) costs a bounded amount of work: the kernel, which knows no such
+//!    bound, is never asked to follow a link.
 //!
 //! Symlinks that stay inside the root therefore keep working, whatever they
 //! point at inside it, while a symlink whose resolution passes outside the
-//! root at any step is refused, even if it would come back. Unless hidden
-//! files are served, a component whose name starts with a dot is refused at
-//! every step, including the components of symlink targets, so a link to
-//! `.git` is as hidden as `.git`.
+//! root at any step is refused, even if it would come back.
 
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -47,16 +51,23 @@ use rustix::io::Errno;
 /// The most symlinks followed while resolving one path (Linux's own limit).
 pub const MAX_LINKS: usize = 40;
 
+/// The most components the walk opens for one path, symlinks' targets
+/// included: far more than any real path takes, and few enough that a chain
+/// of links written to be slow (`d/../d/../...` in each) stays cheap.
+pub const MAX_STEPS: usize = 256;
+
 /// Why a path cannot be opened beneath the root.
 #[derive(Debug)]
 pub enum OpenError {
-    /// Nothing by that name, or a component that is not a directory.
+    /// Nothing by that name, a component that is not a directory, or
+    /// something that is neither a file nor a directory (a socket).
     NotFound,
     /// A step of the resolution would leave the root.
     Escapes,
     /// A component (of the path or of a symlink's target) is hidden.
     Hidden,
-    /// More than [`MAX_LINKS`] symlinks, or a loop.
+    /// More than [`MAX_LINKS`] symlinks, more than [`MAX_STEPS`]
+    /// components, or a loop.
     TooManyLinks,
     /// The file system refused access to a component or the file.
     Forbidden,
@@ -82,7 +93,11 @@ impl std::error::Error for OpenError {}
 impl From<Errno> for OpenError {
     fn from(e: Errno) -> OpenError {
         match e {
-            Errno::NOENT | Errno::NOTDIR => OpenError::NotFound,
+            // ENXIO: a socket (or a device without its driver); ENODEV,
+            // EOPNOTSUPP: likewise nothing a file server serves.
+            Errno::NOENT | Errno::NOTDIR | Errno::NXIO | Errno::NODEV | Errno::OPNOTSUPP => {
+                OpenError::NotFound
+            }
             Errno::ACCESS | Errno::PERM => OpenError::Forbidden,
             Errno::LOOP => OpenError::TooManyLinks,
             e => OpenError::Io(e.into()),
@@ -113,10 +128,11 @@ impl Opened {
 #[derive(Debug)]
 pub struct Root {
     dir: OwnedFd,
-    /// The canonical path, for absolute symlinks.
+    /// The canonical path, for absolute symlinks and for reading back the
+    /// path a file was reached by.
     path: PathBuf,
     hidden: bool,
-    /// False once the kernel said it has no `openat2`.
+    /// Whether `openat2` works here (probed at start-up).
     openat2: AtomicBool,
 }
 
@@ -126,10 +142,28 @@ fn read_flags() -> OFlags {
     OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW
 }
 
+/// `segments` joined by `/`, or `.` for none, as a path for `openat2`.
+fn joined(segments: &[String]) -> Vec<u8> {
+    let mut path = Vec::with_capacity(64);
+    for s in segments {
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(s.as_bytes());
+    }
+    if path.is_empty() {
+        path.push(b'.');
+    }
+    path
+}
+
 impl Root {
     /// Opens the directory at `path`, which must be canonical (absolute,
     /// with no symlinks), as the root; `hidden` says whether names starting
-    /// with a dot may be opened.
+    /// with a dot may be opened. Whether `openat2` can be used is found out
+    /// here, once: a kernel without it (`ENOSYS`) or a filter that refuses
+    /// it (`EPERM`, as some container profiles do) gets the walk for every
+    /// path, rather than errors.
     ///
     /// # Errors
     ///
@@ -140,11 +174,21 @@ impl Root {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        let probe = rustix::fs::openat2(
+            &dir,
+            ".",
+            read_flags() | OFlags::DIRECTORY,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_SYMLINKS,
+        );
+        if let Err(e) = &probe {
+            log::debug!("openat2 cannot be used here ({e}): every path is walked");
+        }
         Ok(Root {
             dir,
             path: path.to_path_buf(),
             hidden,
-            openat2: AtomicBool::new(true),
+            openat2: AtomicBool::new(probe.is_ok()),
         })
     }
 
@@ -165,34 +209,51 @@ impl Root {
             return Err(OpenError::Hidden);
         }
         if self.openat2.load(Ordering::Relaxed) {
-            match self.open_fast(segments) {
+            match self.open_no_links(segments) {
                 Ok(opened) => return Ok(opened),
-                // A symlink on the path, or a rename the kernel saw racing
-                // with the lookup: resolve it step by step.
+                // A symlink on the path (or a rename the kernel saw racing
+                // with the lookup): resolved step by step, with a bound.
                 Err(Errno::LOOP | Errno::AGAIN | Errno::XDEV) => {}
-                Err(Errno::NOSYS) => self.openat2.store(false, Ordering::Relaxed),
                 Err(e) => return Err(e.into()),
             }
         }
-        let components = segments.iter().map(|s| s.as_bytes().to_vec());
-        self.walk(components.collect())
+        self.walk(&[], components(segments), Last::Open)?.opened()
+    }
+
+    /// The directories from the root down to the one `segments` name, open
+    /// (as `O_PATH` descriptors), to resolve many names in that directory
+    /// with [`Root::open_in`] without walking to it again for each: a
+    /// listing's symlinks.
+    ///
+    /// # Errors
+    ///
+    /// As [`Root::open`].
+    pub fn dirs(&self, segments: &[String]) -> Result<Dirs, OpenError> {
+        if !self.hidden && super::path::is_hidden(segments) {
+            return Err(OpenError::Hidden);
+        }
+        match self.walk(&[], components(segments), Last::Dir)? {
+            Walked::Dirs(dirs) => Ok(Dirs(dirs)),
+            Walked::Opened(_) => Err(OpenError::NotFound),
+        }
+    }
+
+    /// Opens `name` in the directory `dirs` lead to, beneath the root, as
+    /// [`Root::open`] would open the path to it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Root::open`].
+    pub fn open_in(&self, dirs: &Dirs, name: &str) -> Result<Opened, OpenError> {
+        let name = VecDeque::from([name.as_bytes().to_vec()]);
+        self.walk(&dirs.0, name, Last::Open)?.opened()
     }
 
     /// One `openat2` that allows no symlink and no step outside the root.
-    fn open_fast(&self, segments: &[String]) -> Result<Opened, Errno> {
-        let mut path = Vec::with_capacity(64);
-        for s in segments {
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(s.as_bytes());
-        }
-        if path.is_empty() {
-            path.push(b'.');
-        }
+    fn open_no_links(&self, segments: &[String]) -> Result<Opened, Errno> {
         let fd = rustix::fs::openat2(
             &self.dir,
-            OsStr::from_bytes(&path),
+            OsStr::from_bytes(&joined(segments)),
             read_flags(),
             Mode::empty(),
             ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_SYMLINKS,
@@ -204,28 +265,50 @@ impl Root {
         Ok(Opened { fd, stat, name })
     }
 
-    /// Resolves `components` one at a time, each relative to the directory
-    /// opened before it, following symlinks only while they stay beneath
-    /// the root.
-    fn walk(&self, components: VecDeque<Vec<u8>>) -> Result<Opened, OpenError> {
-        let mut pending = components;
-        // The directories opened below the root, innermost last.
-        let mut dirs: Vec<OwnedFd> = Vec::new();
-        let mut links = 0;
+    /// Resolves `pending` one component at a time, each relative to the
+    /// directory opened before it (starting from `base`, directories below
+    /// the root), following symlinks only while they stay beneath the root,
+    /// and at most [`MAX_STEPS`] components in all.
+    fn walk(
+        &self,
+        base: &[OwnedFd],
+        mut pending: VecDeque<Vec<u8>>,
+        last: Last,
+    ) -> Result<Walked, OpenError> {
+        // The directories below the root, innermost last: those of `base`
+        // (borrowed), then those this walk opened.
+        let mut dirs: Vec<Level<'_>> = base.iter().map(|d| Level::Base(d.as_fd())).collect();
+        let (mut links, mut steps) = (0, 0);
         loop {
+            let here = dirs.last().map_or(self.dir.as_fd(), Level::as_fd);
             let Some(name) = pending.pop_front() else {
-                // The path named the directory reached: open it for reading.
-                let here = dirs.last().map_or(self.dir.as_fd(), |d| d.as_fd());
-                let fd = rustix::fs::openat(here, ".", read_flags(), Mode::empty())?;
-                let stat = rustix::fs::fstat(&fd)?;
-                return Ok(Opened {
-                    fd,
-                    stat,
-                    name: Vec::new(),
-                });
+                return match last {
+                    Last::Dir => Ok(Walked::Dirs(
+                        dirs.into_iter()
+                            .map(Level::into_owned)
+                            .collect::<Result<_, _>>()?,
+                    )),
+                    // The path named the directory reached: open it to read.
+                    Last::Open => {
+                        let fd = rustix::fs::openat(here, ".", read_flags(), Mode::empty())?;
+                        let stat = rustix::fs::fstat(&fd)?;
+                        Ok(Walked::Opened(Opened {
+                            fd,
+                            stat,
+                            name: Vec::new(),
+                        }))
+                    }
+                };
             };
+            steps += 1;
+            if steps > MAX_STEPS {
+                return Err(OpenError::TooManyLinks);
+            }
             match name.as_slice() {
-                b"" | b"." => continue,
+                b"" => continue,
+                // A `.` after a name (from a link's `target/`) asks for a
+                // directory: the name before it was opened as one.
+                b"." => continue,
                 b".." => {
                     dirs.pop().ok_or(OpenError::Escapes)?;
                     continue;
@@ -235,21 +318,21 @@ impl Root {
             if !self.hidden && name.starts_with(b".") {
                 return Err(OpenError::Hidden);
             }
-            let here = dirs.last().map_or(self.dir.as_fd(), |d| d.as_fd());
-            let last = pending.iter().all(|c| c.is_empty() || c == b".");
-            let step = if last {
+            let step = if last == Last::Open && pending.iter().all(|c| c.is_empty()) {
                 self.open_last(here, &name)?
             } else {
                 open_dir(here, &name)?
             };
             match step {
-                Step::Opened(opened) => return Ok(opened),
-                Step::Dir(fd) => dirs.push(fd),
+                Step::Opened(opened) => return Ok(Walked::Opened(opened)),
+                Step::Dir(fd) => dirs.push(Level::Own(fd)),
                 Step::Link(target) => {
                     links += 1;
                     if links > MAX_LINKS {
                         return Err(OpenError::TooManyLinks);
                     }
+                    let must_be_dir =
+                        target.ends_with(b"/") || target.ends_with(b"/.") || target == b".";
                     let target = Path::new(OsStr::from_bytes(&target));
                     let relative = if target.is_absolute() {
                         // Only a path under the root's canonical path, and
@@ -261,6 +344,9 @@ impl Root {
                     } else {
                         target
                     };
+                    if must_be_dir {
+                        pending.push_front(b".".to_vec());
+                    }
                     for c in relative.components().rev() {
                         match c {
                             Component::Normal(n) => pending.push_front(n.as_bytes().to_vec()),
@@ -289,6 +375,62 @@ impl Root {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// What a walk is for: to open what the path names, or to end in the
+/// directory it names, with the stack of directories down to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    Open,
+    Dir,
+}
+
+/// What a walk ended with.
+enum Walked {
+    Opened(Opened),
+    Dirs(Vec<OwnedFd>),
+}
+
+impl Walked {
+    /// What a walk to open opened (it never ends with directories).
+    fn opened(self) -> Result<Opened, OpenError> {
+        match self {
+            Walked::Opened(opened) => Ok(opened),
+            Walked::Dirs(_) => Err(OpenError::NotFound),
+        }
+    }
+}
+
+/// The directories from the root down to one below it, open: see
+/// [`Root::dirs`].
+pub struct Dirs(Vec<OwnedFd>);
+
+/// A directory of a walk's stack: lent by the caller, or opened by the walk.
+enum Level<'a> {
+    Base(BorrowedFd<'a>),
+    Own(OwnedFd),
+}
+
+impl Level<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Level::Base(fd) => *fd,
+            Level::Own(fd) => fd.as_fd(),
+        }
+    }
+
+    /// An owned descriptor of the directory (a lent one is duplicated).
+    fn into_owned(self) -> Result<OwnedFd, OpenError> {
+        match self {
+            Level::Base(fd) => Ok(fd.try_clone_to_owned().map_err(OpenError::Io)?),
+            Level::Own(fd) => Ok(fd),
+        }
+    }
+}
+
+/// Request path segments as the walk's components.
+fn components(segments: &[String]) -> VecDeque<Vec<u8>> {
+    segments.iter().map(|s| s.as_bytes().to_vec()).collect()
 }
 
 /// What one step of the walk found.
@@ -329,6 +471,7 @@ fn read_link(here: BorrowedFd<'_>, name: &[u8]) -> Result<Step, OpenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Add;
     use std::os::unix::fs::symlink;
 
     /// A root with links that stay inside, leave, or come back, beside a
@@ -357,6 +500,12 @@ mod tests {
             link(Path::new(".git"), "git");
             link(Path::new("loop"), "loop");
             link(Path::new("sub/up/sub/up/in.txt"), "twice.txt");
+            link(Path::new("a.txt/"), "slash.txt");
+            link(Path::new("sub/deep/"), "slash-dir");
+            std::os::unix::net::UnixListener::bind(root.join("socket")).unwrap();
+            link(Path::new("socket"), "to-socket");
+            // Built to be slow: 300 components, every one a step of a walk.
+            link(Path::new(&"sub/..//".repeat(150).add("a.txt")), "slow.txt");
             Fixture(dir)
         }
 
@@ -391,6 +540,42 @@ mod tests {
         }
     }
 
+    /// A listing resolves its symlinks from the directories down to it,
+    /// opened once, with the same outcome as a request.
+    #[test]
+    fn names_in_a_directory_resolve_as_requests_do() {
+        let fx = Fixture::new("dirs");
+        for openat2 in [true, false] {
+            let root = fx.root(false, openat2);
+            let sub = root.dirs(&["sub".to_string()]).unwrap();
+            let deep = root.open_in(&sub, "deep").unwrap();
+            assert_eq!(deep.file_type(), FileType::Directory);
+            assert!(
+                matches!(root.open_in(&sub, "up"), Ok(o) if o.file_type() == FileType::Directory)
+            );
+            assert!(matches!(
+                root.open_in(&sub, "out.txt"),
+                Err(OpenError::Escapes)
+            ));
+            let top = root.dirs(&[]).unwrap();
+            for (name, want) in [
+                ("in.txt", "a"),
+                ("git", "Hidden"),
+                ("slow.txt", "TooManyLinks"),
+            ] {
+                let got = match root.open_in(&top, name) {
+                    Ok(o) => std::fs::read_to_string(format!("/proc/self/fd/{}", {
+                        use std::os::fd::AsRawFd;
+                        o.fd.as_raw_fd()
+                    }))
+                    .unwrap(),
+                    Err(e) => format!("{e:?}"),
+                };
+                assert_eq!(got, want, "{name}, openat2 {openat2}");
+            }
+        }
+    }
+
     #[test]
     fn the_walk_and_openat2_agree_on_every_path() {
         let fx = Fixture::new("table");
@@ -413,6 +598,13 @@ mod tests {
             (".git/config", "Hidden", "git"),
             ("git/config", "Hidden", "git"),
             ("loop", "TooManyLinks", "TooManyLinks"),
+            ("slash.txt", "NotFound", "NotFound"),
+            ("slash-dir", "dir", "dir"),
+            ("slash-dir/b.txt", "b", "b"),
+            ("socket", "NotFound", "NotFound"),
+            ("to-socket", "NotFound", "NotFound"),
+            // The walk's bound: 300 components through one link.
+            ("slow.txt", "TooManyLinks", "TooManyLinks"),
         ];
         for openat2 in [true, false] {
             for hidden in [false, true] {

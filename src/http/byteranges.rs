@@ -148,7 +148,7 @@ impl Producer for ByteRanges {
                     self.next = Next::Data(i, None);
                     break Piece::from(text);
                 }
-                Next::Data(i, None) => match self.file.part(self.ranges[i].clone()) {
+                Next::Data(i, None) => match self.file.exact_part(self.ranges[i].clone()) {
                     Part::Bytes(slice) => {
                         self.next = Next::Head(i + 1);
                         break slice;

@@ -129,6 +129,15 @@ impl CachedFile {
         })
     }
 
+    /// What a date in `If-Range` is compared with, now.
+    pub fn date_validators(&self) -> conditional::DateValidators {
+        conditional::DateValidators {
+            mtime: self.stamp.mtime,
+            ctime: self.stamp.ctime,
+            now: SystemTime::now(),
+        }
+    }
+
     /// True while the entry still describes the file: always for one held
     /// in memory (its bytes and validators are one version, however the
     /// file changed since), and for one sent from the disk while the open
@@ -144,15 +153,30 @@ impl CachedFile {
     /// shared slice of the contents held in memory, or spans of the open
     /// file, checked against its stamp as they are sent.
     pub fn part(&self, range: Range<u64>) -> Part {
+        self.part_of(range, false)
+    }
+
+    /// [`CachedFile::part`], for a response whose validators a client will
+    /// rely on to put pieces together (a 206): spans from the disk are
+    /// copied through memory, checked after each read, rather than sent
+    /// with `sendfile`, whose bytes are read from the file only when the
+    /// kernel transmits them ([`FileSpan::copy`](crate::FileSpan::copy)).
+    pub fn exact_part(&self, range: Range<u64>) -> Part {
+        self.part_of(range, true)
+    }
+
+    fn part_of(&self, range: Range<u64>, exact: bool) -> Part {
         match &self.body {
             Body::InMemory(contents) => Part::Bytes(Piece::slice(
                 contents,
                 range.start as usize..range.end as usize,
             )),
-            Body::OnDisk(file) => Part::Spans(
-                FileProducer::new(Rc::clone(file), range.start, range.end - range.start)
-                    .stamped(Rc::clone(&self.stamp)),
-            ),
+            Body::OnDisk(file) => {
+                let spans =
+                    FileProducer::new(Rc::clone(file), range.start, range.end - range.start)
+                        .stamped(Rc::clone(&self.stamp));
+                Part::Spans(if exact { spans.copied() } else { spans })
+            }
         }
     }
 }
@@ -167,7 +191,9 @@ struct Listing {
 /// their rendered listings.
 pub struct FileCache {
     entries: HashMap<Box<str>, Rc<CachedFile>>,
-    listings: HashMap<Box<str>, Listing>,
+    /// Rendered rows of directories, by device and inode: every path a
+    /// directory is reached by (`/big/`, `/big/self/`) shares them.
+    listings: HashMap<(u64, u64), Listing>,
     /// Bytes of the listings held.
     listing_bytes: usize,
     /// When the oldest entry expires: the next purge is due.
@@ -197,19 +223,6 @@ impl FileCache {
         }
     }
 
-    /// True for a request path that is cached as it is: already in normal
-    /// form (no escapes, empty or dot segments, fragment), so that every
-    /// entry is a different file and no client can fill the cache with
-    /// spellings of one file.
-    pub fn cacheable(key: &str) -> bool {
-        key.starts_with('/')
-            && !key.contains(['%', '#', '\\'])
-            && !key.contains("//")
-            && !key
-                .split('/')
-                .any(|segment| segment == "." || segment == "..")
-    }
-
     /// The file `key` resolved to less than [`FileCache::TTL`] ago.
     pub fn get(&mut self, key: &str, now: Instant) -> Option<Rc<CachedFile>> {
         let entry = self.entries.get(key)?;
@@ -225,12 +238,13 @@ impl FileCache {
         self.entries.remove(key);
     }
 
-    /// Remembers what `key` resolved to, if `key` is
-    /// [cacheable](FileCache::cacheable).
+    /// Remembers what the path `key` resolved to. The key is the path's
+    /// canonical spelling ([`super::path::encode_path`] of its resolved
+    /// segments), so that every spelling of one file (`/./a`, `//a`,
+    /// `/%61`) finds the one entry, and no client can fill the cache, or
+    /// hold descriptors and copies, with spellings: each entry is another
+    /// file.
     pub fn insert(&mut self, key: &str, file: Rc<CachedFile>, now: Instant) {
-        if !FileCache::cacheable(key) {
-            return;
-        }
         if self.entries.len() >= FileCache::CAPACITY {
             self.entries.clear();
         }
@@ -271,35 +285,37 @@ impl FileCache {
 }
 
 impl FileCache {
-    /// The listing of the directory shown as `path` (its normalised,
-    /// decoded path, such as `/docs/`), rendered less than
-    /// [`FileCache::TTL`] ago.
-    pub fn listing(&mut self, path: &str, now: Instant) -> Option<Rc<[u8]>> {
-        let listing = self.listings.get(path)?;
+    /// The rendered rows of the directory `dir` (its device and inode),
+    /// made less than [`FileCache::TTL`] ago.
+    pub fn listing(&mut self, dir: (u64, u64), now: Instant) -> Option<Rc<[u8]>> {
+        let listing = self.listings.get(&dir)?;
         if now.duration_since(listing.made) < FileCache::TTL {
             return Some(Rc::clone(&listing.page));
         }
         self.listing_bytes -= listing.page.len();
-        self.listings.remove(path);
+        self.listings.remove(&dir);
         None
     }
 
-    /// Keeps the listing of the directory shown as `path` for a second, so
-    /// that clients looping on a large directory cost one rendering per
-    /// second rather than one per request.
-    pub fn insert_listing(&mut self, path: &str, page: Rc<[u8]>, now: Instant) {
-        if self.listing_bytes + page.len() > FileCache::LISTING_BYTES {
-            self.listings.clear();
-            self.listing_bytes = 0;
+    /// Keeps the rendered rows of the directory `dir` for a second, so that
+    /// clients looping on a large directory cost one rendering per second
+    /// rather than one per request. Over [`FileCache::LISTING_BYTES`], the
+    /// oldest listings go first.
+    pub fn insert_listing(&mut self, dir: (u64, u64), page: Rc<[u8]>, now: Instant) {
+        if let Some(old) = self.listings.remove(&dir) {
+            self.listing_bytes -= old.page.len();
+        }
+        while self.listing_bytes + page.len() > FileCache::LISTING_BYTES {
+            let Some((&oldest, _)) = self.listings.iter().min_by_key(|(_, l)| l.made) else {
+                break;
+            };
+            if let Some(gone) = self.listings.remove(&oldest) {
+                self.listing_bytes -= gone.page.len();
+            }
         }
         self.listing_bytes += page.len();
         self.next_purge.get_or_insert(now + FileCache::TTL);
-        let old = self
-            .listings
-            .insert(path.into(), Listing { page, made: now });
-        if let Some(old) = old {
-            self.listing_bytes -= old.page.len();
-        }
+        self.listings.insert(dir, Listing { page, made: now });
     }
 }
 
@@ -311,30 +327,6 @@ impl Default for FileCache {
 
 #[cfg(test)]
 mod tests {
-    use super::FileCache;
-
-    #[test]
-    fn only_normal_paths_are_cached() {
-        for (key, ok) in [
-            ("/", true),
-            ("/a.txt", true),
-            ("/dir/", true),
-            ("/dir/a.txt", true),
-            ("/.well-known/x", true),
-            ("a.txt", false),
-            ("//a.txt", false),
-            ("/a//b", false),
-            ("/./a", false),
-            ("/a/../b", false),
-            ("/a/.", false),
-            ("/%61.txt", false),
-            ("/a#frag", false),
-            ("/a\\b", false),
-            ("http://host/a", false),
-        ] {
-            assert_eq!(FileCache::cacheable(key), ok, "{key}");
-        }
-    }
 
     /// A range of a file kept in memory is a slice of the one copy, never a
     /// copy of its own (finding 1 of the trust review: copies pinned 6 MiB

@@ -183,18 +183,38 @@ fn whole_seconds(t: SystemTime) -> SystemTime {
 /// RFC 9110 §13.1.3 requires, and so does a date later than `now`, the
 /// server's current time: such a date is invalid and the field is ignored
 /// (a clock that runs ahead must not turn every later change into a 304).
+///
+/// This is the comparison every server makes, and a date is a weak
+/// validator: a file rewritten with its modification time set back (`touch
+/// -d`) passes it. The entity tag does not ([`etag`] covers the change
+/// time and the inode), and `If-None-Match` takes precedence.
 pub fn not_modified_since(header: &str, mtime: SystemTime, now: SystemTime) -> bool {
     parse_http_date(header).is_some_and(|date| date <= now && whole_seconds(mtime) <= date)
+}
+
+/// The validators a date in `If-Range` is compared with: the file's
+/// modification and status change times, and the server's clock.
+#[derive(Debug, Clone, Copy)]
+pub struct DateValidators {
+    /// The modification time (what Last-Modified shows).
+    pub mtime: SystemTime,
+    /// The status change time, which no one can set back.
+    pub ctime: SystemTime,
+    /// The server's current time.
+    pub now: SystemTime,
 }
 
 /// True when an `If-Range` value still describes the file, so that the
 /// `Range` header is honoured; `false` means "send the whole file".
 ///
 /// An entity tag must match `etag` by the strong comparison, so a weak tag
-/// (`W/"..."`) on either side never matches. A date must equal `mtime`
-/// truncated to whole seconds exactly (RFC 9110 §13.1.5). Anything else is
-/// `false`.
-pub fn if_range_allows(header: &str, etag: &str, mtime: SystemTime) -> bool {
+/// (`W/"..."`) on either side never matches. A date must be a strong
+/// validator (RFC 9110 §13.1.5, §8.8.2.2): equal to the modification time
+/// truncated to whole seconds, with nothing changed since (the change time
+/// in the same second or before: a file dated back with `touch -d` does not
+/// match), and at least a second in the past (two versions written within
+/// one second share a date). Anything else is `false`.
+pub fn if_range_allows(header: &str, etag: &str, dates: DateValidators) -> bool {
     let header = ows::trim(header);
     if header.starts_with('"') || header.starts_with("W/") {
         match (EntityTag::parse(header), EntityTag::parse(etag)) {
@@ -202,7 +222,12 @@ pub fn if_range_allows(header: &str, etag: &str, mtime: SystemTime) -> bool {
             _ => false,
         }
     } else {
-        parse_http_date(header) == Some(whole_seconds(mtime))
+        let DateValidators { mtime, ctime, now } = dates;
+        parse_http_date(header).is_some_and(|date| {
+            date == whole_seconds(mtime)
+                && whole_seconds(ctime) <= date
+                && date + Duration::from_secs(1) <= whole_seconds(now)
+        })
     }
 }
 
@@ -421,13 +446,44 @@ mod tests {
             ("garbage", ETAG, mtime(SECS, 0), false),
             ("784111777", ETAG, mtime(SECS, 0), false),
         ];
+        let later = mtime(SECS + 3600, 0);
         for &(header, etag, t, want) in cases {
+            let dates = DateValidators {
+                mtime: t,
+                ctime: t,
+                now: later,
+            };
             assert_eq!(
-                if_range_allows(header, etag, t),
+                if_range_allows(header, etag, dates),
                 want,
                 "{header:?} vs {etag:?}, {t:?}"
             );
         }
+        // A date is strong only with nothing changed since, and a second
+        // gone by.
+        let at = |ctime, now| DateValidators {
+            mtime: mtime(SECS, 0),
+            ctime,
+            now,
+        };
+        assert!(if_range_allows(
+            DATE,
+            ETAG,
+            at(mtime(SECS, 900_000_000), later)
+        ));
+        assert!(
+            !if_range_allows(DATE, ETAG, at(mtime(SECS + 1, 0), later)),
+            "dated back"
+        );
+        assert!(
+            !if_range_allows(DATE, ETAG, at(mtime(SECS, 0), mtime(SECS, 500))),
+            "same second"
+        );
+        assert!(if_range_allows(
+            DATE,
+            ETAG,
+            at(mtime(SECS, 0), mtime(SECS + 1, 0))
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! links are relative (`a%20b/`), so the page works behind any path prefix.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use super::date::listing_time;
@@ -70,10 +71,14 @@ font-size:.85rem;color:var(--muted)}\
 /// assert!(page.contains(r#"<a href="a%20b.txt">a b.txt</a>"#));
 /// assert!(page.contains("1.5 KiB"));
 /// ```
-pub fn render(display_path: &str, at_root: bool, mut entries: Vec<Entry>) -> String {
-    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+pub fn render(display_path: &str, at_root: bool, entries: Vec<Entry>) -> String {
+    render_head(display_path, at_root) + &render_rows(entries, 0)
+}
 
-    let mut out = String::with_capacity(2048 + entries.len() * 160);
+/// The start of a listing page, which depends on the path it is shown at:
+/// the title, the heading, the table's head and, but at the root, `../`.
+pub fn render_head(display_path: &str, at_root: bool) -> String {
+    let mut out = String::with_capacity(2048);
     out.push_str(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Index of ",
@@ -93,12 +98,37 @@ pub fn render(display_path: &str, at_root: bool, mut entries: Vec<Entry>) -> Str
              <td class=\"time\"></td></tr>\n",
         );
     }
+    out
+}
+
+/// The rest of a listing page, which depends only on the directory: a row
+/// for each entry, sorted, then, when `omitted` entries were left out (the
+/// listing's work has a bound), a line that says how many, and the end of
+/// the page. Links are relative, so the same rows serve every path the
+/// directory is reached by.
+pub fn render_rows(mut entries: Vec<Entry>, omitted: usize) -> String {
+    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+    let mut out = String::with_capacity(256 + entries.len() * 160);
     for entry in &entries {
         push_row(&mut out, entry);
     }
-    out.push_str("</tbody>\n</table>\n</main>\n</body>\n</html>\n");
+    out.push_str("</tbody>\n</table>\n");
+    if omitted > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"omitted\">and {omitted} more not listed: a listing stops after \
+             {} ms of work.</p>",
+            LISTING_BUDGET.as_millis()
+        );
+    }
+    out.push_str("</main>\n</body>\n</html>\n");
     out
 }
+
+/// How long reading one directory for its listing may take before the
+/// entries not yet read are counted rather than shown: the loop serves no
+/// one else meanwhile.
+pub const LISTING_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Appends one table row for `entry`.
 fn push_row(out: &mut String, entry: &Entry) {

@@ -23,6 +23,7 @@ pub mod cache;
 pub mod conditional;
 pub mod conn;
 pub mod date;
+pub mod encoding;
 pub mod error;
 pub mod head;
 pub mod listing;

@@ -55,6 +55,8 @@ enum Fields {
 enum Body {
     None,
     Piece(Piece),
+    /// Several pieces, in order (a listing: its head, its shared rows).
+    Pieces(Vec<Piece>),
     Producer(Box<dyn Producer>),
 }
 
@@ -110,15 +112,6 @@ impl Reply {
         self.body_len = body.len() as u64;
         let len = self.body_len;
         self.body = Body::Piece(Piece::from(body));
-        self.field("Content-Length", len)
-    }
-
-    /// Sets a body shared with other responses (a cached listing) and its
-    /// Content-Length.
-    fn shared(mut self, body: Rc<[u8]>) -> Reply {
-        self.body_len = body.len() as u64;
-        let len = self.body_len;
-        self.body = Body::Piece(Piece::Shared(body));
         self.field("Content-Length", len)
     }
 
@@ -209,6 +202,11 @@ impl Reply {
         match self.body {
             Body::None => {}
             Body::Piece(piece) => chan.push(piece),
+            Body::Pieces(pieces) => {
+                for piece in pieces {
+                    chan.push(piece);
+                }
+            }
             Body::Producer(producer) => chan.push_with_producer(producer),
         }
     }
@@ -318,24 +316,57 @@ fn serve(
         Method::Unknown => return Err(HttpError::MethodUnknown),
     }
     let cfg = &shared.config;
-    let key = req.target.split('?').next().unwrap_or_default();
-    if let Some(file) = cache.get(key, now) {
-        // A file sent from the disk may have been rewritten in place since
-        // the entry was made: its validators would no longer describe its
-        // bytes. Then it is resolved afresh.
-        if file.is_current() {
-            return serve_file(cfg, req, &file);
-        }
-        cache.remove(key);
+    // Entries are keyed by the canonical spelling of the path (see
+    // FileCache), which is what clients send: the target as it is, up to
+    // the query, finds it without resolving anything.
+    let raw = match memchr::memchr(b'?', req.target.as_bytes()) {
+        Some(i) => &req.target[..i],
+        None => req.target,
+    };
+    if let Some(reply) = from_cache(cfg, cache, req, raw, now) {
+        return reply;
     }
-    match find(cfg, &shared.root, cache, req.target, now)? {
+    let resolved = path::resolve(req.target).map_err(HttpError::BadPath)?;
+    let key = path::encode_path(&resolved.segments, resolved.trailing_slash);
+    // Every other spelling of the path shares the entry: no spelling opens
+    // a file (or reads a small one) again. A directory's index is served
+    // only to a path that names the directory as one (`/dir/`, `/dir/.`,
+    // not `/dir%2f`, which is redirected).
+    let as_directory =
+        || path::names_a_directory(req.target.split(['?', '#']).next().unwrap_or(""));
+    if key != raw
+        && (!key.ends_with('/') || as_directory())
+        && let Some(reply) = from_cache(cfg, cache, req, &key, now)
+    {
+        return reply;
+    }
+    match find(cfg, &shared.root, cache, &resolved, req.target, now)? {
         Found::File(file) => {
             let file = Rc::new(file);
-            cache.insert(key, Rc::clone(&file), now);
+            cache.insert(&key, Rc::clone(&file), now);
             serve_file(cfg, req, &file)
         }
         Found::Reply(reply) => Ok(reply),
     }
+}
+
+/// The answer from the file cache's entry `key`, while it still describes
+/// the file: one sent from the disk may have been rewritten in place since
+/// the entry was made, and its validators would no longer describe its
+/// bytes; then the entry is dropped and the path resolved afresh.
+fn from_cache(
+    cfg: &Config,
+    cache: &mut FileCache,
+    req: &Request<'_>,
+    key: &str,
+    now: Instant,
+) -> Option<Result<Reply, HttpError>> {
+    let file = cache.get(key, now)?;
+    if file.is_current() {
+        return Some(serve_file(cfg, req, &file));
+    }
+    cache.remove(key);
+    None
 }
 
 /// What a request target names.
@@ -352,10 +383,10 @@ fn find(
     cfg: &Config,
     root: &Root,
     cache: &mut FileCache,
+    resolved: &Resolved,
     target: &str,
     now: Instant,
 ) -> Result<Found, HttpError> {
-    let resolved = path::resolve(target).map_err(HttpError::BadPath)?;
     let opened = root.open(&resolved.segments).map_err(open_failure)?;
     match opened.file_type() {
         FileType::Directory => {
@@ -365,7 +396,7 @@ fn find(
             let raw_path = target.split(['?', '#']).next().unwrap_or_default();
             if !path::names_a_directory(raw_path) {
                 return Ok(Found::Reply(Reply::redirect(path::redirect_location(
-                    &resolved,
+                    resolved,
                 ))));
             }
             let mut index = resolved.segments.clone();
@@ -385,7 +416,7 @@ fn find(
             if !cfg.listing {
                 return Err(HttpError::ListingDisabled);
             }
-            list(cfg, root, cache, &resolved, opened, now).map(Found::Reply)
+            list(cfg, root, cache, resolved, opened, now).map(Found::Reply)
         }
         FileType::RegularFile if !resolved.trailing_slash => open(opened, now),
         _ => Err(HttpError::NotFound),
@@ -438,6 +469,9 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &Rc<CachedFile>) -> Result<Rep
     // RFC 9110 §13.2.2: If-None-Match takes precedence over If-Modified-Since.
     let not_modified = match (req.if_none_match.as_deref(), req.if_modified_since) {
         (Some(inm), _) => conditional::if_none_match_matches(inm, &f.etag),
+        // The modification time, as Last-Modified shows it and every server
+        // compares it; the ETag (which every browser sends too) also covers
+        // a file whose modification time was set back.
         (None, Some(ims)) => conditional::not_modified_since(ims, f.mtime, SystemTime::now()),
         (None, None) => false,
     };
@@ -448,9 +482,9 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &Rc<CachedFile>) -> Result<Rep
     }
     let ranges = match req.range {
         Some(h)
-            if req
-                .if_range
-                .is_none_or(|ir| conditional::if_range_allows(ir, &f.etag, f.mtime)) =>
+            if req.if_range.is_none_or(|ir| {
+                conditional::if_range_allows(ir, &f.etag, f.date_validators())
+            }) =>
         {
             range::parse(h, f.len, cfg.max_ranges)
         }
@@ -470,7 +504,7 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &Rc<CachedFile>) -> Result<Rep
             partial()
                 .field("Content-Type", &f.content_type)
                 .field("Content-Range", range::content_range(r, f.len))
-                .body(r.end - r.start, Body::of(f.part(r.clone())))
+                .body(r.end - r.start, Body::of(f.exact_part(r.clone())))
         }
         RangeRequest::Ranges(ranges) => {
             let boundary = byteranges::boundary();
@@ -493,19 +527,24 @@ fn list(
     dir: Opened,
     now: Instant,
 ) -> Result<Reply, HttpError> {
-    let page = match cache.listing(&resolved.path, now) {
-        Some(page) => page,
+    let key = (dir.stat.st_dev, dir.stat.st_ino);
+    let rows = match cache.listing(key, now) {
+        Some(rows) => rows,
         None => {
-            let entries = read_entries(cfg, root, resolved, &dir.fd)?;
-            let page = listing::render(&resolved.path, resolved.segments.is_empty(), entries);
-            let page: Rc<[u8]> = Rc::from(page.into_bytes());
-            cache.insert_listing(&resolved.path, Rc::clone(&page), now);
-            page
+            let (entries, omitted) = read_entries(cfg, root, resolved, &dir.fd)?;
+            let rows: Rc<[u8]> = Rc::from(listing::render_rows(entries, omitted).into_bytes());
+            cache.insert_listing(key, Rc::clone(&rows), now);
+            rows
         }
     };
+    let head = listing::render_head(&resolved.path, resolved.segments.is_empty());
+    let len = (head.len() + rows.len()) as u64;
     Ok(Reply::new(200)
         .field("Content-Type", "text/html; charset=utf-8")
-        .shared(page))
+        .body(
+            len,
+            Body::Pieces(vec![Piece::from(head), Piece::Shared(rows)]),
+        ))
 }
 
 /// What a listing shows of an entry.
@@ -558,23 +597,51 @@ fn read_entries(
     root: &Root,
     resolved: &Resolved,
     dir: &OwnedFd,
-) -> Result<Vec<listing::Entry>, HttpError> {
+) -> Result<(Vec<listing::Entry>, usize), HttpError> {
     let unreadable = |e: Errno| io_failure(&e.into(), HttpError::DirectoryUnreadable);
     let mut entries = Vec::new();
-    let mut segments = resolved.segments.clone();
-    for entry in Dir::read_from(dir).map_err(unreadable)? {
-        let entry = entry.map_err(unreadable)?;
-        let Ok(name) = entry.file_name().to_str() else {
-            continue; // a name that is not UTF-8 could not be requested anyway
-        };
-        if !path::is_servable_name(name) || (!cfg.hidden && name.starts_with('.')) {
-            continue;
+    let mut dirs = None;
+    let started = Instant::now();
+    // The names a listing may show: servable, and not hidden unless hidden
+    // files are served (a name that is not UTF-8 could not be requested).
+    let shown = |entry: &rustix::fs::DirEntry| {
+        let name = entry.file_name().to_str().ok()?;
+        (path::is_servable_name(name) && (cfg.hidden || !name.starts_with('.')))
+            .then(|| name.to_string())
+    };
+    let mut read = Dir::read_from(dir).map_err(unreadable)?;
+    let mut seen = 0usize;
+    let mut resolved_links = false;
+    while let Some(entry) = read.next() {
+        seen += 1;
+        // The clock is read every 64 entries, and after every symlink (whose
+        // resolution, in the kernel, can be slow by design).
+        if (seen.is_multiple_of(64) || resolved_links)
+            && started.elapsed() > listing::LISTING_BUDGET
+        {
+            // Out of time: what is left is counted, not looked at (reading
+            // names alone is cheap), and the page says so.
+            let first = entry.ok().and_then(|e| shown(&e)).is_some();
+            let rest = read
+                .by_ref()
+                .flatten()
+                .filter(|e| shown(e).is_some())
+                .count();
+            return Ok((entries, usize::from(first) + rest));
         }
+        let entry = entry.map_err(unreadable)?;
+        let Some(name) = shown(&entry) else { continue };
+        let name = name.as_str();
         let meta = match EntryMeta::of(dir, name) {
             Some(meta) if meta.kind == FileType::Symlink => {
-                segments.push(name.to_string());
-                let opened = root.open(&segments);
-                segments.pop();
+                // Resolved as a request for it would be, from the
+                // directories down to this one, opened once per listing.
+                if dirs.is_none() {
+                    dirs = Some(root.dirs(&resolved.segments));
+                }
+                let Some(Ok(dirs)) = &dirs else { continue };
+                let opened = root.open_in(dirs, name);
+                resolved_links = true;
                 match opened {
                     Ok(opened) => EntryMeta::from(&opened.stat),
                     Err(_) => continue,
@@ -595,7 +662,7 @@ fn read_entries(
             modified: Some(meta.mtime),
         });
     }
-    Ok(entries)
+    Ok((entries, 0))
 }
 
 #[cfg(test)]

@@ -49,14 +49,17 @@ use asynchat::{AsyncChat, Channel, CloseReason, Limits};
 pub const CANARY: &[u8] = b"canary-outside-the-root-5f1d0c";
 
 /// The most output queue items one terminator step may push: a response is
-/// at most five (status line, `Date`, fields, connection and blank line,
-/// body); `100 Continue` is pushed in a step of its own.
-pub const MAX_ITEMS_PER_RECORD: usize = 5;
+/// at most six (status line, `Date`, fields, connection and blank line, and
+/// a body of one piece, or two for a listing: its head and the rows it
+/// shares with every path to the directory); `100 Continue` is pushed in a
+/// step of its own.
+pub const MAX_ITEMS_PER_RECORD: usize = 6;
 
-/// The most output bytes one step may queue, whatever their kind: the
-/// largest response of [`Site`] (`big.bin`, 40,000 bytes, counted as it is
-/// queued though it is streamed) plus its head.
-pub const MAX_BYTES_PER_RECORD: u64 = (40 + 4) * 1024;
+/// The most output bytes one step may queue, each piece counted for what
+/// it holds (`Piece::weight`): the largest response of [`Site`] (`big.bin`,
+/// 40,000 bytes streamed from the disk, a span that weighs at least
+/// `FILE_SPAN_WEIGHT`, 64 KiB) plus its head.
+pub const MAX_BYTES_PER_RECORD: u64 = (64 + 4) * 1024;
 
 /// A document root in a fresh temporary directory, with a secret next to
 /// it; removed when dropped.
