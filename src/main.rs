@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use asynchat::capture::{self, Sink};
+use asynchat::http::auth::Credentials;
 use asynchat::http::{Config, Server};
 use asynchat::logsink::LogSink;
 use asynchat::trace::{self, Filter};
@@ -26,7 +27,8 @@ struct Args {
     /// The port to listen on (0 picks a free one).
     #[arg(short, long, default_value_t = 8000)]
     port: u16,
-    /// The address to listen on (IPv4 or IPv6).
+    /// The address to listen on (IPv4 or IPv6; `::` serves both on one
+    /// socket).
     #[arg(short, long, visible_alias = "addr", default_value = "127.0.0.1")]
     bind: String,
     /// The file served for a directory.
@@ -71,6 +73,37 @@ struct Args {
     /// address, or address:port. May be repeated; implies --trace.
     #[arg(long, value_name = "CONN")]
     trace_filter: Vec<Filter>,
+    /// Add a field to every response, errors and listings included, for
+    /// example -H 'Cache-Control: max-age=60'. May be repeated. The fields
+    /// the server computes (Content-Length, Content-Range,
+    /// Transfer-Encoding, Connection, Date) cannot be set.
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    headers: Vec<String>,
+    /// Let pages from any origin fetch these files (CORS): every response
+    /// says Access-Control-Allow-Origin: *, and preflights (OPTIONS with
+    /// Origin and Access-Control-Request-Method) get 204 with the methods
+    /// and headers allowed.
+    #[arg(long)]
+    cors: bool,
+    /// Do not serve precompressed copies (app.js.br, app.js.zst, app.js.gz
+    /// beside app.js) to clients that accept them.
+    #[arg(long)]
+    no_precompressed: bool,
+    /// A single-page app: a GET or HEAD of a missing path whose last segment
+    /// has no extension (a client-side route, /users/42) gets the root's
+    /// index file; a missing /app.js is still 404.
+    #[arg(long)]
+    spa: bool,
+    /// The body of every 404: this file (under the root or anywhere), read
+    /// again when it changes; for example --404 www/404.html.
+    #[arg(long = "404", value_name = "FILE")]
+    not_found: Option<PathBuf>,
+    /// Ask every request for these credentials (Basic authentication), as
+    /// USER:PASSWORD or USER:sha256:HEX (the password's SHA-256, so that it
+    /// need not be typed: printf %s PASSWORD | sha256sum). Without TLS they
+    /// cross the network in clear text.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    auth: Option<String>,
     /// Capture every connection's traffic (only the --trace-filter ones,
     /// if any) to one file per connection in DIR, created if need be:
     /// each read as it returned, with its time, and what was sent. Replay
@@ -190,6 +223,27 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
         config = config.with_status(path).map_err(|e| e.to_string())?;
         config.status_public = args.status_public;
     }
+    for header in &args.headers {
+        config = config.with_header(header).map_err(|e| e.to_string())?;
+    }
+    config.cors = args.cors;
+    config.precompressed = !args.no_precompressed;
+    config.spa = args.spa;
+    if let Some(page) = &args.not_found {
+        config = config
+            .with_not_found_page(page)
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(spec) = &args.auth {
+        let credentials = Credentials::parse(spec).map_err(|e| format!("--auth: {e}"))?;
+        config.auth = Some(credentials);
+        if !ip.to_canonical().is_loopback() {
+            log::warn!(
+                "--auth on {ip}: Basic credentials cross the network in clear text; \
+                 put the server behind TLS for anything public"
+            );
+        }
+    }
     let capture = match &args.capture {
         Some(dir) => Some(start_capture(&args, dir, &config)?),
         None => None,
@@ -216,7 +270,13 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     });
     // stdout may be closed, full or a pipe nobody reads: the line is
     // information, not a reason to stop (or to block).
-    let line = format!("Serving {} at {}\n", root.display(), server.url());
+    // The URL stays last on the line, for scripts that read it.
+    let both = if server.dual_stack() {
+        " to IPv4 and IPv6 clients"
+    } else {
+        ""
+    };
+    let line = format!("Serving {}{both} at {}\n", root.display(), server.url());
     if let Err(e) = io::stdout()
         .write_all(line.as_bytes())
         .and_then(|()| io::stdout().flush())

@@ -217,6 +217,11 @@ fn links_are_the_href_and_src_values_in_document_order() {
         ("<a hreflang=en href=\"yes\">", &["yes"]),
         ("a < b and <3 <a href=ok>", &["ok"]),
         ("<a href=\"unterminated", &["unterminated"]),
+        // A listing's sort links: not followed.
+        (r#"<a rel="nofollow" href="?sort=size">"#, &[]),
+        (r#"<a href="?sort=size" REL='external NoFollow'>"#, &[]),
+        (r#"<a rel="next" href="p2.html">"#, &["p2.html"]),
+        (r#"<a rel=nofollow href=x><a href=y>"#, &["y"]),
         ("<a href", &[]),
         ("", &[]),
     ];

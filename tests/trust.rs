@@ -200,12 +200,23 @@ fn finding_9_a_listing_links_only_to_names_it_serves() {
     let server = TestServer::serve(root.path());
     let mut c = server.connect();
     let page = c.request(get("/")).text();
-    let links: Vec<&str> = page
+    let (sorts, links): (Vec<&str>, Vec<&str>) = page
         .split("<a href=\"")
         .skip(1)
         .map(|rest| &rest[..rest.find('"').unwrap()])
-        .collect();
+        .partition(|href| href.starts_with('?'));
     assert_eq!(links.len(), servable.len(), "{links:?}");
+    // The column headers' links to the other orders list the same names.
+    assert_eq!(sorts.len(), 3, "{sorts:?}");
+    for sort in sorts {
+        let r = c.request(get(&format!("/{}", sort.replace("&amp;", "&"))));
+        assert_eq!(r.status, 200, "{sort}: {r:?}");
+        assert_eq!(
+            r.text().matches("<tr><td>").count(),
+            servable.len(),
+            "{sort}"
+        );
+    }
     for link in links {
         let r = c.request(get(&format!("/{link}")));
         assert_eq!(r.status, 200, "{link}: {r:?}");

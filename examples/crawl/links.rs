@@ -7,13 +7,16 @@
 //! dozens of dependencies for them. The scanner knows the parts of HTML
 //! that hide or change an attribute: comments, quoted and unquoted
 //! values, case, character references, and the raw text of `<script>` and
-//! `<style>`, where a `<a href>` in a string is not a link. It does not
-//! apply `<base href>`. Its table is in `tests/crawl.rs`.
+//! `<style>`, where a `<a href>` in a string is not a link. A tag with
+//! `rel="nofollow"` gives no links (a listing's links to its other sort
+//! orders say so: a mirror wants each directory once). It does not apply
+//! `<base href>`. Its table is in `tests/crawl.rs`.
 
 /// The attributes whose values are links.
 const LINK_ATTRIBUTES: [&str; 2] = ["href", "src"];
 
-/// The `href` and `src` values of every tag in `html`, references decoded.
+/// The `href` and `src` values of every tag in `html` but those marked
+/// `rel="nofollow"`, references decoded.
 pub fn links(html: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = html;
@@ -44,16 +47,18 @@ pub fn links(html: &str) -> Vec<String> {
     out
 }
 
-/// Reads a tag's attributes up to its `>`, keeping link values; returns
-/// what follows the tag.
+/// Reads a tag's attributes up to its `>`, keeping link values unless the
+/// tag says `rel="nofollow"`; returns what follows the tag.
 fn attributes<'a>(mut rest: &'a str, out: &mut Vec<String>) -> &'a str {
+    let mut found = Vec::new();
+    let mut nofollow = false;
     loop {
         rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '/');
-        if rest.is_empty() {
-            return rest;
-        }
-        if let Some(after) = rest.strip_prefix('>') {
-            return after;
+        if rest.is_empty() || rest.starts_with('>') {
+            if !nofollow {
+                out.append(&mut found);
+            }
+            return rest.strip_prefix('>').unwrap_or(rest);
         }
         let name_len = rest
             .find(|c: char| c.is_ascii_whitespace() || matches!(c, '=' | '>' | '/'))
@@ -81,7 +86,11 @@ fn attributes<'a>(mut rest: &'a str, out: &mut Vec<String>) -> &'a str {
             }
         };
         if LINK_ATTRIBUTES.contains(&name.as_str()) {
-            out.push(decode_references(value));
+            found.push(decode_references(value));
+        } else if name == "rel" {
+            nofollow |= decode_references(value)
+                .split_ascii_whitespace()
+                .any(|token| token.eq_ignore_ascii_case("nofollow"));
         }
         rest = after;
     }

@@ -27,7 +27,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rustix::fs::Stat;
 
-use super::{conditional, date, mime};
+use super::encoding::{self, Coding};
+use super::{conditional, date, listing, mime};
 use crate::producer::{FileProducer, FileStamp, Piece};
 
 /// Where a cached file's bytes are sent from.
@@ -68,6 +69,17 @@ pub struct CachedFile {
     /// The fields of a 200 after `Date`: Last-Modified, ETag,
     /// Accept-Ranges, Content-Type and Content-Length, each with its CRLF.
     pub fields_200: Rc<[u8]>,
+    /// The content coding of these bytes: `None` for the file as it is,
+    /// the coding of a precompressed copy otherwise.
+    pub encoding: Option<Coding>,
+    /// The file has precompressed copies, so every response for it says
+    /// `Vary: Accept-Encoding` (a cache must not give one client's copy to
+    /// another that cannot decode it).
+    pub vary: bool,
+    /// The precompressed copies of the file, which have their own bytes and
+    /// validators (`app.js.br` for `app.js`), in the order of
+    /// [`Coding::ALL`].
+    pub variants: Vec<(Coding, Rc<CachedFile>)>,
     /// When the entry was made.
     made: Instant,
 }
@@ -85,6 +97,26 @@ impl CachedFile {
     ///
     /// The error from reading the file or its status.
     pub fn new(name: &Path, file: File, stat: &Stat, now: Instant) -> io::Result<CachedFile> {
+        CachedFile::representation(name, file, stat, now, None, false)
+    }
+
+    /// [`CachedFile::new`] for one representation of a file: `encoding`
+    /// names the coding of a precompressed copy (whose Content-Type is
+    /// still the original's, from `name`), `vary` says the file has such
+    /// copies. Both show in the fields; a copy's entity tag ends in its
+    /// coding, so no two representations share a validator.
+    ///
+    /// # Errors
+    ///
+    /// As [`CachedFile::new`].
+    pub fn representation(
+        name: &Path,
+        file: File,
+        stat: &Stat,
+        now: Instant,
+        encoding: Option<Coding>,
+        vary: bool,
+    ) -> io::Result<CachedFile> {
         let mut stamp = FileStamp::from(stat);
         let mut contents = None;
         for _ in 0..3 {
@@ -106,7 +138,11 @@ impl CachedFile {
             None => Body::OnDisk(Rc::new(file)),
         };
         let (len, mtime) = (stamp.len, stamp.mtime);
-        let etag = conditional::etag(&stamp);
+        let mut etag = conditional::etag(&stamp);
+        if let Some(coding) = encoding {
+            // `"...-br"`: the tag of the copy, never the original's.
+            etag.insert_str(etag.len() - 1, &format!("-{}", coding.token()));
+        }
         let last_modified = date::fmt_http_date(mtime);
         let content_type = mime::content_type(name);
         let mut fields = Vec::with_capacity(192);
@@ -114,8 +150,15 @@ impl CachedFile {
         let _ = write!(
             fields,
             "Last-Modified: {last_modified}\r\nETag: {etag}\r\nAccept-Ranges: bytes\r\n\
-             Content-Type: {content_type}\r\nContent-Length: {len}\r\n"
+             Content-Type: {content_type}\r\n"
         );
+        if let Some(coding) = encoding {
+            let _ = write!(fields, "Content-Encoding: {}\r\n", coding.token());
+        }
+        if vary {
+            fields.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+        }
+        let _ = write!(fields, "Content-Length: {len}\r\n");
         Ok(CachedFile {
             body,
             stamp: Rc::new(stamp),
@@ -125,8 +168,29 @@ impl CachedFile {
             last_modified,
             content_type,
             fields_200: Rc::from(fields),
+            encoding,
+            vary,
+            variants: Vec::new(),
             made: now,
         })
+    }
+
+    /// The representation to send to a client whose `Accept-Encoding` is
+    /// `accept`: a precompressed copy it accepts (see
+    /// [`encoding::choose`]), or the file as it is.
+    pub fn for_accept(self: &Rc<Self>, accept: Option<&str>) -> &Rc<CachedFile> {
+        if self.variants.is_empty() {
+            return self;
+        }
+        let mut available = [Coding::Br; 3];
+        for (slot, (coding, _)) in available.iter_mut().zip(&self.variants) {
+            *slot = *coding;
+        }
+        let chosen = encoding::choose(accept, &available[..self.variants.len()]);
+        match self.variants.iter().find(|(c, _)| Some(*c) == chosen) {
+            Some((_, copy)) => copy,
+            None => self,
+        }
     }
 
     /// What a date in `If-Range` is compared with, now.
@@ -143,10 +207,11 @@ impl CachedFile {
     /// file changed since), and for one sent from the disk while the open
     /// file's stamp is unchanged. One `fstat`.
     pub fn is_current(&self) -> bool {
-        match &self.body {
+        let this = match &self.body {
             Body::InMemory(_) => true,
             Body::OnDisk(file) => FileStamp::of(file).is_ok_and(|now| now == *self.stamp),
-        }
+        };
+        this && self.variants.iter().all(|(_, copy)| copy.is_current())
     }
 
     /// The bytes in `range` (which lies inside the file), never copied: a
@@ -181,6 +246,10 @@ impl CachedFile {
     }
 }
 
+/// Which rendered listing: a directory's device and inode, and the view
+/// (format and order) it was rendered in.
+pub type ListingKey = (u64, u64, listing::View);
+
 /// A rendered directory listing, shared by every response for a second.
 struct Listing {
     page: Rc<[u8]>,
@@ -191,9 +260,9 @@ struct Listing {
 /// their rendered listings.
 pub struct FileCache {
     entries: HashMap<Box<str>, Rc<CachedFile>>,
-    /// Rendered rows of directories, by device and inode: every path a
-    /// directory is reached by (`/big/`, `/big/self/`) shares them.
-    listings: HashMap<(u64, u64), Listing>,
+    /// Rendered rows of directories, by device, inode and view: every path
+    /// a directory is reached by (`/big/`, `/big/self/`) shares them.
+    listings: HashMap<ListingKey, Listing>,
     /// Bytes of the listings held.
     listing_bytes: usize,
     /// When the oldest entry expires: the next purge is due.
@@ -285,9 +354,9 @@ impl FileCache {
 }
 
 impl FileCache {
-    /// The rendered rows of the directory `dir` (its device and inode),
-    /// made less than [`FileCache::TTL`] ago.
-    pub fn listing(&mut self, dir: (u64, u64), now: Instant) -> Option<Rc<[u8]>> {
+    /// The rendered rows of the directory `dir` (its device and inode, in
+    /// a view), made less than [`FileCache::TTL`] ago.
+    pub fn listing(&mut self, dir: ListingKey, now: Instant) -> Option<Rc<[u8]>> {
         let listing = self.listings.get(&dir)?;
         if now.duration_since(listing.made) < FileCache::TTL {
             return Some(Rc::clone(&listing.page));
@@ -301,7 +370,7 @@ impl FileCache {
     /// clients looping on a large directory cost one rendering per second
     /// rather than one per request. Over [`FileCache::LISTING_BYTES`], the
     /// oldest listings go first.
-    pub fn insert_listing(&mut self, dir: (u64, u64), page: Rc<[u8]>, now: Instant) {
+    pub fn insert_listing(&mut self, dir: ListingKey, page: Rc<[u8]>, now: Instant) {
         if let Some(old) = self.listings.remove(&dir) {
             self.listing_bytes -= old.page.len();
         }

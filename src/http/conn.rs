@@ -332,7 +332,8 @@ impl HttpChannel {
                 Persistence::KeepAlive | Persistence::KeepAliveHttp10 => "keep alive",
             }
         );
-        reply.push_onto(chan, &clock.date_line, persistence);
+        let extra = self.shared.extra_fields.as_ref();
+        reply.push_onto(chan, &clock.date_line, extra, persistence);
         if persistence == Persistence::Close {
             chan.close_when_done();
         }

@@ -89,6 +89,36 @@ pub fn listing_time(t: SystemTime) -> String {
     )
 }
 
+/// Formats `t` as RFC 3339 in UTC to the second, such as
+/// `1994-11-06T08:49:37Z`, for the JSON listing. RFC 3339 has four-digit
+/// years, so times outside the years 0000 to 9999 are clamped to the
+/// nearest end of that range.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use asynchat::http::date::rfc3339;
+///
+/// let t = UNIX_EPOCH + Duration::from_millis(784_111_777_900);
+/// assert_eq!(rfc3339(t), "1994-11-06T08:49:37Z");
+/// assert_eq!(rfc3339(UNIX_EPOCH - Duration::from_secs(1)), "1969-12-31T23:59:59Z");
+/// ```
+pub fn rfc3339(t: SystemTime) -> String {
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    const FIRST: i64 = -62_167_219_200;
+    const LAST: i64 = MAX_HTTP_SECS as i64;
+    let secs = unix_seconds_floor(t).clamp(FIRST, LAST);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let second_of_day = secs.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60,
+    )
+}
+
 /// Whole seconds since the epoch, rounded towards negative infinity so that
 /// half a second before 1970 is in 1969.
 fn unix_seconds_floor(t: SystemTime) -> i64 {
@@ -198,6 +228,30 @@ mod tests {
             };
             let s = listing_time(t);
             assert!(s.len() >= 16 && s.is_ascii(), "{secs}: {s}");
+            let r = rfc3339(t);
+            let want = if secs > 0 {
+                "9999-12-31T23:59:59Z"
+            } else {
+                "0000-01-01T00:00:00Z"
+            };
+            assert_eq!(r, want, "{secs}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_table() {
+        const CASES: &[(i64, &str)] = &[
+            (0, "1970-01-01T00:00:00Z"),
+            (784_111_777, "1994-11-06T08:49:37Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (253_402_300_799, "9999-12-31T23:59:59Z"),
+            (253_402_300_800, "9999-12-31T23:59:59Z"),
+            (-62_167_219_200, "0000-01-01T00:00:00Z"),
+            (-62_167_219_201, "0000-01-01T00:00:00Z"),
+        ];
+        for &(secs, want) in CASES {
+            assert_eq!(rfc3339(at(secs)), want, "{secs}");
         }
     }
 

@@ -66,7 +66,7 @@ impl Coding {
 }
 
 /// A weight in thousandths: `q=0.5` is 500.
-type Weight = u16;
+pub(crate) type Weight = u16;
 
 /// What one `Accept-Encoding` value says.
 #[derive(Debug, Default)]
@@ -92,7 +92,7 @@ fn weight(params: &str) -> Option<Weight> {
 }
 
 /// RFC 9110 §12.4.2's `qvalue`: `0` to `0.999`, or `1` to `1.000`.
-fn qvalue(v: &str) -> Option<Weight> {
+pub(crate) fn qvalue(v: &str) -> Option<Weight> {
     let (int, frac) = v.split_once('.').unwrap_or((v, ""));
     if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;

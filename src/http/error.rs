@@ -78,6 +78,9 @@ pub enum HttpError {
     // Answering a well-framed request.
     /// A method this server knows but does not allow (POST, PUT, ...).
     MethodNotAllowed,
+    /// The server wants credentials (`--auth`) and the request has none
+    /// that match.
+    Unauthorized,
     /// A method this server does not know.
     MethodUnknown,
     /// The target cannot be turned into a safe path.
@@ -86,6 +89,9 @@ pub enum HttpError {
     NotFound,
     /// A directory without an index file, and listings are off.
     ListingDisabled,
+    /// A listing's query asks for what there is not (`?sort=colour`): the
+    /// words say what there is.
+    ListingQuery(&'static str),
     /// The file system refused to open the file.
     FileUnreadable,
     /// The file system refused to read the directory.
@@ -109,7 +115,8 @@ impl HttpError {
             | HostRepeated | HostInvalid | LengthMalformed | LengthOverflow
             | ConflictingLengths | LengthAndEncoding | EncodingInHttp10 | EncodingEmpty
             | ChunkedNotLast | ChunkSizeMalformed | ChunkSizeOverflow | ChunkLineTooLong
-            | ChunkNotTerminated | TooManyTrailers | BadPath(_) => 400,
+            | ChunkNotTerminated | TooManyTrailers | BadPath(_) | ListingQuery(_) => 400,
+            Unauthorized => 401,
             ListingDisabled | FileUnreadable | DirectoryUnreadable => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
@@ -158,10 +165,12 @@ impl fmt::Display for HttpError {
             BodyTooLarge => "the request body is too large",
             Timeout => "the request took too long",
             MethodNotAllowed => "this server only serves files",
+            Unauthorized => "This server needs a user name and password.",
             MethodUnknown => "unknown method",
             BadPath(e) => return write!(f, "{e}"),
             NotFound => "There is no such file here.",
             ListingDisabled => "Directory listing is disabled.",
+            ListingQuery(words) => words,
             FileUnreadable => "This file cannot be read.",
             DirectoryUnreadable => "This directory cannot be read.",
             Unavailable => "The server cannot serve this right now; try again.",
@@ -207,10 +216,12 @@ mod tests {
             BodyTooLarge,
             Timeout,
             MethodNotAllowed,
+            Unauthorized,
             MethodUnknown,
             BadPath(PathError::AboveRoot),
             NotFound,
             ListingDisabled,
+            ListingQuery("sort must be name, size or mtime"),
             FileUnreadable,
             DirectoryUnreadable,
             Unavailable,

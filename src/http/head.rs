@@ -25,7 +25,57 @@ pub const USED_FIELDS: &[&str] = &[
     "if-modified-since",
     "range",
     "if-range",
+    "accept",
+    "accept-encoding",
+    "authorization",
+    "origin",
+    "access-control-request-method",
+    "access-control-request-headers",
 ];
+
+/// A field this server reads (the names of [`USED_FIELDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Host,
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    Expect,
+    IfNoneMatch,
+    IfModifiedSince,
+    Range,
+    IfRange,
+    Accept,
+    AcceptEncoding,
+    Authorization,
+    Origin,
+    CorsMethod,
+    CorsHeaders,
+}
+
+/// Which field `name` is, if one this server reads: one comparison for most
+/// names, since names are told apart by their length first.
+fn field_of(name: &str) -> Option<Field> {
+    let is = |known: &str| name.eq_ignore_ascii_case(known);
+    Some(match name.len() {
+        4 if is("host") => Field::Host,
+        5 if is("range") => Field::Range,
+        6 if is("expect") => Field::Expect,
+        6 if is("accept") => Field::Accept,
+        6 if is("origin") => Field::Origin,
+        8 if is("if-range") => Field::IfRange,
+        10 if is("connection") => Field::Connection,
+        13 if is("if-none-match") => Field::IfNoneMatch,
+        13 if is("authorization") => Field::Authorization,
+        14 if is("content-length") => Field::ContentLength,
+        15 if is("accept-encoding") => Field::AcceptEncoding,
+        17 if is("transfer-encoding") => Field::TransferEncoding,
+        17 if is("if-modified-since") => Field::IfModifiedSince,
+        29 if is("access-control-request-method") => Field::CorsMethod,
+        30 if is("access-control-request-headers") => Field::CorsHeaders,
+        _ => return None,
+    })
+}
 
 /// The most header fields in one head; one more is 431.
 pub const MAX_HEADERS: usize = 100;
@@ -138,6 +188,17 @@ pub struct Request<'a> {
     pub range: Option<&'a str>,
     /// `If-Range`, if sent.
     pub if_range: Option<&'a str>,
+    /// `Accept`, if sent (the last field).
+    pub accept: Option<&'a str>,
+    /// `Accept-Encoding`, if sent (several fields are joined with commas).
+    pub accept_encoding: Option<Cow<'a, str>>,
+    /// `Authorization`, if sent exactly once.
+    pub authorization: Option<&'a str>,
+    /// A CORS preflight's fields: `Origin` was sent, and
+    /// `Access-Control-Request-Method`.
+    pub cors_preflight: bool,
+    /// `Access-Control-Request-Headers`, if sent.
+    pub cors_headers: Option<&'a str>,
 }
 
 /// Checks the version token of a request line before `httparse` sees it,
@@ -197,6 +258,11 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
         if_modified_since: None,
         range: None,
         if_range: None,
+        accept: None,
+        accept_encoding: None,
+        authorization: None,
+        cors_preflight: false,
+        cors_headers: None,
     };
 
     let mut hosts = 0;
@@ -204,51 +270,64 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
     let mut last_coding: Option<LastCoding> = None;
     let mut ranges = 0;
     let (mut close, mut keep_alive) = (false, false);
+    let (mut origin, mut cors_method, mut authorizations) = (false, false, 0);
     for field in req.headers.iter() {
-        let name = field.name;
-        let Ok(value) = std::str::from_utf8(field.value) else {
-            // RFC 9110 allows other bytes (obs-text) in field values; they
-            // matter only in a field this server reads.
-            if USED_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f)) {
-                return Err(HttpError::FieldNotUtf8);
-            }
+        let Some(which) = field_of(field.name) else {
             continue;
         };
-        if name.eq_ignore_ascii_case("host") {
-            hosts += 1;
-            if !valid_host(value) {
-                return Err(HttpError::HostInvalid);
+        // RFC 9110 allows other bytes (obs-text) in field values; they
+        // matter only in a field this server reads.
+        let value = std::str::from_utf8(field.value).map_err(|_| HttpError::FieldNotUtf8)?;
+        match which {
+            Field::Host => {
+                hosts += 1;
+                if !valid_host(value) {
+                    return Err(HttpError::HostInvalid);
+                }
             }
-        } else if name.eq_ignore_ascii_case("content-length") {
-            let n = parse_content_length(value)?;
-            if content_length.is_some_and(|m| m != n) {
-                return Err(HttpError::ConflictingLengths);
+            Field::ContentLength => {
+                let n = parse_content_length(value)?;
+                if content_length.is_some_and(|m| m != n) {
+                    return Err(HttpError::ConflictingLengths);
+                }
+                content_length = Some(n);
             }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            last_coding = Some(transfer_codings(value, last_coding)?);
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(ows::trim) {
-                close |= token.eq_ignore_ascii_case("close");
-                keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            Field::TransferEncoding => {
+                last_coding = Some(transfer_codings(value, last_coding)?);
             }
-        } else if name.eq_ignore_ascii_case("expect") {
-            r.expect_continue = ows::trim(value).eq_ignore_ascii_case("100-continue");
-        } else if name.eq_ignore_ascii_case("if-none-match") {
+            Field::Connection => {
+                for token in value.split(',').map(ows::trim) {
+                    close |= token.eq_ignore_ascii_case("close");
+                    keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+                }
+            }
+            Field::Expect => {
+                r.expect_continue = ows::trim(value).eq_ignore_ascii_case("100-continue");
+            }
             // Several field lines are one comma-separated list (RFC 9110
             // §5.3); only the rare second one costs an allocation.
-            r.if_none_match = Some(match r.if_none_match.take() {
-                None => Cow::Borrowed(value),
-                Some(first) => Cow::Owned(format!("{first}, {value}")),
-            });
-        } else if name.eq_ignore_ascii_case("if-modified-since") {
-            r.if_modified_since = Some(value);
-        } else if name.eq_ignore_ascii_case("range") {
-            ranges += 1;
-            r.range = Some(value);
-        } else if name.eq_ignore_ascii_case("if-range") {
-            r.if_range = Some(value);
+            Field::IfNoneMatch => joined_list(&mut r.if_none_match, value),
+            Field::AcceptEncoding => joined_list(&mut r.accept_encoding, value),
+            Field::IfModifiedSince => r.if_modified_since = Some(value),
+            Field::Range => {
+                ranges += 1;
+                r.range = Some(value);
+            }
+            Field::IfRange => r.if_range = Some(value),
+            Field::Accept => r.accept = Some(value),
+            Field::Authorization => {
+                authorizations += 1;
+                r.authorization = Some(value);
+            }
+            Field::Origin => origin = true,
+            Field::CorsMethod => cors_method = true,
+            Field::CorsHeaders => r.cors_headers = Some(value),
         }
+    }
+    r.cors_preflight = origin && cors_method;
+    if authorizations > 1 {
+        // Two sets of credentials are none: the request is not authorized.
+        r.authorization = None;
     }
     // A close requested anywhere wins; HTTP/1.0 stays open only on request.
     r.persistence = match version {
@@ -424,6 +503,14 @@ pub fn framing(
         (None, Some(0) | None) => Ok(Framing::None),
         (None, Some(n)) => Ok(Framing::Length(n)),
     }
+}
+
+/// Adds `value` to a list field that may come in several field lines.
+fn joined_list<'a>(list: &mut Option<Cow<'a, str>>, value: &'a str) {
+    *list = Some(match list.take() {
+        None => Cow::Borrowed(value),
+        Some(first) => Cow::Owned(format!("{first}, {value}")),
+    });
 }
 
 /// Parses a Content-Length value: digits only, or a list of identical digit
@@ -976,6 +1063,24 @@ mod tests {
             ("<a>", false),
         ] {
             assert_eq!(valid_host(value), ok, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn every_used_field_is_told_and_no_other() {
+        for name in USED_FIELDS {
+            assert!(field_of(name).is_some(), "{name}");
+            assert_eq!(field_of(&name.to_uppercase()), field_of(name), "{name}");
+        }
+        for other in [
+            "hostx",
+            "hos",
+            "user-agent",
+            "accept-language",
+            "x-range",
+            "",
+        ] {
+            assert_eq!(field_of(other), None, "{other}");
         }
     }
 }

@@ -1,16 +1,38 @@
-//! The HTML page listing a directory.
+//! The listing of a directory: an HTML page for people, JSON for scripts,
+//! in the order asked for.
 //!
 //! This module owns the look of a directory index and nothing else: the
 //! caller reads the directory (and decides which entries to hide) and hands
-//! over a list of [`Entry`]s; [`render`] returns a complete HTML5 page. Every
-//! name is HTML-escaped for the text and percent-encoded for the link, and
-//! links are relative (`a%20b/`), so the page works behind any path prefix.
+//! over a list of [`Entry`]s and a [`View`] (which format, which order, from
+//! the query and `Accept`); [`render`] returns the whole listing. Every name
+//! is escaped for where it goes (HTML text, a JSON string) and
+//! percent-encoded for its link, and links are relative (`a%20b/`), so the
+//! listing works behind any path prefix.
+//!
+//! The JSON listing is one object:
+//!
+//! ```json
+//! {"path":"/docs/","entries":[
+//! {"name":"a b.txt","type":"file","size":1536,"modified":"1994-11-06T08:49:37Z","href":"a%20b.txt"},
+//! {"name":"img","type":"directory","size":null,"modified":"1994-11-06T08:49:37Z","href":"img/"},
+//! {"name":"latest","type":"symlink","target":"file","size":9,"modified":"1994-11-06T08:49:37Z","href":"latest"}
+//! ],"omitted":0}
+//! ```
+//!
+//! `type` is `file`, `directory` or `symlink`; a symlink's `target` says
+//! which of the first two it leads to, and its size and time are the
+//! target's. A directory's `size` is `null`. `href` is relative to the
+//! listing's URL. `omitted` counts the entries a listing that ran out of
+//! time ([`LISTING_BUDGET`]) did not show.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use super::date::listing_time;
+use super::date::{listing_time, rfc3339};
+use super::encoding::{Weight, qvalue};
+use super::ows;
 use super::path::encode_segment;
 
 /// One file or subdirectory of a listed directory.
@@ -19,12 +41,274 @@ pub struct Entry {
     /// The file name, without any `/`. Names that are not UTF-8 must be
     /// converted (or skipped) by the caller.
     pub name: String,
-    /// True for a directory; its link gets a trailing `/`.
+    /// True for a directory (or a link to one); its link gets a trailing
+    /// `/`.
     pub is_dir: bool,
+    /// True for a symbolic link (whose size and time are its target's).
+    pub is_link: bool,
     /// The size in bytes; not shown for directories.
     pub size: u64,
     /// The modification time, if known.
     pub modified: Option<SystemTime>,
+}
+
+/// How a listing is shown: in which format, in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct View {
+    /// HTML or JSON.
+    pub format: Format,
+    /// The column the rows are sorted by.
+    pub sort: Sort,
+    /// Ascending or descending.
+    pub order: Order,
+}
+
+/// The format of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Format {
+    /// A page for people.
+    #[default]
+    Html,
+    /// An object for scripts (see the [module documentation](self)).
+    Json,
+}
+
+/// What a listing's rows are sorted by; directories always come first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Sort {
+    /// The name, as people compare names ([`natural_cmp`]).
+    #[default]
+    Name,
+    /// The size (directories, which have none, by name).
+    Size,
+    /// The modification time.
+    Modified,
+}
+
+/// Which way a listing is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Order {
+    /// Smallest, oldest or first in the alphabet first.
+    #[default]
+    Asc,
+    /// The other way round.
+    Desc,
+}
+
+impl Sort {
+    /// The word for it in a query: `name`, `size`, `mtime`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Sort::Name => "name",
+            Sort::Size => "size",
+            Sort::Modified => "mtime",
+        }
+    }
+}
+
+impl Order {
+    /// The word for it in a query: `asc`, `desc`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Order::Asc => "asc",
+            Order::Desc => "desc",
+        }
+    }
+
+    fn flipped(self) -> Order {
+        match self {
+            Order::Asc => Order::Desc,
+            Order::Desc => Order::Asc,
+        }
+    }
+}
+
+impl View {
+    /// The view a request asks for: `format`, `sort` and `order` from the
+    /// query (`?format=json&sort=size&order=desc`, values without regard to
+    /// case, other parameters ignored, the last of a repeated one wins),
+    /// and, when the query names no format, JSON for an `Accept` that
+    /// prefers `application/json` to `text/html` ([`prefers_json`]).
+    ///
+    /// # Errors
+    ///
+    /// The words for a 400 when a parameter has a value this server does
+    /// not know: a script that asks for `sort=colour` learns so at once
+    /// rather than reading rows in an order it did not ask for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchat::http::listing::{Format, Order, Sort, View};
+    ///
+    /// let v = View::parse(Some("sort=size&order=desc"), None).unwrap();
+    /// assert_eq!((v.format, v.sort, v.order), (Format::Html, Sort::Size, Order::Desc));
+    /// let v = View::parse(None, Some("application/json")).unwrap();
+    /// assert_eq!(v.format, Format::Json);
+    /// assert!(View::parse(Some("sort=colour"), None).is_err());
+    /// ```
+    pub fn parse(query: Option<&str>, accept: Option<&str>) -> Result<View, &'static str> {
+        let mut view = View::default();
+        let mut format = None;
+        for pair in query.unwrap_or("").split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let is = |word: &str| value.eq_ignore_ascii_case(word);
+            match key {
+                "format" => {
+                    format = Some(match () {
+                        () if is("html") => Format::Html,
+                        () if is("json") => Format::Json,
+                        () => return Err("format must be html or json"),
+                    });
+                }
+                "sort" => {
+                    view.sort = match () {
+                        () if is("name") => Sort::Name,
+                        () if is("size") => Sort::Size,
+                        () if is("mtime") => Sort::Modified,
+                        () => return Err("sort must be name, size or mtime"),
+                    };
+                }
+                "order" => {
+                    view.order = match () {
+                        () if is("asc") => Order::Asc,
+                        () if is("desc") => Order::Desc,
+                        () => return Err("order must be asc or desc"),
+                    };
+                }
+                _ => {}
+            }
+        }
+        view.format = format.unwrap_or(if prefers_json(accept) {
+            Format::Json
+        } else {
+            Format::Html
+        });
+        Ok(view)
+    }
+}
+
+/// True when an `Accept` value prefers `application/json` to `text/html`:
+/// JSON has a weight above zero, and above HTML's, or the same weight
+/// named more exactly (`application/json, */*` is JSON; `*/*` alone, as
+/// curl sends, and a browser's `text/html,...` are HTML). Weights as RFC
+/// 9110 §12.5.1 says, the most specific range that matches a type giving
+/// its weight.
+pub fn prefers_json(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return false };
+    // (weight, how exactly the range named the type: 2 exact, 1 `type/*`,
+    // 0 `*/*`), for the most specific range matching each.
+    let mut json: Option<(Weight, u8)> = None;
+    let mut html: Option<(Weight, u8)> = None;
+    for element in accept.split(',').map(ows::trim).filter(|e| !e.is_empty()) {
+        let mut parts = element.split(';');
+        let range = ows::trim(parts.next().unwrap_or(""));
+        let mut q = Some(1000);
+        for param in parts {
+            if let Some((name, value)) = param.split_once('=')
+                && ows::trim(name).eq_ignore_ascii_case("q")
+            {
+                q = qvalue(ows::trim(value));
+            }
+        }
+        let Some(q) = q else { continue };
+        let specificity = |full: &str, major: &str| {
+            if range.eq_ignore_ascii_case(full) {
+                Some(2)
+            } else if range.len() == major.len() + 2
+                && range[..major.len()].eq_ignore_ascii_case(major)
+                && range.ends_with("/*")
+            {
+                Some(1)
+            } else {
+                (range == "*/*").then_some(0)
+            }
+        };
+        for (best, full, major) in [
+            (&mut json, "application/json", "application"),
+            (&mut html, "text/html", "text"),
+        ] {
+            if let Some(s) = specificity(full, major)
+                && best.is_none_or(|(_, b)| s > b)
+            {
+                *best = Some((q, s));
+            }
+        }
+    }
+    match (json, html) {
+        // `*/*` alone names neither.
+        (Some((j, js)), h) if j > 0 && js > 0 => {
+            h.is_none_or(|(hq, hs)| j > hq || (j == hq && js > hs))
+        }
+        _ => false,
+    }
+}
+
+/// Compares names as people do: without regard to case, and numbers by
+/// their value, so `file2` comes before `file10` and `File1` beside
+/// `file1`. Names equal that way are ordered by their bytes, so the order
+/// is total and the same on every run.
+///
+/// # Examples
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use asynchat::http::listing::natural_cmp;
+///
+/// assert_eq!(natural_cmp("file2", "file10"), Ordering::Less);
+/// assert_eq!(natural_cmp("B.txt", "a.txt"), Ordering::Greater);
+/// assert_eq!(natural_cmp("a", "A"), Ordering::Greater); // by bytes, at last
+/// ```
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a, b);
+    while let (Some(cx), Some(cy)) = (x.chars().next(), y.chars().next()) {
+        let order = if cx.is_ascii_digit() && cy.is_ascii_digit() {
+            let (nx, rx) = split_digits(x);
+            let (ny, ry) = split_digits(y);
+            (x, y) = (rx, ry);
+            // By value: without leading zeros, the longer is larger; then
+            // digit by digit.
+            let (vx, vy) = (nx.trim_start_matches('0'), ny.trim_start_matches('0'));
+            vx.len().cmp(&vy.len()).then_with(|| vx.cmp(vy))
+        } else {
+            (x, y) = (&x[cx.len_utf8()..], &y[cy.len_utf8()..]);
+            cx.to_lowercase().cmp(cy.to_lowercase())
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    // One ran out first, or both: the shorter first. Then, for names alike
+    // but for case or leading zeros, their bytes.
+    (!x.is_empty()).cmp(&!y.is_empty()).then_with(|| a.cmp(b))
+}
+
+/// The leading ASCII digits of `s`, and the rest.
+fn split_digits(s: &str) -> (&str, &str) {
+    let end = s
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
+    s.split_at(end)
+}
+
+/// Sorts `entries` for `view`: directories first, then by the view's
+/// column and order, names breaking ties ([`natural_cmp`]).
+pub fn sort(entries: &mut [Entry], view: View) {
+    entries.sort_by(|a, b| {
+        let within = match view.sort {
+            Sort::Name => Ordering::Equal,
+            Sort::Size if a.is_dir && b.is_dir => Ordering::Equal,
+            Sort::Size => a.size.cmp(&b.size),
+            Sort::Modified => a.modified.cmp(&b.modified),
+        }
+        .then_with(|| natural_cmp(&a.name, &b.name));
+        let within = match view.order {
+            Order::Asc => within,
+            Order::Desc => within.reverse(),
+        };
+        b.is_dir.cmp(&a.is_dir).then(within)
+    });
 }
 
 /// The style sheet: the system font in a narrow column, subtle striping and
@@ -51,34 +335,42 @@ font-size:.85rem;color:var(--muted)}\
 .size{text-align:right}\
 ";
 
-/// Renders the listing page for the directory shown as `display_path`
-/// (decoded, such as `/docs/`).
+/// Renders the listing of the directory shown as `display_path` (decoded,
+/// such as `/docs/`) as `view` asks.
 ///
-/// Rows come in this order: `../` (left out when `at_root`), then the
-/// directories, then the files. Each group is sorted by the bytes of the
-/// UTF-8 name, which is simple and stable, though not how a person would
-/// sort accented or mixed-case names.
+/// The page's rows come in this order: `../` (left out when `at_root`),
+/// then the directories, then the files, each group sorted as [`sort`]
+/// says. The column headers link to the other orders, and mark the one
+/// shown.
 ///
 /// # Examples
 ///
 /// ```
-/// use asynchat::http::listing::{Entry, render};
+/// use asynchat::http::listing::{Entry, View, render};
 ///
-/// let page = render("/docs/", false, vec![Entry {
-///     name: "a b.txt".into(), is_dir: false, size: 1536, modified: None,
-/// }]);
+/// let entry = Entry {
+///     name: "a b.txt".into(), is_dir: false, is_link: false, size: 1536, modified: None,
+/// };
+/// let page = render("/docs/", false, vec![entry], View::default());
 /// assert!(page.contains("<title>Index of /docs/</title>"));
 /// assert!(page.contains(r#"<a href="a%20b.txt">a b.txt</a>"#));
 /// assert!(page.contains("1.5 KiB"));
 /// ```
-pub fn render(display_path: &str, at_root: bool, entries: Vec<Entry>) -> String {
-    render_head(display_path, at_root) + &render_rows(entries, 0)
+pub fn render(display_path: &str, at_root: bool, entries: Vec<Entry>, view: View) -> String {
+    render_head(display_path, at_root, view) + &render_rows(entries, 0, view)
 }
 
-/// The start of a listing page, which depends on the path it is shown at:
-/// the title, the heading, the table's head and, but at the root, `../`.
-pub fn render_head(display_path: &str, at_root: bool) -> String {
+/// The start of a listing, which depends on the path it is shown at: for
+/// the page, the title, the heading, the table's head and, but at the
+/// root, `../`; for JSON, the path.
+pub fn render_head(display_path: &str, at_root: bool, view: View) -> String {
     let mut out = String::with_capacity(2048);
+    if view.format == Format::Json {
+        out.push_str("{\"path\":");
+        push_json_string(&mut out, display_path);
+        out.push_str(",\"entries\":[\n");
+        return out;
+    }
     out.push_str(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Index of ",
@@ -88,10 +380,15 @@ pub fn render_head(display_path: &str, at_root: bool) -> String {
     out.push_str(STYLE);
     out.push_str("</style>\n</head>\n<body>\n<main>\n<h1>Index of ");
     push_escaped(&mut out, display_path);
-    out.push_str(
-        "</h1>\n<table>\n<thead><tr><th>Name</th><th class=\"size\">Size</th>\
-         <th>Modified</th></tr></thead>\n<tbody>\n",
-    );
+    out.push_str("</h1>\n<table>\n<thead><tr>");
+    for (sort, label, class) in [
+        (Sort::Name, "Name", ""),
+        (Sort::Size, "Size", " class=\"size\""),
+        (Sort::Modified, "Modified", ""),
+    ] {
+        push_header(&mut out, view, sort, label, class);
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
     if !at_root {
         out.push_str(
             "<tr><td><a href=\"../\">../</a></td><td class=\"size\">-</td>\
@@ -101,14 +398,59 @@ pub fn render_head(display_path: &str, at_root: bool) -> String {
     out
 }
 
-/// The rest of a listing page, which depends only on the directory: a row
-/// for each entry, sorted, then, when `omitted` entries were left out (the
-/// listing's work has a bound), a line that says how many, and the end of
-/// the page. Links are relative, so the same rows serve every path the
-/// directory is reached by.
-pub fn render_rows(mut entries: Vec<Entry>, omitted: usize) -> String {
-    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+/// Appends the column header for `sort`: a link to the listing sorted by
+/// it (the other way round when it is the sort shown), marked for people
+/// (an arrow) and for screen readers (`aria-sort`) when it is shown. The
+/// link is `rel="nofollow"`: a crawler wants each directory once, not in
+/// every order.
+fn push_header(out: &mut String, view: View, sort: Sort, label: &str, class: &str) {
+    let active = view.sort == sort;
+    let order = if active {
+        view.order.flipped()
+    } else {
+        Order::Asc
+    };
+    let _ = write!(out, "<th{class}");
+    if active {
+        let aria = match view.order {
+            Order::Asc => "ascending",
+            Order::Desc => "descending",
+        };
+        let _ = write!(out, " aria-sort=\"{aria}\"");
+    }
+    let _ = write!(
+        out,
+        "><a href=\"?sort={}&amp;order={}\" rel=\"nofollow\">{label}</a>",
+        sort.word(),
+        order.word()
+    );
+    if active {
+        out.push_str(match view.order {
+            Order::Asc => " \u{25b2}",
+            Order::Desc => " \u{25bc}",
+        });
+    }
+    out.push_str("</th>");
+}
+
+/// The rest of a listing, which depends only on the directory and the
+/// view: each entry, sorted ([`sort`]), then, when `omitted` entries were
+/// left out (the listing's work has a bound), how many, and the end.
+/// Links are relative, so the same rows serve every path the directory is
+/// reached by.
+pub fn render_rows(mut entries: Vec<Entry>, omitted: usize, view: View) -> String {
+    sort(&mut entries, view);
     let mut out = String::with_capacity(256 + entries.len() * 160);
+    if view.format == Format::Json {
+        for (i, entry) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push_str(",\n");
+            }
+            push_json_entry(&mut out, entry);
+        }
+        let _ = writeln!(out, "\n],\"omitted\":{omitted}}}");
+        return out;
+    }
     for entry in &entries {
         push_row(&mut out, entry);
     }
@@ -130,14 +472,22 @@ pub fn render_rows(mut entries: Vec<Entry>, omitted: usize) -> String {
 /// one else meanwhile.
 pub const LISTING_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// The relative link to `entry`: its name percent-encoded, which is plain
+/// ASCII without `&`, `<`, `>`, `"`, `'` or `\`, so it needs no escaping in
+/// HTML or JSON; `/` after a directory.
+fn href(entry: &Entry) -> String {
+    let mut href = encode_segment(&entry.name);
+    if entry.is_dir {
+        href.push('/');
+    }
+    href
+}
+
 /// Appends one table row for `entry`.
 fn push_row(out: &mut String, entry: &Entry) {
     let slash = if entry.is_dir { "/" } else { "" };
     out.push_str("<tr><td><a href=\"");
-    // The encoded name is plain ASCII without `&`, `<`, `>`, `"` or `'`, so
-    // it needs no HTML escaping.
-    out.push_str(&encode_segment(&entry.name));
-    out.push_str(slash);
+    out.push_str(&href(entry));
     out.push_str("\">");
     push_escaped(out, &entry.name);
     out.push_str(slash);
@@ -152,6 +502,52 @@ fn push_row(out: &mut String, entry: &Entry) {
         out.push_str(&listing_time(t));
     }
     out.push_str("</td></tr>\n");
+}
+
+/// Appends one JSON object for `entry` (see the [module
+/// documentation](self)).
+fn push_json_entry(out: &mut String, entry: &Entry) {
+    let kind = if entry.is_dir { "directory" } else { "file" };
+    out.push_str("{\"name\":");
+    push_json_string(out, &entry.name);
+    if entry.is_link {
+        let _ = write!(out, ",\"type\":\"symlink\",\"target\":\"{kind}\"");
+    } else {
+        let _ = write!(out, ",\"type\":\"{kind}\"");
+    }
+    if entry.is_dir {
+        out.push_str(",\"size\":null");
+    } else {
+        let _ = write!(out, ",\"size\":{}", entry.size);
+    }
+    match entry.modified {
+        Some(t) => {
+            let _ = write!(out, ",\"modified\":\"{}\"", rfc3339(t));
+        }
+        None => out.push_str(",\"modified\":null"),
+    }
+    let _ = write!(out, ",\"href\":\"{}\"}}", href(entry));
+}
+
+/// Appends `s` as a JSON string (RFC 8259 §7): quoted, with `"`, `\` and
+/// the control characters escaped. Everything else, any UTF-8, goes as it
+/// is.
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `s` with `&`, `<`, `>`, `"` and `'` replaced by character references,
@@ -286,6 +682,7 @@ mod tests {
         Entry {
             name: name.to_owned(),
             is_dir: false,
+            is_link: false,
             size,
             modified: None,
         }
@@ -295,16 +692,19 @@ mod tests {
         Entry {
             name: name.to_owned(),
             is_dir: true,
+            is_link: false,
             size: 4096,
             modified: None,
         }
     }
 
-    /// The link targets of a page, in order.
+    /// The link targets of a page's rows, in order (not the column
+    /// headers' `?sort=` links).
     fn hrefs(page: &str) -> Vec<&str> {
         page.split("<a href=\"")
             .skip(1)
             .map(|s| &s[..s.find('"').unwrap()])
+            .filter(|href| !href.starts_with('?'))
             .collect()
     }
 
@@ -318,38 +718,297 @@ mod tests {
             file("a.txt", 1),
             dir("Beta"),
             file("é.txt", 1),
+            file("file10", 1),
+            file("file2", 1),
         ];
         const CASES: &[(bool, &[&str])] = &[
             (
                 false,
                 &[
                     "../",
-                    "Beta/",
                     "alpha/",
+                    "Beta/",
                     "zeta/",
-                    "B.txt",
                     "a.txt",
+                    "B.txt",
                     "b.txt",
+                    "file2",
+                    "file10",
                     "%C3%A9.txt",
                 ],
             ),
             (
                 true,
                 &[
-                    "Beta/",
                     "alpha/",
+                    "Beta/",
                     "zeta/",
-                    "B.txt",
                     "a.txt",
+                    "B.txt",
                     "b.txt",
+                    "file2",
+                    "file10",
                     "%C3%A9.txt",
                 ],
             ),
         ];
         for &(at_root, want) in CASES {
-            let page = render("/x/", at_root, entries.clone());
+            let page = render("/x/", at_root, entries.clone(), View::default());
             assert_eq!(hrefs(&page), want, "at_root = {at_root}");
         }
+    }
+
+    #[test]
+    fn natural_cmp_table() {
+        use Ordering::{Equal, Greater, Less};
+        const CASES: &[(&str, &str, Ordering)] = &[
+            ("file2", "file10", Less),
+            ("file10", "file2", Greater),
+            ("file02", "file2", Less), // equal values: by bytes
+            ("file2", "file02", Greater),
+            ("a", "B", Less),
+            ("B", "a", Greater),
+            ("A", "a", Less),
+            ("a", "a", Equal),
+            ("", "a", Less),
+            ("a", "", Greater),
+            ("a", "ab", Less),
+            ("x9", "x10y", Less),
+            ("x10", "x10y", Less),
+            ("1.10", "1.9", Greater),
+            ("v1.2.10", "v1.2.9", Greater),
+            ("img12.png", "img10.png", Greater),
+            ("99999999999999999999999", "100000000000000000000000", Less),
+            ("007", "7", Less),
+            ("Émile", "émile", Less),
+            ("émile", "zoe", Greater), // code points after the ASCII letters
+            ("a b", "a-b", Less),
+        ];
+        for &(a, b, want) in CASES {
+            assert_eq!(natural_cmp(a, b), want, "{a:?} vs {b:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// `natural_cmp` is a total order (what `sort_by` needs): it
+        /// agrees with itself reversed, is transitive, and calls only
+        /// equal strings equal.
+        #[test]
+        fn natural_cmp_is_a_total_order(
+            a in "[aAbB0-9._é -]{0,6}",
+            b in "[aAbB0-9._é -]{0,6}",
+            c in "[aAbB0-9._é -]{0,6}",
+        ) {
+            proptest::prop_assert_eq!(natural_cmp(&a, &b), natural_cmp(&b, &a).reverse());
+            proptest::prop_assert_eq!(natural_cmp(&a, &b) == Ordering::Equal, a == b);
+            let mut v = [a.as_str(), b.as_str(), c.as_str()];
+            v.sort_by(|x, y| natural_cmp(x, y));
+            proptest::prop_assert!(natural_cmp(v[0], v[2]) != Ordering::Greater, "{v:?}");
+            proptest::prop_assert!(natural_cmp(v[0], v[1]) != Ordering::Greater, "{v:?}");
+            proptest::prop_assert!(natural_cmp(v[1], v[2]) != Ordering::Greater, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn sort_table() {
+        let t = |secs| Some(UNIX_EPOCH + Duration::from_secs(secs));
+        let entries = vec![
+            Entry {
+                modified: t(30),
+                ..file("b", 10)
+            },
+            Entry {
+                modified: t(10),
+                ..file("a10", 300)
+            },
+            Entry {
+                modified: t(20),
+                ..file("a2", 20)
+            },
+            Entry {
+                modified: t(5),
+                ..dir("z")
+            },
+            Entry {
+                modified: t(50),
+                ..dir("y")
+            },
+        ];
+        let names = |view: View| {
+            let mut v = entries.clone();
+            sort(&mut v, view);
+            v.into_iter().map(|e| e.name).collect::<Vec<_>>()
+        };
+        let view = |sort, order| View {
+            format: Format::Html,
+            sort,
+            order,
+        };
+        const CASES: &[(Sort, Order, &[&str])] = &[
+            (Sort::Name, Order::Asc, &["y", "z", "a2", "a10", "b"]),
+            (Sort::Name, Order::Desc, &["z", "y", "b", "a10", "a2"]),
+            // Directories have no size: by name among themselves.
+            (Sort::Size, Order::Asc, &["y", "z", "b", "a2", "a10"]),
+            (Sort::Size, Order::Desc, &["z", "y", "a10", "a2", "b"]),
+            (Sort::Modified, Order::Asc, &["z", "y", "a10", "a2", "b"]),
+            (Sort::Modified, Order::Desc, &["y", "z", "b", "a2", "a10"]),
+        ];
+        for &(s, o, want) in CASES {
+            assert_eq!(names(view(s, o)), want, "{s:?} {o:?}");
+        }
+    }
+
+    #[test]
+    fn view_table() {
+        use Format::{Html, Json};
+        use Order::{Asc, Desc};
+        use Sort::{Modified, Name, Size};
+        type Case = (
+            Option<&'static str>,
+            Option<&'static str>,
+            Result<(Format, Sort, Order), &'static str>,
+        );
+        const CASES: &[Case] = &[
+            (None, None, Ok((Html, Name, Asc))),
+            (Some(""), None, Ok((Html, Name, Asc))),
+            (Some("format=json"), None, Ok((Json, Name, Asc))),
+            (
+                Some("format=JSON&sort=MTIME&order=Desc"),
+                None,
+                Ok((Json, Modified, Desc)),
+            ),
+            (Some("sort=size"), None, Ok((Html, Size, Asc))),
+            (Some("sort=size&sort=name"), None, Ok((Html, Name, Asc))),
+            (Some("v=3&sort=size&x"), None, Ok((Html, Size, Asc))),
+            (
+                Some("sort=colour"),
+                None,
+                Err("sort must be name, size or mtime"),
+            ),
+            (Some("sort="), None, Err("sort must be name, size or mtime")),
+            (Some("order=up"), None, Err("order must be asc or desc")),
+            (Some("format=xml"), None, Err("format must be html or json")),
+            // The query's format wins over Accept.
+            (
+                Some("format=html"),
+                Some("application/json"),
+                Ok((Html, Name, Asc)),
+            ),
+            (None, Some("application/json"), Ok((Json, Name, Asc))),
+            (
+                Some("sort=size"),
+                Some("application/json"),
+                Ok((Json, Size, Asc)),
+            ),
+        ];
+        for &(query, accept, want) in CASES {
+            let got = View::parse(query, accept).map(|v| (v.format, v.sort, v.order));
+            assert_eq!(got, want, "{query:?} {accept:?}");
+        }
+    }
+
+    #[test]
+    fn prefers_json_table() {
+        const CASES: &[(Option<&str>, bool)] = &[
+            (None, false),
+            (Some(""), false),
+            (Some("*/*"), false), // curl
+            (
+                Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                false,
+            ), // a browser
+            (Some("application/json"), true),
+            (Some("APPLICATION/JSON"), true),
+            (Some("application/json, text/plain, */*"), true), // axios
+            (Some("application/*"), true),
+            (Some("application/json;q=0"), false),
+            (Some("application/json;q=0.5, text/html"), false),
+            (Some("application/json, text/html;q=0.9"), true),
+            (Some("text/html, application/json"), false), // a tie: the page
+            (Some("application/json;q=0.5, */*;q=0.1"), true),
+            (Some("text/*, application/json"), true), // exact beats type/*
+            (Some("application/json;charset=utf-8;q=1"), true),
+            (Some("application/json;q=x"), false), // a bad weight: ignored
+            (Some("application/jsonx"), false),
+        ];
+        for &(accept, want) in CASES {
+            assert_eq!(prefers_json(accept), want, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn json_listing_is_json() {
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let hostile = "q\"uo\\te\n\t\u{1}<é>&'.txt";
+        let entries = vec![
+            Entry {
+                modified: Some(t),
+                ..file(hostile, 12)
+            },
+            Entry {
+                modified: Some(t),
+                ..dir("sub dir")
+            },
+            Entry {
+                is_link: true,
+                ..file("latest", 3)
+            },
+            Entry {
+                is_link: true,
+                ..dir("up")
+            },
+        ];
+        let view = View {
+            format: Format::Json,
+            ..View::default()
+        };
+        for omitted in [0, 7] {
+            let text = render("/d\"ir/é/", false, entries.clone(), view);
+            let doc: serde_json::Value = serde_json::from_str(&text).expect(&text);
+            assert_eq!(doc["path"], "/d\"ir/é/");
+            let _ = omitted;
+            assert_eq!(doc["omitted"], 0);
+            let list = doc["entries"].as_array().unwrap();
+            let names: Vec<_> = list.iter().map(|e| e["name"].as_str().unwrap()).collect();
+            assert_eq!(names, ["sub dir", "up", "latest", hostile]);
+            assert_eq!(list[0]["type"], "directory");
+            assert_eq!(list[0]["size"], serde_json::Value::Null);
+            assert_eq!(list[0]["href"], "sub%20dir/");
+            assert_eq!(list[0]["modified"], "1994-11-06T08:49:37Z");
+            assert_eq!(list[1]["type"], "symlink");
+            assert_eq!(list[1]["target"], "directory");
+            assert_eq!(list[2]["type"], "symlink");
+            assert_eq!(list[2]["target"], "file");
+            assert_eq!(list[2]["size"], 3);
+            assert_eq!(list[2]["modified"], serde_json::Value::Null);
+            assert_eq!(list[3]["type"], "file");
+            assert_eq!(list[3]["size"], 12);
+            assert_eq!(list[3]["href"], encode_segment(hostile));
+        }
+        let text = render_head("/", true, view) + &render_rows(Vec::new(), 7, view);
+        let doc: serde_json::Value = serde_json::from_str(&text).expect(&text);
+        assert_eq!(doc["entries"], serde_json::json!([]));
+        assert_eq!(doc["omitted"], 7);
+    }
+
+    #[test]
+    fn the_active_sort_is_marked_and_its_link_flips() {
+        let view = View {
+            format: Format::Html,
+            sort: Sort::Size,
+            order: Order::Desc,
+        };
+        let page = render("/", true, vec![file("a", 1)], view);
+        assert!(
+            page.contains(
+                "<th><a href=\"?sort=name&amp;order=asc\" rel=\"nofollow\">Name</a></th>\
+                 <th class=\"size\" aria-sort=\"descending\">\
+                 <a href=\"?sort=size&amp;order=asc\" rel=\"nofollow\">Size</a> \u{25bc}</th>\
+                 <th><a href=\"?sort=mtime&amp;order=asc\" rel=\"nofollow\">Modified</a></th>"
+            ),
+            "{page}"
+        );
+        assert_eq!(page.matches("aria-sort").count(), 1);
     }
 
     #[test]
@@ -393,20 +1052,22 @@ mod tests {
             let mut out = String::new();
             push_row(&mut out, entry);
             assert_eq!(out, *want, "{entry:?}");
-            assert!(render("/", true, vec![entry.clone()]).contains(want));
+            assert!(render("/", true, vec![entry.clone()], View::default()).contains(want));
         }
     }
 
     #[test]
     fn page_is_a_complete_html5_document() {
-        let page = render("/docs/<x>&/", false, vec![file("a", 1)]);
+        let page = render("/docs/<x>&/", false, vec![file("a", 1)], View::default());
         for want in [
             "<!doctype html>",
             "<meta charset=\"utf-8\">",
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
             "<title>Index of /docs/&lt;x&gt;&amp;/</title>",
             "<h1>Index of /docs/&lt;x&gt;&amp;/</h1>",
-            "<th>Name</th><th class=\"size\">Size</th><th>Modified</th>",
+            "<th aria-sort=\"ascending\"><a href=\"?sort=name&amp;order=desc\" rel=\"nofollow\">Name</a> \u{25b2}</th>\
+             <th class=\"size\"><a href=\"?sort=size&amp;order=asc\" rel=\"nofollow\">Size</a></th>\
+             <th><a href=\"?sort=mtime&amp;order=asc\" rel=\"nofollow\">Modified</a></th>",
             "prefers-color-scheme:dark",
             "</html>\n",
         ] {
@@ -420,7 +1081,7 @@ mod tests {
     fn empty_directory_has_only_the_parent_link() {
         const CASES: &[(bool, &[&str])] = &[(false, &["../"]), (true, &[])];
         for &(at_root, want) in CASES {
-            let page = render("/", at_root, Vec::new());
+            let page = render("/", at_root, Vec::new(), View::default());
             assert_eq!(hrefs(&page), want, "at_root = {at_root}");
         }
     }

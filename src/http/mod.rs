@@ -17,6 +17,7 @@
 //! Tests build a [`Config`] directly and run a [`Server`] on `127.0.0.1:0`;
 //! `main.rs` only turns flags into a `Config`.
 
+pub mod auth;
 pub mod beneath;
 pub mod byteranges;
 pub mod cache;
@@ -31,6 +32,7 @@ mod memory;
 pub mod mime;
 pub mod monitor;
 pub mod ows;
+mod pages;
 pub mod path;
 pub mod range;
 pub mod response;
@@ -96,7 +98,33 @@ pub struct Config {
     /// filters pass) to this writer (`--capture`); request bodies are
     /// marked as payload ([`crate::Channel::mark_payload`]).
     pub capture: Option<Sink>,
+    /// Fields added to every response (`--header`), in order, each checked
+    /// by [`Config::with_header`].
+    pub headers: Vec<(String, String)>,
+    /// Allow every origin (`Access-Control-Allow-Origin: *` on every
+    /// response) and answer CORS preflights (`--cors`).
+    pub cors: bool,
+    /// Serve a file's precompressed copy (`.br`, `.zst`, `.gz` beside it)
+    /// to a client that accepts its coding.
+    pub precompressed: bool,
+    /// A single-page app (`--spa`): a GET or HEAD of a missing path whose
+    /// last segment has no extension gets the root's index file.
+    pub spa: bool,
+    /// The body of every 404 comes from this file (`--404`).
+    pub not_found_page: Option<PathBuf>,
+    /// Every request must present these credentials (`--auth`).
+    pub auth: Option<auth::Credentials>,
 }
+
+/// Fields the server computes for each response: `--header` may not set
+/// them.
+pub const COMPUTED_FIELDS: &[&str] = &[
+    "content-length",
+    "content-range",
+    "transfer-encoding",
+    "connection",
+    "date",
+];
 
 /// A configuration that cannot be served.
 #[derive(Debug)]
@@ -112,6 +140,11 @@ pub enum ConfigError {
     /// A setting from a capture's header has a value that is not one
     /// ([`Config::with_capture_fields`]).
     BadCaptureField(String, String),
+    /// A `--header` that is not `Name: value` with a token name and a value
+    /// without CR, LF or NUL, or that names a field the server computes.
+    BadHeader(String, &'static str),
+    /// The `--404` file cannot be read.
+    NotFoundPage(PathBuf, io::Error),
 }
 
 impl fmt::Display for ConfigError {
@@ -132,6 +165,8 @@ impl fmt::Display for ConfigError {
             ConfigError::BadCaptureField(name, value) => {
                 write!(f, "the capture's {name} {value:?} is not a setting")
             }
+            ConfigError::BadHeader(spec, why) => write!(f, "header {spec:?}: {why}"),
+            ConfigError::NotFoundPage(p, e) => write!(f, "404 page {}: {e}", p.display()),
         }
     }
 }
@@ -170,7 +205,80 @@ impl Config {
             status_path: None,
             status_public: false,
             capture: None,
+            headers: Vec::new(),
+            cors: false,
+            precompressed: true,
+            spa: false,
+            not_found_page: None,
+            auth: None,
         })
+    }
+
+    /// Adds a field to every response, from `Name: value`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::BadHeader`] for a name that is not a token, a value
+    /// with CR, LF or NUL, no colon, or a field the server computes
+    /// ([`COMPUTED_FIELDS`]).
+    pub fn with_header(mut self, spec: &str) -> Result<Config, ConfigError> {
+        let bad = |why| ConfigError::BadHeader(spec.to_string(), why);
+        let (name, value) = spec
+            .split_once(':')
+            .ok_or_else(|| bad("expected Name: value"))?;
+        if name.is_empty() || !name.bytes().all(head::is_tchar) {
+            return Err(bad(
+                "the name must be a token (letters, digits, !#$%&'*+-.^_`|~)",
+            ));
+        }
+        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | b'\0')) {
+            return Err(bad("the value may not hold CR, LF or NUL"));
+        }
+        if COMPUTED_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f)) {
+            return Err(bad("the server computes this field for each response"));
+        }
+        self.headers
+            .push((name.to_string(), ows::trim(value).to_string()));
+        Ok(self)
+    }
+
+    /// Serves `path` as the body of every 404.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NotFoundPage`] when the file cannot be read now.
+    pub fn with_not_found_page(mut self, path: impl Into<PathBuf>) -> Result<Config, ConfigError> {
+        let path = path.into();
+        match std::fs::File::open(&path).and_then(|f| {
+            let meta = f.metadata()?;
+            if meta.is_file() {
+                Ok(())
+            } else {
+                Err(io::Error::other("not a regular file"))
+            }
+        }) {
+            Ok(()) => {
+                self.not_found_page = Some(path);
+                Ok(self)
+            }
+            Err(e) => Err(ConfigError::NotFoundPage(path, e)),
+        }
+    }
+
+    /// The fields added to every response: `--header`s, and
+    /// `Access-Control-Allow-Origin: *` for `--cors`; rendered once.
+    fn extra_fields(&self) -> Option<Rc<[u8]>> {
+        let mut out = String::new();
+        if self.cors {
+            out.push_str("Access-Control-Allow-Origin: *\r\n");
+        }
+        for (name, value) in &self.headers {
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(value);
+            out.push_str("\r\n");
+        }
+        (!out.is_empty()).then(|| Rc::from(out.into_bytes()))
     }
 
     /// Sets the index file name.
@@ -293,6 +401,10 @@ pub struct Shared {
     pub monitor: Monitor,
     /// The housekeeping's own state.
     chores: Cell<Chores>,
+    /// The fields added to every response, rendered once (`None`: none).
+    pub(crate) extra_fields: Option<Rc<[u8]>>,
+    /// The `--404` page, read again when it changes.
+    pub(crate) not_found_page: Option<RefCell<pages::Page>>,
 }
 
 /// When the housekeeping last gave memory back, and how many connections
@@ -316,6 +428,11 @@ impl Shared {
             clock: RefCell::new(Clock::default()),
             monitor: Monitor::new(config.status_path.is_some()),
             chores: Cell::new(Chores::default()),
+            extra_fields: config.extra_fields(),
+            not_found_page: config
+                .not_found_page
+                .as_ref()
+                .map(|p| RefCell::new(pages::Page::new(p.clone()))),
             config,
         }))
     }
@@ -357,6 +474,31 @@ pub struct Server {
     reactor: Reactor<Connection<HttpChannel>>,
     addr: SocketAddr,
     shared: Rc<Shared>,
+    dual_stack: bool,
+}
+
+/// The most connections waiting to be accepted.
+const BACKLOG: i32 = 1024;
+
+/// A listening socket on `addr`. The IPv6 unspecified address (`::`) is
+/// bound with `IPV6_V6ONLY` off, so one socket serves IPv4 clients too
+/// (they show as `::ffff:a.b.c.d`); returns whether it does.
+fn listen(addr: SocketAddr) -> io::Result<(TcpListener, bool)> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, listen, socket_with, sockopt};
+    if !(addr.is_ipv6() && addr.ip().is_unspecified()) {
+        return Ok((TcpListener::bind(addr)?, false));
+    }
+    let fd = socket_with(
+        AddressFamily::INET6,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    sockopt::set_ipv6_v6only(&fd, false)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    bind(&fd, &addr)?;
+    listen(&fd, BACKLOG)?;
+    Ok((TcpListener::from(fd), true))
 }
 
 impl Server {
@@ -366,7 +508,7 @@ impl Server {
     ///
     /// The error from binding (address in use, not available, ...).
     pub fn bind(config: Config, addr: SocketAddr) -> io::Result<Server> {
-        let listener = TcpListener::bind(addr)?;
+        let (listener, dual_stack) = listen(addr)?;
         let addr = listener.local_addr()?;
         let mut reactor = Reactor::new()?;
         reactor.set_max_channels(config.max_connections);
@@ -389,6 +531,7 @@ impl Server {
             reactor,
             addr,
             shared,
+            dual_stack,
         };
         server.before_wait(|| {});
         Ok(server)
@@ -397,6 +540,11 @@ impl Server {
     /// The address actually bound (the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// True when one socket serves IPv4 and IPv6 clients (bound to `::`).
+    pub fn dual_stack(&self) -> bool {
+        self.dual_stack
     }
 
     /// The URL to print: `http://127.0.0.1:8000/`, with brackets for IPv6.

@@ -28,15 +28,17 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, Dir, FileType, Stat, StatxFlags};
 use rustix::io::Errno;
 
+use super::auth;
 use super::beneath::{OpenError, Opened, Root};
 use super::byteranges::{self, ByteRanges};
 use super::cache::{self, CachedFile, FileCache, Part};
+use super::encoding::Coding;
 use super::error::HttpError;
 use super::head::{Framing, Method, Persistence, Request, Version};
 use super::path::{self, Resolved};
 use super::range::{self, RangeRequest};
 use super::status::{SERVER, reason, status_line};
-use super::{Config, Shared, conditional, listing};
+use super::{Config, Shared, conditional, head, listing, ows};
 use crate::channel::Channel;
 use crate::producer::{FileStamp, Piece, Producer, time_of};
 
@@ -142,6 +144,7 @@ impl Reply {
         let reply = Reply::page(e.status(), &e.to_string());
         match e {
             HttpError::MethodNotAllowed => reply.field("Allow", ALLOW),
+            HttpError::Unauthorized => reply.field("WWW-Authenticate", auth::CHALLENGE),
             HttpError::Unavailable => reply.field("Retry-After", 1),
             HttpError::RangeNotSatisfiable { len } => {
                 reply.field("Content-Range", range::unsatisfied_range(len))
@@ -185,14 +188,24 @@ impl Reply {
     }
 
     /// Queues the reply on `chan`: status line, `date_line` (the `Date`
-    /// field with its CRLF), fields, the `Connection` field that
+    /// field with its CRLF), fields, the fields added to every response
+    /// (`extra`: `--header`, `--cors`), the `Connection` field that
     /// `persistence` calls for, blank line, body.
-    pub fn push_onto(self, chan: &mut Channel, date_line: &Rc<[u8]>, persistence: Persistence) {
+    pub fn push_onto(
+        self,
+        chan: &mut Channel,
+        date_line: &Rc<[u8]>,
+        extra: Option<&Rc<[u8]>>,
+        persistence: Persistence,
+    ) {
         chan.push(status_line(self.status));
         chan.push(Rc::clone(date_line));
         match self.fields {
             Fields::Owned(fields) => chan.push(fields),
             Fields::Shared(fields) => chan.push(fields),
+        }
+        if let Some(extra) = extra {
+            chan.push(Rc::clone(extra));
         }
         chan.push(match persistence {
             Persistence::Close => &b"Connection: close\r\n\r\n"[..],
@@ -246,15 +259,26 @@ pub fn answer(
     {
         return Answer::Fail(HttpError::BodyTooLarge);
     }
-    let served = match status_page(shared, req, peer, now) {
-        Some(page) => Ok(page),
-        None => serve(shared, &mut shared.cache.borrow_mut(), req, now),
+    // A browser sends no credentials with a CORS preflight (the Fetch
+    // standard's rule), and the answer to one reveals nothing.
+    let preflight = shared.config.cors && req.method == Method::Options && req.cors_preflight;
+    let served = if let Some(credentials) = &shared.config.auth
+        && !preflight
+        && !credentials.accept(req.authorization)
+    {
+        // Before anything else, the status page included.
+        Err(HttpError::Unauthorized)
+    } else {
+        match status_page(shared, req, peer, now) {
+            Some(page) => Ok(page),
+            None => serve(shared, &mut shared.cache.borrow_mut(), req, now),
+        }
     };
     let waits_for_continue =
         req.expect_continue && req.version == Version::Http11 && req.framing != Framing::None;
     let (mut reply, refused) = match served {
         Ok(reply) => (reply, false),
-        Err(e) => (Reply::from_error(e), waits_for_continue),
+        Err(e) => (error_reply(shared, e, now), waits_for_continue),
     };
     // A response to HEAD has no content, even an error page (RFC 9110
     // §9.3.2).
@@ -268,6 +292,21 @@ pub fn answer(
             reply,
             send_continue: waits_for_continue,
         }
+    }
+}
+
+/// The reply to an error: the `--404` page for a 404 when there is one,
+/// the server's own error page otherwise.
+fn error_reply(shared: &Shared, e: HttpError, now: Instant) -> Reply {
+    match (&shared.not_found_page, e) {
+        (Some(page), HttpError::NotFound) => {
+            let (bytes, content_type) = page.borrow_mut().current(now);
+            let len = bytes.len() as u64;
+            Reply::new(404)
+                .field("Content-Type", content_type)
+                .body(len, Body::Piece(Piece::Shared(bytes)))
+        }
+        _ => Reply::from_error(e),
     }
 }
 
@@ -307,6 +346,9 @@ fn serve(
 ) -> Result<Reply, HttpError> {
     match req.method {
         Method::Get | Method::Head => {}
+        Method::Options if shared.config.cors && req.cors_preflight => {
+            return Ok(preflight(req));
+        }
         Method::Options => {
             return Ok(Reply::new(200)
                 .field("Allow", ALLOW)
@@ -340,14 +382,80 @@ fn serve(
     {
         return reply;
     }
-    match find(cfg, &shared.root, cache, &resolved, req.target, now)? {
-        Found::File(file) => {
+    match find(
+        cfg,
+        &shared.root,
+        cache,
+        &resolved,
+        req.target,
+        req.accept,
+        now,
+    ) {
+        Ok(Found::File(file)) => {
             let file = Rc::new(file);
             cache.insert(&key, Rc::clone(&file), now);
             serve_file(cfg, req, &file)
         }
-        Found::Reply(reply) => Ok(reply),
+        Ok(Found::Reply(reply)) => Ok(reply),
+        Err(HttpError::NotFound) if cfg.spa && is_app_route(&resolved) => {
+            app_index(shared, cache, req, now)
+        }
+        Err(e) => Err(e),
     }
+}
+
+/// True for a path a single-page app handles itself: its last segment has
+/// no extension (`/users/42`, not `/app.js`), so a missing one is a route,
+/// not a missing file.
+fn is_app_route(resolved: &Resolved) -> bool {
+    resolved
+        .segments
+        .last()
+        .is_none_or(|last| !last.contains('.'))
+}
+
+/// The root's index file, for a route of a single-page app (`--spa`): what
+/// a request for `/` would get when that is a file, a 404 otherwise (a
+/// listing is no app).
+fn app_index(
+    shared: &Shared,
+    cache: &mut FileCache,
+    req: &Request<'_>,
+    now: Instant,
+) -> Result<Reply, HttpError> {
+    let cfg = &shared.config;
+    if let Some(reply) = from_cache(cfg, cache, req, "/", now) {
+        return reply;
+    }
+    let top = path::resolve("/").map_err(HttpError::BadPath)?;
+    match find(cfg, &shared.root, cache, &top, "/", None, now)? {
+        Found::File(file) => {
+            let file = Rc::new(file);
+            cache.insert("/", Rc::clone(&file), now);
+            serve_file(cfg, req, &file)
+        }
+        Found::Reply(_) => Err(HttpError::NotFound),
+    }
+}
+
+/// The answer to a CORS preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`): 204, the methods this server allows,
+/// the request headers asked for (when they are a list of tokens), and how
+/// long a browser may keep the answer. `Access-Control-Allow-Origin: *` is
+/// among the fields every response gets with `--cors`.
+fn preflight(req: &Request<'_>) -> Reply {
+    let mut reply = Reply::new(204)
+        .field("Access-Control-Allow-Methods", ALLOW)
+        .field("Access-Control-Max-Age", 86_400);
+    if let Some(asked) = req.cors_headers
+        && asked
+            .split(',')
+            .map(ows::trim)
+            .all(|h| !h.is_empty() && h.bytes().all(head::is_tchar))
+    {
+        reply = reply.field("Access-Control-Allow-Headers", ows::trim(asked));
+    }
+    reply
 }
 
 /// The answer from the file cache's entry `key`, while it still describes
@@ -385,6 +493,7 @@ fn find(
     cache: &mut FileCache,
     resolved: &Resolved,
     target: &str,
+    accept: Option<&str>,
     now: Instant,
 ) -> Result<Found, HttpError> {
     let opened = root.open(&resolved.segments).map_err(open_failure)?;
@@ -402,7 +511,9 @@ fn find(
             let mut index = resolved.segments.clone();
             index.push(cfg.index.clone());
             match root.open(&index) {
-                Ok(file) if file.file_type() == FileType::RegularFile => return open(file, now),
+                Ok(file) if file.file_type() == FileType::RegularFile => {
+                    return open(cfg, root, &index, file, now);
+                }
                 // No index file (or one that would not be served): list.
                 Ok(_)
                 | Err(
@@ -416,9 +527,11 @@ fn find(
             if !cfg.listing {
                 return Err(HttpError::ListingDisabled);
             }
-            list(cfg, root, cache, resolved, opened, now).map(Found::Reply)
+            list(cfg, root, cache, resolved, opened, accept, now).map(Found::Reply)
         }
-        FileType::RegularFile if !resolved.trailing_slash => open(opened, now),
+        FileType::RegularFile if !resolved.trailing_slash => {
+            open(cfg, root, &resolved.segments, opened, now)
+        }
         _ => Err(HttpError::NotFound),
     }
 }
@@ -438,13 +551,69 @@ fn open_failure(e: OpenError) -> HttpError {
     }
 }
 
-/// Describes an open regular file for the cache (reading it whole if it is
-/// small).
-fn open(opened: Opened, now: Instant) -> Result<Found, HttpError> {
+/// Describes an open regular file, found at `segments`, for the cache
+/// (reading it whole if it is small), with its precompressed copies.
+fn open(
+    cfg: &Config,
+    root: &Root,
+    segments: &[String],
+    opened: Opened,
+    now: Instant,
+) -> Result<Found, HttpError> {
     let name = Path::new(OsStr::from_bytes(&opened.name));
-    CachedFile::new(name, File::from(opened.fd), &opened.stat, now)
-        .map(Found::File)
-        .map_err(|e| io_failure(&e, HttpError::FileUnreadable))
+    let copies = if cfg.precompressed {
+        precompressed(root, segments, name, &opened.stat, now)
+    } else {
+        Vec::new()
+    };
+    let mut file = CachedFile::representation(
+        name,
+        File::from(opened.fd),
+        &opened.stat,
+        now,
+        None,
+        !copies.is_empty(),
+    )
+    .map_err(|e| io_failure(&e, HttpError::FileUnreadable))?;
+    file.variants = copies;
+    Ok(Found::File(file))
+}
+
+/// The precompressed copies beside the file at `segments` (`app.js.br`,
+/// `app.js.zst`, `app.js.gz` for `app.js`): each opened beneath the root as
+/// any file is, a regular file, and not older than the file (a stale copy
+/// would serve yesterday's script). Each keeps the original's Content-Type
+/// (`name`'s) and has its own bytes and validators.
+fn precompressed(
+    root: &Root,
+    segments: &[String],
+    name: &Path,
+    original: &Stat,
+    now: Instant,
+) -> Vec<(Coding, Rc<CachedFile>)> {
+    let Some(last) = segments.last() else {
+        return Vec::new();
+    };
+    let modified = FileStamp::from(original).mtime;
+    let mut copies = Vec::new();
+    for coding in Coding::ALL {
+        let mut path = segments.to_vec();
+        if let Some(end) = path.last_mut() {
+            *end = format!("{last}{}", coding.suffix());
+        }
+        let Ok(copy) = root.open(&path) else { continue };
+        if copy.file_type() != FileType::RegularFile || FileStamp::from(&copy.stat).mtime < modified
+        {
+            continue;
+        }
+        let stat = copy.stat;
+        if let Ok(file) =
+            CachedFile::representation(name, File::from(copy.fd), &stat, now, Some(coding), true)
+        {
+            copies.push((coding, Rc::new(file)));
+        }
+    }
+    copies
 }
 
 /// The answer when the file system refuses: not found for what is gone,
@@ -466,6 +635,9 @@ fn io_failure(e: &io::Error, forbidden: HttpError) -> HttpError {
 
 /// Answers for a file: 200, 206, 304 or 416.
 fn serve_file(cfg: &Config, req: &Request<'_>, f: &Rc<CachedFile>) -> Result<Reply, HttpError> {
+    // The precompressed copy the client accepts, if any: from here on, its
+    // own bytes and validators (ranges and conditionals apply to them).
+    let f = f.for_accept(req.accept_encoding.as_deref());
     // RFC 9110 §13.2.2: If-None-Match takes precedence over If-Modified-Since.
     let not_modified = match (req.if_none_match.as_deref(), req.if_modified_since) {
         (Some(inm), _) => conditional::if_none_match_matches(inm, &f.etag),
@@ -476,9 +648,14 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &Rc<CachedFile>) -> Result<Rep
         (None, None) => false,
     };
     if not_modified {
-        return Ok(Reply::new(304)
+        let reply = Reply::new(304)
             .field("ETag", &f.etag)
-            .field("Last-Modified", &f.last_modified));
+            .field("Last-Modified", &f.last_modified);
+        return Ok(if f.vary {
+            reply.field("Vary", "Accept-Encoding")
+        } else {
+            reply
+        });
     }
     let ranges = match req.range {
         Some(h)
@@ -491,10 +668,17 @@ fn serve_file(cfg: &Config, req: &Request<'_>, f: &Rc<CachedFile>) -> Result<Rep
         _ => RangeRequest::Full,
     };
     let partial = || {
-        Reply::new(206)
+        let mut reply = Reply::new(206)
             .field("Last-Modified", &f.last_modified)
             .field("ETag", &f.etag)
-            .field("Accept-Ranges", "bytes")
+            .field("Accept-Ranges", "bytes");
+        if let Some(coding) = f.encoding {
+            reply = reply.field("Content-Encoding", coding.token());
+        }
+        if f.vary {
+            reply = reply.field("Vary", "Accept-Encoding");
+        }
+        reply
     };
     Ok(match ranges {
         RangeRequest::Full => Reply::whole_file(f),
@@ -525,22 +709,32 @@ fn list(
     cache: &mut FileCache,
     resolved: &Resolved,
     dir: Opened,
+    accept: Option<&str>,
     now: Instant,
 ) -> Result<Reply, HttpError> {
-    let key = (dir.stat.st_dev, dir.stat.st_ino);
+    let view =
+        listing::View::parse(resolved.query.as_deref(), accept).map_err(HttpError::ListingQuery)?;
+    let key = (dir.stat.st_dev, dir.stat.st_ino, view);
     let rows = match cache.listing(key, now) {
         Some(rows) => rows,
         None => {
             let (entries, omitted) = read_entries(cfg, root, resolved, &dir.fd)?;
-            let rows: Rc<[u8]> = Rc::from(listing::render_rows(entries, omitted).into_bytes());
+            let rows = listing::render_rows(entries, omitted, view);
+            let rows: Rc<[u8]> = Rc::from(rows.into_bytes());
             cache.insert_listing(key, Rc::clone(&rows), now);
             rows
         }
     };
-    let head = listing::render_head(&resolved.path, resolved.segments.is_empty());
+    let head = listing::render_head(&resolved.path, resolved.segments.is_empty(), view);
     let len = (head.len() + rows.len()) as u64;
+    let content_type = match view.format {
+        listing::Format::Html => "text/html; charset=utf-8",
+        listing::Format::Json => "application/json",
+    };
+    // Which format depends on Accept when the query names none.
     Ok(Reply::new(200)
-        .field("Content-Type", "text/html; charset=utf-8")
+        .field("Content-Type", content_type)
+        .field("Vary", "Accept")
         .body(
             len,
             Body::Pieces(vec![Piece::from(head), Piece::Shared(rows)]),
@@ -632,8 +826,10 @@ fn read_entries(
         let entry = entry.map_err(unreadable)?;
         let Some(name) = shown(&entry) else { continue };
         let name = name.as_str();
+        let mut is_link = false;
         let meta = match EntryMeta::of(dir, name) {
             Some(meta) if meta.kind == FileType::Symlink => {
+                is_link = true;
                 // Resolved as a request for it would be, from the
                 // directories down to this one, opened once per listing.
                 if dirs.is_none() {
@@ -658,6 +854,7 @@ fn read_entries(
         entries.push(listing::Entry {
             name: name.to_string(),
             is_dir,
+            is_link,
             size: meta.size,
             modified: Some(meta.mtime),
         });

@@ -34,10 +34,12 @@ macro_rules! statuses {
 statuses! {
     100 "Continue",
     200 "OK",
+    204 "No Content",
     206 "Partial Content",
     301 "Moved Permanently",
     304 "Not Modified",
     400 "Bad Request",
+    401 "Unauthorized",
     403 "Forbidden",
     404 "Not Found",
     405 "Method Not Allowed",
