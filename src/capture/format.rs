@@ -505,6 +505,24 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The format version on the magic line, which must be one this
+    /// reader knows.
+    fn version(&mut self) -> Result<u32, ParseError> {
+        let Some((at, first)) = self.line() else {
+            return Err(ParseError {
+                at: self.input.len(),
+                kind: ErrorKind::Header("the file ends in its first line".to_string()),
+            });
+        };
+        let version_text = String::from_utf8_lossy(&first[MAGIC.len()..]).into_owned();
+        let kind = match version_text.strip_prefix(' ').map(str::parse) {
+            Some(Ok(v)) if v > VERSION => ErrorKind::Newer(v),
+            Some(Ok(v)) if v > 0 => return Ok(v),
+            _ => ErrorKind::BadVersion(version_text.trim().to_string()),
+        };
+        Err(ParseError { at, kind })
+    }
+
     fn header(&mut self) -> Result<(u32, Header), ParseError> {
         let header_error = |at, what: &str| ParseError {
             at,
@@ -516,34 +534,7 @@ impl<'a> Reader<'a> {
                 kind: ErrorKind::NotACapture,
             });
         }
-        let Some((at, first)) = self.line() else {
-            return Err(header_error(
-                self.input.len(),
-                "the file ends in its first line",
-            ));
-        };
-        let version_text = String::from_utf8_lossy(&first[MAGIC.len()..]).into_owned();
-        let version: u32 = match version_text.strip_prefix(' ').map(str::parse) {
-            Some(Ok(v)) => v,
-            _ => {
-                return Err(ParseError {
-                    at,
-                    kind: ErrorKind::BadVersion(version_text.trim().to_string()),
-                });
-            }
-        };
-        if version > VERSION {
-            return Err(ParseError {
-                at,
-                kind: ErrorKind::Newer(version),
-            });
-        }
-        if version == 0 {
-            return Err(ParseError {
-                at,
-                kind: ErrorKind::BadVersion(version_text.trim().to_string()),
-            });
-        }
+        let version = self.version()?;
         let mut h = Header {
             connection: 0,
             started: String::new(),

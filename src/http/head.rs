@@ -224,6 +224,29 @@ fn check_version(request_line: &[u8]) -> Result<Version, HttpError> {
     }
 }
 
+/// A request with its request line and nothing known yet from its
+/// fields: [`parse`] fills those in.
+fn unframed_request<'a>(method_token: &'a str, target: &'a str, version: Version) -> Request<'a> {
+    Request {
+        method: Method::from_token(method_token),
+        method_token,
+        target,
+        version,
+        framing: Framing::None,
+        persistence: Persistence::Close,
+        expect_continue: false,
+        if_none_match: None,
+        if_modified_since: None,
+        range: None,
+        if_range: None,
+        accept: None,
+        accept_encoding: None,
+        authorization: None,
+        cors_preflight: false,
+        cors_headers: None,
+    }
+}
+
 /// Parses a head: the bytes as received, from the request line up to and
 /// including the blank line that ends it (lines end in `\n`, with or without
 /// a `\r` before it).
@@ -245,25 +268,11 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyFields),
         Err(_) => return Err(HttpError::HeadMalformed),
     }
-    let method_token = req.method.expect("complete");
-    let mut r = Request {
-        method: Method::from_token(method_token),
-        method_token,
-        target: req.path.expect("complete"),
+    let mut r = unframed_request(
+        req.method.expect("complete"),
+        req.path.expect("complete"),
         version,
-        framing: Framing::None,
-        persistence: Persistence::Close,
-        expect_continue: false,
-        if_none_match: None,
-        if_modified_since: None,
-        range: None,
-        if_range: None,
-        accept: None,
-        accept_encoding: None,
-        authorization: None,
-        cors_preflight: false,
-        cors_headers: None,
-    };
+    );
 
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
