@@ -56,6 +56,12 @@ pub struct Limits {
     /// large file shares the loop fairly. The default is one
     /// [`FILE_SPAN_MAX`] span (1 MiB).
     pub write_budget: u64,
+    /// The most work delivered for one event, in units: each record
+    /// delivered is one, and a handler adds what a record cost it beyond
+    /// that ([`Channel::charge`]). Past it, the records left wait for the
+    /// channel's next turn, so that a client whose requests are each cheap
+    /// to send and dear to answer cannot hold the loop by pipelining them.
+    pub work_per_event: u64,
 }
 
 impl Default for Limits {
@@ -64,9 +70,15 @@ impl Default for Limits {
             max_queued: 256,
             max_queued_bytes: 1 << 20,
             write_budget: FILE_SPAN_MAX,
+            work_per_event: WORK_PER_EVENT,
         }
     }
 }
+
+/// The default [`Limits::work_per_event`]: some hundreds of ordinary
+/// pipelined requests (a head of a few lines costs a few units), or a
+/// dozen whose paths each take the walk's whole bound of steps.
+pub const WORK_PER_EVENT: u64 = 4096;
 
 /// The most reads done for one read event before other channels get a turn.
 const READS_PER_EVENT: usize = 4;
@@ -106,6 +118,12 @@ pub struct Channel {
     /// Where each delivery lies in the input and which were payload, when
     /// the connection is captured.
     marks: Option<Box<InputMarks>>,
+    /// Work delivered since the event began ([`Limits::work_per_event`]).
+    work: u64,
+    /// Delivery stopped with records left because the event's work was
+    /// done: the channel asks for a write turn to come back for them, and
+    /// reads nothing more meanwhile.
+    held: bool,
 }
 
 impl Channel {
@@ -128,6 +146,8 @@ impl Channel {
             trace: None,
             traced_pause: false,
             marks: None,
+            work: 0,
+            held: false,
         }
     }
 
@@ -260,21 +280,33 @@ impl Channel {
             || self.fifo.queued_bytes() >= self.limits.max_queued_bytes
     }
 
-    /// True while delivery of records is paused because the output queue is
-    /// over its bound.
+    /// True while delivery of records is paused: the output queue is over
+    /// its bound, or the event's work bound put the records left off to the
+    /// channel's next turn.
     pub fn is_paused(&self) -> bool {
-        self.output_full()
+        self.output_full() || self.held
     }
 
     /// True while the channel wants input: open, not at end of stream, and
     /// not paused by back-pressure.
     pub fn readable(&self) -> bool {
-        self.life == Life::Open && !self.eof && !self.output_full()
+        self.life == Life::Open && !self.eof && !self.output_full() && !self.held
     }
 
-    /// True while output is queued.
+    /// True while output is queued, or while records wait for the turn
+    /// that the event's work bound put off ([`Limits::work_per_event`]): a
+    /// write turn is how the reactor comes back for them.
     pub fn writable(&self) -> bool {
-        !self.fifo.is_empty() && self.life != Life::Closed
+        (!self.fifo.is_empty() || self.held) && self.life != Life::Closed
+    }
+
+    /// Adds `units` to the work done for the current event, beyond the one
+    /// unit each record costs: what answering the record took (the steps
+    /// of a path's resolution, say). Once the event's work reaches
+    /// [`Limits::work_per_event`], the records left wait for the channel's
+    /// next turn.
+    pub fn charge(&mut self, units: u64) {
+        self.work = self.work.saturating_add(units);
     }
 
     /// Input held by the channel: a partial terminator, or records waiting
@@ -334,7 +366,15 @@ impl Channel {
     /// Feeds bytes that arrived to the terminator loop, delivering every
     /// complete record to `handler`, and keeps what could not be consumed.
     /// With empty `data` it resumes delivery of input held while paused.
+    /// Each call is a new event for [`Limits::work_per_event`].
     pub fn feed<H: AsyncChat + ?Sized>(&mut self, handler: &mut H, data: &[u8]) {
+        self.work = 0;
+        self.deliver(handler, data);
+    }
+
+    /// [`Channel::feed`] within the current event's work.
+    fn deliver<H: AsyncChat + ?Sized>(&mut self, handler: &mut H, data: &[u8]) {
+        self.held = false;
         if self.life != Life::Open {
             return;
         }
@@ -364,8 +404,21 @@ impl Channel {
                 self.inbox = buf;
             }
         }
+        if self.life == Life::Open && !self.inbox.is_empty() && self.work_done() {
+            self.held = true;
+            trace!(
+                &self.trace,
+                "work bound: {} units this turn, {} bytes wait for the next",
+                self.work,
+                self.inbox.len()
+            );
+        }
         self.trace_pressure();
         self.tell_eof(handler);
+    }
+
+    fn work_done(&self) -> bool {
+        self.work >= self.limits.work_per_event
     }
 
     /// Marks the end of the peer's stream. Buffered records are still
@@ -378,7 +431,12 @@ impl Channel {
     fn tell_eof<H: AsyncChat + ?Sized>(&mut self, handler: &mut H) {
         // Input left while delivering is a held partial record, which end of
         // stream will never complete; input left while paused still counts.
-        if self.eof && !self.eof_told && self.life == Life::Open && !self.output_full() {
+        if self.eof
+            && !self.eof_told
+            && self.life == Life::Open
+            && !self.output_full()
+            && !self.held
+        {
             self.eof_told = true;
             handler.handle_eof(self);
         }
@@ -400,6 +458,7 @@ impl Channel {
         t: &mut impl Transport,
     ) -> io::Result<u64> {
         let mut sent = 0;
+        self.work = 0;
         loop {
             let budget = self.limits.write_budget.saturating_sub(sent);
             let n = self.fifo.send_traced(t, budget, self.trace.as_ref())?;
@@ -408,15 +467,18 @@ impl Channel {
                 handler.handle_sent(self, n);
             }
             if self.inbox.is_empty() || !Delivery::<H>::can_deliver(self) {
+                // Records held by the work bound that can't be delivered
+                // yet (the queue is full) wait for the queue to drain.
+                self.held &= !self.inbox.is_empty() && self.life == Life::Open;
                 break;
             }
             let held = self.inbox.len();
-            self.feed(handler, &[]);
+            self.deliver(handler, &[]);
             // No progress means what is left is a partial record, which only
-            // more input can complete. Past the budget, what was just
-            // delivered keeps the channel writable, so the rest waits for
-            // the next write event.
-            if self.inbox.len() == held || sent >= self.limits.write_budget {
+            // more input can complete. Past the budget or the event's work,
+            // what was just delivered (or `held`) keeps the channel
+            // writable, so the rest waits for the next write event.
+            if self.inbox.len() == held || sent >= self.limits.write_budget || self.work_done() {
                 break;
             }
         }
@@ -469,6 +531,7 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
 
     fn found_terminator(&mut self) {
         trace!(&self.chan.trace, "found_terminator");
+        self.chan.work += 1;
         self.handler.found_terminator(self.chan);
     }
 
@@ -493,10 +556,10 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
 }
 
 impl<H: ?Sized> Delivery<'_, H> {
-    /// Records are delivered while the channel is open and its output queue
-    /// is under its bound.
+    /// Records are delivered while the channel is open, its output queue
+    /// is under its bound, and the event's work is not done.
     fn can_deliver(chan: &Channel) -> bool {
-        chan.life == Life::Open && !chan.output_full()
+        chan.life == Life::Open && !chan.output_full() && !chan.work_done()
     }
 }
 

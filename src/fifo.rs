@@ -97,8 +97,8 @@ impl Transport for Vec<u8> {
 
 enum Item {
     Ready(Piece),
-    /// A producer, with the bytes it is still counted for: what its
-    /// `size_hint` said when it was queued, less what it has made since.
+    /// A producer, with the bytes it is counted for: its
+    /// [`Producer::weight`] when it last made a piece (or was queued).
     Producer(Box<dyn Producer>, u64),
 }
 
@@ -144,9 +144,9 @@ impl Fifo {
     /// [`size_hint`](Producer::size_hint) promises (nothing when it does not
     /// know: such a producer is bounded by the count of queued items alone).
     pub fn push_producer(&mut self, producer: Box<dyn Producer>) {
-        let promised = producer.size_hint().unwrap_or(0);
-        self.queued += promised;
-        self.items.push_back(Item::Producer(producer, promised));
+        let weight = producer.weight();
+        self.queued += weight;
+        self.items.push_back(Item::Producer(producer, weight));
     }
 
     /// True when nothing is queued.
@@ -190,18 +190,18 @@ impl Fifo {
                     bytes += piece.len();
                     i += 1;
                 }
-                Item::Producer(p, promised) => match next_piece(p.as_mut()) {
+                Item::Producer(p, counted) => match next_piece(p.as_mut()) {
                     Some(piece) => {
-                        // The piece is counted as ready; the promise shrinks
-                        // by as much, so the total moves only when a
-                        // producer makes more than it promised.
-                        let kept = piece.len().min(*promised);
-                        *promised -= kept;
-                        self.queued += piece.weight() - kept;
+                        // The piece is counted as ready, and the producer
+                        // for what it holds now: the total moves only by
+                        // what making the piece changed.
+                        let now = p.weight();
+                        self.queued = self.queued + piece.weight() + now - *counted;
+                        *counted = now;
                         self.items.insert(i, Item::Ready(piece));
                     }
                     None => {
-                        self.queued -= *promised;
+                        self.queued -= *counted;
                         self.items.remove(i);
                     }
                 },

@@ -296,6 +296,16 @@ pub trait Producer {
     fn size_hint(&self) -> Option<u64> {
         None
     }
+
+    /// What the producer holds while it is queued, in bytes, for
+    /// back-pressure ([`crate::Limits::max_queued_bytes`]): what it has
+    /// left to make, or more where it pins more, as [`Piece::weight`]
+    /// counts pieces (a producer with an open file pins a descriptor, one
+    /// [`FILE_SPAN_WEIGHT`] at least). The default is
+    /// [`Producer::size_hint`], or nothing when it does not know.
+    fn weight(&self) -> u64 {
+        self.size_hint().unwrap_or(0)
+    }
 }
 
 /// `alloc::boxed::Box<asynchat::producer::Chunked<asynchat::producer::X>>`
@@ -414,6 +424,15 @@ impl Producer for FileProducer {
     fn size_hint(&self) -> Option<u64> {
         Some(self.remaining)
     }
+
+    fn weight(&self) -> u64 {
+        // The descriptor is let go of with the producer, once it is done.
+        if self.remaining == 0 {
+            0
+        } else {
+            self.remaining.max(FILE_SPAN_WEIGHT)
+        }
+    }
 }
 
 /// Runs several producers one after the other: Medusa's `composite_producer`.
@@ -456,6 +475,10 @@ impl Producer for Composite {
     fn size_hint(&self) -> Option<u64> {
         self.parts.iter().map(|p| p.size_hint()).sum()
     }
+
+    fn weight(&self) -> u64 {
+        self.parts.iter().map(|p| p.weight()).sum()
+    }
 }
 
 /// Wraps a producer in HTTP/1.1 chunked framing (`%x\r\n<data>\r\n`, ending
@@ -494,6 +517,11 @@ impl<P: Producer> Producer for Chunked<P> {
                 Some(Piece::from(&b"0\r\n\r\n"[..]))
             }
         }
+    }
+
+    fn weight(&self) -> u64 {
+        let queued: u64 = self.queued.iter().map(Piece::weight).sum();
+        queued + self.inner.as_ref().map_or(0, P::weight)
     }
 }
 
@@ -536,6 +564,10 @@ impl<P: Producer> Producer for Hooked<P> {
     fn size_hint(&self) -> Option<u64> {
         self.inner.size_hint()
     }
+
+    fn weight(&self) -> u64 {
+        self.inner.weight()
+    }
 }
 
 impl Producer for Box<dyn Producer> {
@@ -545,6 +577,10 @@ impl Producer for Box<dyn Producer> {
 
     fn size_hint(&self) -> Option<u64> {
         (**self).size_hint()
+    }
+
+    fn weight(&self) -> u64 {
+        (**self).weight()
     }
 
     fn name(&self) -> String {

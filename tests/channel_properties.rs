@@ -282,10 +282,11 @@ fn plan() -> impl Strategy<Value = Plan> {
         .prop_map(|(len, send_after)| Read { len, send_after });
     let limits = prop_oneof![
         1 => Just(Limits::default()),
-        3 => (1usize..24, 1u64..4096, 1u64..4096).prop_map(|(q, b, w)| Limits {
+        3 => (1usize..24, 1u64..4096, 1u64..4096, 1u64..48).prop_map(|(q, b, w, u)| Limits {
             max_queued: q,
             max_queued_bytes: b,
             write_budget: w,
+            work_per_event: u,
         }),
     ];
     (prop::collection::vec(read, 0..6), limits).prop_map(|(reads, limits)| Plan { reads, limits })
@@ -329,6 +330,7 @@ fn bytewise() -> Plan {
             max_queued: 1,
             max_queued_bytes: 1,
             write_budget: 7,
+            work_per_event: 1,
         },
     }
 }

@@ -896,3 +896,156 @@ fn attack_a_socket_in_the_root_is_not_found() {
     }
     assert!(!server.connect().request(get("/")).text().contains("sock"));
 }
+
+// ------------------------------------------------------------------------
+// The third attack, on the fixes above (each failed against them)
+// ------------------------------------------------------------------------
+
+/// A root with `slow`, a symlink whose target walks `d/..` 120 times and
+/// names nothing: each request for it is a 404 that costs about 240 steps
+/// of the walk, for 27 bytes sent.
+fn slow_404_root(tag: &str) -> TempDir {
+    let root = a_txt_root(tag);
+    root.dir("d");
+    let chain = "d/../".repeat(120);
+    symlink(format!("{chain}nothing"), root.path().join("slow")).unwrap();
+    root
+}
+
+/// The work bound, in memory: pipelined requests that are dear to answer
+/// are answered some at a time, one turn each (every one of them in the
+/// end, in order), while as many cheap ones go in one turn.
+#[test]
+fn attack_requests_dear_to_answer_are_answered_a_turn_at_a_time() {
+    use asynchat::http::conn::HttpChannel;
+    use asynchat::http::{Config, Shared};
+    use asynchat::{AsyncChat, Channel};
+    let root = slow_404_root("trust-work-bound");
+    let run = |target: &str| -> (usize, Vec<usize>) {
+        let shared = Shared::new(Config::new(root.path()).unwrap()).unwrap();
+        let mut handler = HttpChannel::new(shared);
+        let mut chan = Channel::new(HttpChannel::initial_terminator());
+        handler.handle_connect(&mut chan);
+        let mut out = Vec::new();
+        let count = |out: &[u8]| String::from_utf8_lossy(out).matches("HTTP/1.1 404").count();
+        chan.feed(&mut handler, get(target).repeat(200).as_bytes());
+        let mut per_turn = Vec::new();
+        let mut seen = 0;
+        while chan.writable() {
+            assert!(per_turn.len() < 1000, "no progress");
+            chan.send(&mut handler, &mut out).unwrap();
+            let now = count(&out);
+            per_turn.push(now - seen);
+            seen = now;
+        }
+        (seen, per_turn)
+    };
+    let (cheap, cheap_turns) = run("/nothing");
+    assert_eq!(cheap, 200);
+    assert_eq!(cheap_turns, [200], "cheap requests wait for nothing");
+    let (dear, dear_turns) = run("/slow");
+    assert_eq!(dear, 200, "every request is answered");
+    // A turn writes what the turn before made and may make and write
+    // more: at most two turns' worth, 4,096 units each, about 17 of these.
+    assert!(dear_turns.len() >= 10, "{dear_turns:?}");
+    assert!(
+        dear_turns.iter().all(|&n| n <= 2 * 17),
+        "a turn wrote more than two turns' worth of dear requests: {dear_turns:?}"
+    );
+}
+
+/// A client pipelining 404s for a path built to take the walk's whole
+/// bound, reading every answer as fast as it comes, held the loop for as
+/// long as 1 MiB of answers took to make (3,000 requests, 1.87 s) while
+/// others waited. Each record now costs its sender a share of the loop
+/// (one unit, plus the steps of its path's resolution), and past 4,096
+/// units a turn the rest wait for the next.
+#[test]
+fn attack_pipelined_requests_dear_to_answer_do_not_hold_the_loop() {
+    use std::io::{Read, Write};
+    let root = slow_404_root("trust-walk-flood");
+    let server = TestServer::serve(root.path());
+    assert_eq!(server.connect().request(get("/slow")).status, 404);
+    let flood = get("/slow").repeat(5000);
+    let mut hog = TcpStream::connect(server.addr).unwrap();
+    hog.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let reader = {
+        let mut hog = hog.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let (mut buf, mut answered) = (vec![0u8; 1 << 16], 0);
+            let mut tail = Vec::new();
+            while answered < 5000 {
+                let n = hog.read(&mut buf).unwrap();
+                assert!(n > 0, "the server closed after {answered} answers");
+                tail.extend_from_slice(&buf[..n]);
+                answered += tail.windows(12).filter(|w| w == b"HTTP/1.1 404").count();
+                let keep = tail.len().saturating_sub(11);
+                tail.drain(..keep);
+            }
+        })
+    };
+    let writer = std::thread::spawn(move || hog.write_all(flood.as_bytes()).unwrap());
+    std::thread::sleep(Duration::from_millis(50));
+    let mut worst = Duration::ZERO;
+    let mut probe = server.connect();
+    for _ in 0..20 {
+        let started = Instant::now();
+        assert_eq!(probe.request(get("/a.txt")).status, 200);
+        worst = worst.max(started.elapsed());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    writer.join().unwrap();
+    reader.join().unwrap();
+    assert!(
+        worst < Duration::from_millis(300),
+        "a tiny file took {worst:?} behind the flood"
+    );
+}
+
+/// A client pipelining one-byte ranges of many different files on disk,
+/// and never reading, held a descriptor per queued response (26 per
+/// connection, as many as the queue's 256 items allow), each counted as
+/// one byte, and kept them after the cache had let the files go. A queued
+/// producer is now counted for what it pins: an open file, 64 KiB at
+/// least, so a connection's 1 MiB bound holds at most 16 of them.
+#[test]
+fn attack_tiny_ranges_of_many_files_do_not_pin_descriptors() {
+    use std::io::Write;
+    const CLIENTS: usize = 4;
+    const FILES: usize = 100; // each client's own
+    let root = TempDir::new("trust-many-files");
+    for i in 0..CLIENTS * FILES {
+        root.file(&format!("f{i}.bin"), vec![b'x'; 40 * 1024]);
+    }
+    let server = TestServer::serve(root.path());
+    assert_eq!(server.connect().request(get("/f0.bin")).status, 200);
+    std::thread::sleep(Duration::from_millis(2500)); // the cache lets f0 go
+    let before = open_descriptors();
+    let clients: Vec<TcpStream> = (0..CLIENTS)
+        .map(|c| {
+            // Enough to fill the socket buffers, then a queue of responses
+            // each for a file the ones beside it do not share.
+            let burst: String = (0..30_000)
+                .map(|k| c * FILES + k % FILES)
+                .map(|i| get_with(&format!("/f{i}.bin"), "Range: bytes=0-0\r\n"))
+                .collect();
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            rustix::net::sockopt::set_socket_recv_buffer_size(&s, 4096).unwrap();
+            s.set_write_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let _ = s.write_all(burst.as_bytes());
+            s
+        })
+        .collect();
+    // Past the cache's lifetime: what is still open is what queued
+    // responses pin.
+    std::thread::sleep(Duration::from_millis(2500));
+    let grown = open_descriptors().saturating_sub(before);
+    // Two sockets per client (both ends live in this process), and at
+    // most 16 files, plus the one being sent, per client (before: 26).
+    assert!(
+        grown <= CLIENTS * (2 + 17),
+        "{grown} more descriptors for {CLIENTS} stalled clients"
+    );
+    drop(clients);
+}

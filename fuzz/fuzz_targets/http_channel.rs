@@ -10,7 +10,8 @@
 //!
 //! ```text
 //! byte 0      low 4 bits: k, the number of read-control bytes;
-//!             bit 7: default limits (bytes 1 to 3 ignored)
+//!             bits 4-6: w, work_per_event = 1 + 6 w;
+//!             bit 7: default limits (bytes 1 to 3 and w ignored)
 //! byte 1      max_queued   = 1 + b % 64
 //! byte 2      max_queued_bytes = 1 + b * 64
 //! byte 3      write_budget = 1 + b * 64
@@ -46,6 +47,7 @@ fn decode(data: &[u8]) -> (Plan, &[u8]) {
             max_queued: 1 + usize::from(*queued) % 64,
             max_queued_bytes: 1 + u64::from(*buffered) * 64,
             write_budget: 1 + u64::from(*budget) * 64,
+            work_per_event: 1 + u64::from((flags >> 4) & 7) * 6,
         }
     };
     let k = usize::from(flags & 0x0f).min(rest.len());

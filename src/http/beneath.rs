@@ -36,6 +36,7 @@
 //! point at inside it, while a symlink whose resolution passes outside the
 //! root at any step is refused, even if it would come back.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::fmt;
@@ -134,6 +135,10 @@ pub struct Root {
     hidden: bool,
     /// Whether `openat2` works here (probed at start-up).
     openat2: AtomicBool,
+    /// Opening system calls made so far: one per `openat2`, one per
+    /// component walked. What a request's resolution cost is the
+    /// difference across it ([`Root::work`]).
+    work: Cell<u64>,
 }
 
 /// How the last component is opened: for reading, without blocking (a FIFO
@@ -189,12 +194,25 @@ impl Root {
             path: path.to_path_buf(),
             hidden,
             openat2: AtomicBool::new(probe.is_ok()),
+            work: Cell::new(0),
         })
     }
 
     /// The canonical path of the root.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Steps of resolution done so far, in all: one per `openat2` and one
+    /// per component walked. A caller charges the difference across an
+    /// open to whoever asked for it, so that paths built to be slow cost
+    /// their sender a share of the loop ([`crate::Channel::charge`]).
+    pub fn work(&self) -> u64 {
+        self.work.get()
+    }
+
+    fn count_step(&self) {
+        self.work.set(self.work.get() + 1);
     }
 
     /// Opens what `segments` (decoded request path segments, none of them
@@ -209,6 +227,7 @@ impl Root {
             return Err(OpenError::Hidden);
         }
         if self.openat2.load(Ordering::Relaxed) {
+            self.count_step();
             match self.open_no_links(segments) {
                 Ok(opened) => return Ok(opened),
                 // A symlink on the path (or a rename the kernel saw racing
@@ -301,6 +320,7 @@ impl Root {
                 };
             };
             steps += 1;
+            self.count_step();
             if steps > MAX_STEPS {
                 return Err(OpenError::TooManyLinks);
             }

@@ -25,9 +25,9 @@ use std::hash::BuildHasher;
 use std::ops::Range;
 use std::rc::Rc;
 
-use super::cache::{CachedFile, Part};
+use super::cache::{Body, CachedFile, Part};
 use super::range::content_range;
-use crate::producer::{FileProducer, Piece, Producer};
+use crate::producer::{FILE_SPAN_WEIGHT, FileProducer, Piece, Producer};
 
 thread_local! {
     static BOUNDARY_KEY: RandomState = RandomState::new();
@@ -172,6 +172,17 @@ impl Producer for ByteRanges {
 
     fn size_hint(&self) -> Option<u64> {
         Some(self.left)
+    }
+
+    fn weight(&self) -> u64 {
+        // Until it is done it pins the file: its bytes, or its descriptor.
+        match self.next {
+            Next::Done => 0,
+            _ => match self.file.body {
+                Body::InMemory(_) => self.left.max(self.file.len),
+                Body::OnDisk(_) => self.left.max(FILE_SPAN_WEIGHT),
+            },
+        }
     }
 }
 

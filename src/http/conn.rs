@@ -395,7 +395,12 @@ impl HttpChannel {
             Err(e) => return self.fail_for(chan, e, head),
         };
         trace!(chan.tracer(), "head {}: {}", RequestLine(&req), req.framing);
-        match response::answer(&self.shared, &req, chan.peer(), chan.now()) {
+        let work = self.shared.root.work();
+        let answer = response::answer(&self.shared, &req, chan.peer(), chan.now());
+        // A path that took many steps to resolve costs its sender as much
+        // of the loop: pipelined, such requests wait for later turns.
+        chan.charge(self.shared.root.work() - work);
+        match answer {
             Answer::Fail(e) => self.fail_for(chan, e, head),
             Answer::RefuseBody(reply) => {
                 self.queue(chan, reply, Persistence::Close, &RequestLine(&req));

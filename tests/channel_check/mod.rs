@@ -17,8 +17,9 @@
 //!   [`MAX_BYTES_PER_RECORD`] bytes; so after every feed and send the queue
 //!   holds fewer than `max_queued + MAX_ITEMS_PER_RECORD` items and
 //!   `max_queued_bytes + MAX_BYTES_PER_RECORD` bytes. Input is held only while
-//!   delivery is paused, never more than the read just fed, and never with
-//!   nothing queued (no write event would come back for it).
+//!   delivery is paused (by the queue's bound or the event's work bound),
+//!   never more than the read just fed, and never while the channel is not
+//!   writable (no write event would come back for it).
 //! - **Framing of the output**: it parses as a sequence of complete
 //!   responses (Content-Length framing; no stray bytes, no CR or LF inside a
 //!   field line), nothing follows a `Connection: close` response, and after
@@ -314,8 +315,8 @@ impl Driver {
         self.handler.between();
         self.check_bounds(held, "send");
         assert!(
-            self.chan.pending_input().is_empty() || !self.chan.fifo().is_empty(),
-            "after send: input held with nothing queued, so no write event would deliver it"
+            self.chan.pending_input().is_empty() || self.chan.writable(),
+            "after send: input held by a channel that is not writable, so no write event would deliver it"
         );
     }
 
@@ -384,7 +385,7 @@ pub fn drive(root: &Path, input: &[u8], plan: &Plan) -> Driven {
         d.chan.feed_eof(&mut d.handler);
         d.check_bounds(0, "feed_eof");
     }
-    while !d.chan.fifo().is_empty() {
+    while d.chan.writable() {
         d.send();
     }
     assert!(
