@@ -200,16 +200,25 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
-/// Unicode's line and paragraph separators and the format characters that
-/// change how a terminal shows the text around them (bidirectional
-/// overrides and isolates, zero-width joiners and spaces, the byte-order
-/// mark): escaped, so that a log line reads as it is.
+/// Unicode's line and paragraph separators (Zl, Zp) and every format
+/// character (Cf), which change how a terminal shows the text around them
+/// or hide themselves: bidirectional overrides and isolates, zero-width
+/// joiners and spaces, the soft hyphen, the byte-order mark, the musical
+/// and Egyptian formatting controls, the tag characters. Escaped, so that
+/// a log line reads as it is. The table is Unicode 15.1's
+/// `DerivedGeneralCategory.txt` for Cf.
 fn is_format(c: char) -> bool {
     matches!(
         c,
         '\u{2028}'
             | '\u{2029}'
+            | '\u{00ad}'
+            | '\u{0600}'..='\u{0605}'
             | '\u{061c}'
+            | '\u{06dd}'
+            | '\u{070f}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08e2}'
             | '\u{180e}'
             | '\u{200b}'..='\u{200f}'
             | '\u{202a}'..='\u{202e}'
@@ -217,6 +226,13 @@ fn is_format(c: char) -> bool {
             | '\u{2066}'..='\u{206f}'
             | '\u{feff}'
             | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
     )
 }
 
@@ -377,6 +393,10 @@ mod tests {
                 "zw\\u{200b}j\\u{200d}bom\\u{feff}",
             ),
             ("q\"b\\", "q\\\"b\\\\"),
+            ("soft\u{ad}hyphen", "soft\\u{00ad}hyphen"),
+            ("tag\u{e0041}\u{e007f}", "tag\\u{e0041}\\u{e007f}"),
+            ("beam\u{1d173}", "beam\\u{1d173}"),
+            ("arabic\u{600}\u{6dd}", "arabic\\u{0600}\\u{06dd}"),
             ("", ""),
         ];
         for &(input, want) in cases {

@@ -1049,3 +1049,41 @@ fn attack_tiny_ranges_of_many_files_do_not_pin_descriptors() {
     );
     drop(clients);
 }
+
+/// A listing that ran out of time counted the names it had not read, all
+/// of them: a directory of a million hard links (which cost their maker
+/// nothing) took 0.7 to 1 s a request to count, past the 50 ms budget.
+/// Counting stops after 10,000 more names, and the page says "more than".
+#[test]
+fn attack_a_listing_out_of_time_counts_a_bounded_number_of_names() {
+    let root = TempDir::new("trust-many-links");
+    let first = root.file("big/f", "x");
+    for i in 0..60_000 {
+        std::fs::hard_link(&first, root.path().join(format!("big/l{i}"))).unwrap();
+    }
+    let server = TestServer::serve(root.path());
+    let mut c = server.connect();
+    let r = c.request(get("/big/?format=json"));
+    assert_eq!(r.status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    let listed = doc["entries"].as_array().unwrap().len();
+    let omitted = doc["omitted"].as_u64().unwrap() as usize;
+    assert!(listed < 60_001, "the listing did not run out of time");
+    if listed + omitted + 10_000 < 60_001 {
+        // Not all counted: the count stopped at its bound, and says so.
+        assert_eq!(
+            doc["omitted_exact"], false,
+            "{listed} listed, {omitted} omitted"
+        );
+        assert!(omitted <= 10_001, "{omitted}");
+        let html = c.request(get("/big/")).text();
+        assert!(
+            html.contains("more than"),
+            "the page says the count is a bound"
+        );
+    } else {
+        // So fast a machine that few names were left: they were counted.
+        assert_eq!(doc["omitted_exact"], true);
+        assert_eq!(listed + omitted, 60_001);
+    }
+}

@@ -16,14 +16,16 @@
 //! {"name":"a b.txt","type":"file","size":1536,"modified":"1994-11-06T08:49:37Z","href":"a%20b.txt"},
 //! {"name":"img","type":"directory","size":null,"modified":"1994-11-06T08:49:37Z","href":"img/"},
 //! {"name":"latest","type":"symlink","target":"file","size":9,"modified":"1994-11-06T08:49:37Z","href":"latest"}
-//! ],"omitted":0}
+//! ],"omitted":0,"omitted_exact":true}
 //! ```
 //!
 //! `type` is `file`, `directory` or `symlink`; a symlink's `target` says
 //! which of the first two it leads to, and its size and time are the
 //! target's. A directory's `size` is `null`. `href` is relative to the
 //! listing's URL. `omitted` counts the entries a listing that ran out of
-//! time ([`LISTING_BUDGET`]) did not show.
+//! time ([`LISTING_BUDGET`]) did not show; counting them has a bound too
+//! ([`COUNT_MAX`]), past which `omitted_exact` is `false` and `omitted` is
+//! a lower bound.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -357,7 +359,7 @@ font-size:.85rem;color:var(--muted)}\
 /// assert!(page.contains("1.5 KiB"));
 /// ```
 pub fn render(display_path: &str, at_root: bool, entries: Vec<Entry>, view: View) -> String {
-    render_head(display_path, at_root, view) + &render_rows(entries, 0, view)
+    render_head(display_path, at_root, view) + &render_rows(entries, Omitted::NONE, view)
 }
 
 /// The start of a listing, which depends on the path it is shown at: for
@@ -438,7 +440,7 @@ fn push_header(out: &mut String, view: View, sort: Sort, label: &str, class: &st
 /// left out (the listing's work has a bound), how many, and the end.
 /// Links are relative, so the same rows serve every path the directory is
 /// reached by.
-pub fn render_rows(mut entries: Vec<Entry>, omitted: usize, view: View) -> String {
+pub fn render_rows(mut entries: Vec<Entry>, omitted: Omitted, view: View) -> String {
     sort(&mut entries, view);
     let mut out = String::with_capacity(256 + entries.len() * 160);
     if view.format == Format::Json {
@@ -448,17 +450,27 @@ pub fn render_rows(mut entries: Vec<Entry>, omitted: usize, view: View) -> Strin
             }
             push_json_entry(&mut out, entry);
         }
-        let _ = writeln!(out, "\n],\"omitted\":{omitted}}}");
+        let _ = writeln!(
+            out,
+            "\n],\"omitted\":{},\"omitted_exact\":{}}}",
+            omitted.names, omitted.exact
+        );
         return out;
     }
     for entry in &entries {
         push_row(&mut out, entry);
     }
     out.push_str("</tbody>\n</table>\n");
-    if omitted > 0 {
+    if omitted.names > 0 {
+        let n = omitted.names;
+        let count = if omitted.exact {
+            format!("{n} more")
+        } else {
+            format!("more than {n} others")
+        };
         let _ = writeln!(
             out,
-            "<p class=\"omitted\">and {omitted} more not listed: a listing stops after \
+            "<p class=\"omitted\">and {count} not listed: a listing stops after \
              {} ms of work.</p>",
             LISTING_BUDGET.as_millis()
         );
@@ -471,6 +483,30 @@ pub fn render_rows(mut entries: Vec<Entry>, omitted: usize, view: View) -> Strin
 /// entries not yet read are counted rather than shown: the loop serves no
 /// one else meanwhile.
 pub const LISTING_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The most names counted, unread, after a listing ran out of time: a
+/// directory of a million names (hard links cost their maker nothing) must
+/// not take a second to count. Some milliseconds of `getdents`.
+pub const COUNT_MAX: usize = 10_000;
+
+/// The entries a listing left out when it ran out of time
+/// ([`LISTING_BUDGET`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Omitted {
+    /// How many were counted.
+    pub names: usize,
+    /// All of them were: counting stops at [`COUNT_MAX`], and then there
+    /// are more than `names`.
+    pub exact: bool,
+}
+
+impl Omitted {
+    /// None left out.
+    pub const NONE: Omitted = Omitted {
+        names: 0,
+        exact: true,
+    };
+}
 
 /// The relative link to `entry`: its name percent-encoded, which is plain
 /// ASCII without `&`, `<`, `>`, `"`, `'` or `\`, so it needs no escaping in
@@ -962,12 +998,12 @@ mod tests {
             format: Format::Json,
             ..View::default()
         };
-        for omitted in [0, 7] {
+        {
             let text = render("/d\"ir/é/", false, entries.clone(), view);
             let doc: serde_json::Value = serde_json::from_str(&text).expect(&text);
             assert_eq!(doc["path"], "/d\"ir/é/");
-            let _ = omitted;
             assert_eq!(doc["omitted"], 0);
+            assert_eq!(doc["omitted_exact"], true);
             let list = doc["entries"].as_array().unwrap();
             let names: Vec<_> = list.iter().map(|e| e["name"].as_str().unwrap()).collect();
             assert_eq!(names, ["sub dir", "up", "latest", hostile]);
@@ -985,10 +1021,17 @@ mod tests {
             assert_eq!(list[3]["size"], 12);
             assert_eq!(list[3]["href"], encode_segment(hostile));
         }
-        let text = render_head("/", true, view) + &render_rows(Vec::new(), 7, view);
+        let omitted = Omitted {
+            names: 7,
+            exact: false,
+        };
+        let text = render_head("/", true, view) + &render_rows(Vec::new(), omitted, view);
         let doc: serde_json::Value = serde_json::from_str(&text).expect(&text);
         assert_eq!(doc["entries"], serde_json::json!([]));
         assert_eq!(doc["omitted"], 7);
+        assert_eq!(doc["omitted_exact"], false);
+        let html = render_rows(Vec::new(), omitted, View::default());
+        assert!(html.contains("and more than 7 others not listed"), "{html}");
     }
 
     #[test]

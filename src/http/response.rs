@@ -791,7 +791,7 @@ fn read_entries(
     root: &Root,
     resolved: &Resolved,
     dir: &OwnedFd,
-) -> Result<(Vec<listing::Entry>, usize), HttpError> {
+) -> Result<(Vec<listing::Entry>, listing::Omitted), HttpError> {
     let unreadable = |e: Errno| io_failure(&e.into(), HttpError::DirectoryUnreadable);
     let mut entries = Vec::new();
     let mut dirs = None;
@@ -815,13 +815,24 @@ fn read_entries(
         {
             // Out of time: what is left is counted, not looked at (reading
             // names alone is cheap), and the page says so.
+            // Counting has a bound too: past it, there are more.
             let first = entry.ok().and_then(|e| shown(&e)).is_some();
-            let rest = read
-                .by_ref()
-                .flatten()
-                .filter(|e| shown(e).is_some())
-                .count();
-            return Ok((entries, usize::from(first) + rest));
+            let mut names = usize::from(first);
+            let mut read_more = 0;
+            for e in read.by_ref().flatten() {
+                read_more += 1;
+                if read_more > listing::COUNT_MAX {
+                    return Ok((
+                        entries,
+                        listing::Omitted {
+                            names,
+                            exact: false,
+                        },
+                    ));
+                }
+                names += usize::from(shown(&e).is_some());
+            }
+            return Ok((entries, listing::Omitted { names, exact: true }));
         }
         let entry = entry.map_err(unreadable)?;
         let Some(name) = shown(&entry) else { continue };
@@ -859,7 +870,7 @@ fn read_entries(
             modified: Some(meta.mtime),
         });
     }
-    Ok((entries, 0))
+    Ok((entries, listing::Omitted::NONE))
 }
 
 #[cfg(test)]
