@@ -165,8 +165,8 @@ impl fmt::Display for ConfigError {
             ConfigError::BadCaptureField(name, value) => {
                 write!(f, "the capture's {name} {value:?} is not a setting")
             }
-            ConfigError::BadHeader(spec, why) => write!(f, "header {spec:?}: {why}"),
-            ConfigError::NotFoundPage(p, e) => write!(f, "404 page {}: {e}", p.display()),
+            ConfigError::BadHeader(spec, why) => write!(f, "--header {spec:?}: {why}"),
+            ConfigError::NotFoundPage(p, e) => write!(f, "--404 {}: {e}", p.display()),
         }
     }
 }
