@@ -16,10 +16,24 @@ use asynchat::logsink::LogSink;
 use asynchat::trace::{self, Filter};
 use clap::Parser;
 
+/// Shown after the options by `--help`: one command for each common use.
+const EXAMPLES: &str = "\
+Examples:
+  asynchat-httpd www                          serve www/ at http://127.0.0.1:8000/
+  asynchat-httpd -b :: -p 8080 .              this directory to IPv4 and IPv6 clients
+  asynchat-httpd --cors data                  data/ to pages of any origin (fetch())
+  asynchat-httpd -H 'Cache-Control: no-store' www
+  asynchat-httpd --spa dist                   a single-page app: routes get index.html
+  asynchat-httpd --404 www/404.html www       a page of your own for every 404
+  asynchat-httpd --auth alice:s3cret share    ask for a user and password
+  gzip -k www/app.js && asynchat-httpd www    app.js.gz is sent to clients that accept gzip
+  curl 'http://127.0.0.1:8000/files/?format=json&sort=size&order=desc'
+                                              a listing as JSON, largest first";
+
 /// Serve a directory over HTTP/1.1 from one thread: an asyncore/asynchat
 /// reactor in Rust.
 #[derive(Parser, Debug)]
-#[command(name = "asynchat-httpd", version, about)]
+#[command(name = "asynchat-httpd", version, about, after_help = EXAMPLES)]
 struct Args {
     /// The directory to serve.
     #[arg(default_value = ".")]

@@ -270,9 +270,7 @@ fn each_representation_has_its_own_validator_and_ranges_and_conditionals() {
     );
     assert_eq!((r.status, r.text().as_str()), (200, "BR-BYTES-OF-APP"));
     // HEAD: the copy's length, no body.
-    c.send(format!(
-        "HEAD /app.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n"
-    ));
+    c.send("HEAD /app.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n");
     let r = c.read_response_to("HEAD").unwrap();
     assert_eq!(r.header("content-length"), Some("17"));
     assert_eq!(r.header("content-encoding"), Some("gzip"));
