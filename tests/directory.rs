@@ -546,7 +546,14 @@ fn a_single_page_app_gets_its_index_for_routes_but_not_for_files() {
     c.send("HEAD /users/7 HTTP/1.1\r\nHost: a\r\n\r\n");
     let r = c.read_response_to("HEAD").unwrap();
     assert_eq!(r.status, 200);
-    for missing in ["/app.js", "/img/logo.png", "/v1.2"] {
+    // A file's name, or a hidden path, is not a route.
+    for missing in [
+        "/app.js",
+        "/img/logo.png",
+        "/v1.2",
+        "/.git/config",
+        "/.env/x",
+    ] {
         assert_eq!(c.request(get(missing)).status, 404, "{missing}");
     }
     assert_eq!(c.request(get("/real.txt")).text(), "real");

@@ -397,7 +397,7 @@ fn serve(
             serve_file(cfg, req, &file)
         }
         Ok(Found::Reply(reply)) => Ok(reply),
-        Err(HttpError::NotFound) if cfg.spa && is_app_route(&resolved) => {
+        Err(HttpError::NotFound) if cfg.spa && is_app_route(cfg, &resolved) => {
             app_index(shared, cache, req, now)
         }
         Err(e) => Err(e),
@@ -406,12 +406,14 @@ fn serve(
 
 /// True for a path a single-page app handles itself: its last segment has
 /// no extension (`/users/42`, not `/app.js`), so a missing one is a route,
-/// not a missing file.
-fn is_app_route(resolved: &Resolved) -> bool {
-    resolved
+/// not a missing file. A hidden path (`/.git/config`) is no route: it stays
+/// as not found as it would be without `--spa`.
+fn is_app_route(cfg: &Config, resolved: &Resolved) -> bool {
+    let last_plain = resolved
         .segments
         .last()
-        .is_none_or(|last| !last.contains('.'))
+        .is_none_or(|last| !last.contains('.'));
+    last_plain && (cfg.hidden || !path::is_hidden(&resolved.segments))
 }
 
 /// The root's index file, for a route of a single-page app (`--spa`): what
