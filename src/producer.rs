@@ -362,6 +362,8 @@ pub struct FileProducer {
     remaining: u64,
     stamp: Option<Rc<FileStamp>>,
     copy: bool,
+    /// True once a span has been made.
+    made: bool,
 }
 
 impl FileProducer {
@@ -375,6 +377,7 @@ impl FileProducer {
             remaining: len,
             stamp: None,
             copy: false,
+            made: false,
         }
     }
 
@@ -418,6 +421,7 @@ impl Producer for FileProducer {
         };
         self.offset += len;
         self.remaining -= len;
+        self.made = true;
         Some(Piece::File(span))
     }
 
@@ -426,9 +430,11 @@ impl Producer for FileProducer {
     }
 
     fn weight(&self) -> u64 {
-        // The descriptor is let go of with the producer, once it is done.
-        if self.remaining == 0 {
-            0
+        // The descriptor is let go of with the producer, once it is done;
+        // once it has made a span, that span carries the descriptor's
+        // weight in the queue, so it is not counted twice.
+        if self.remaining == 0 || self.made {
+            self.remaining
         } else {
             self.remaining.max(FILE_SPAN_WEIGHT)
         }

@@ -392,3 +392,29 @@ fn the_output_parser_refuses_misframed_output() {
         );
     }
 }
+
+/// CI found this one: a multipart range response counted its file twice
+/// while the producer had a piece of it queued (once in the piece, once in
+/// the producer), so the queue seemed to hold two files' worth at once.
+#[test]
+fn a_range_response_counts_its_file_once() {
+    let site = Site::new("channel-properties-ranges");
+    let plan = Plan {
+        reads: vec![Read {
+            len: 1,
+            send_after: false,
+        }],
+        limits: Limits {
+            max_queued: 6,
+            max_queued_bytes: 311,
+            write_budget: 1,
+            work_per_event: 1,
+        },
+    };
+    for path in ["/big.bin", "/a.txt", "/index.html"] {
+        for range in ["0-1,5-9,-3", "0-1", "-3", "0-0,2-2,4-4,6-6"] {
+            let input = format!("GET {path} HTTP/1.1\r\nHost: a\r\nRange: bytes={range}\r\n\r\n");
+            check(&site.root, input.as_bytes(), &plan);
+        }
+    }
+}

@@ -176,12 +176,16 @@ impl Producer for ByteRanges {
 
     fn weight(&self) -> u64 {
         // Until it is done it pins the file: its bytes, or its descriptor.
+        // Once it has made a piece, the pieces it made carry that pin in
+        // the queue (a slice weighs its whole file, a span a descriptor), so
+        // counting it here too would count the file twice.
         match self.next {
             Next::Done => 0,
-            _ => match self.file.body {
+            Next::Head(0) => match self.file.body {
                 Body::InMemory(_) => self.left.max(self.file.len),
                 Body::OnDisk(_) => self.left.max(FILE_SPAN_WEIGHT),
             },
+            _ => self.left,
         }
     }
 }
