@@ -124,6 +124,14 @@ fn cors_allows_every_origin_and_answers_preflights() {
     assert_eq!(r.header("access-control-max-age"), Some("86400"));
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     assert!(r.body.is_empty());
+    // Several field lines are one list: every header asked for is allowed.
+    let r = preflight(
+        "Access-Control-Request-Headers: x-one\r\nAccess-Control-Request-Headers: x-two\r\n",
+    );
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("x-one, x-two")
+    );
     // Requested headers that are not tokens are not echoed.
     let r = preflight("Access-Control-Request-Headers: a b, <c>\r\n");
     assert_eq!(r.status, 204);

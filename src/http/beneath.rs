@@ -135,9 +135,10 @@ pub struct Root {
     hidden: bool,
     /// Whether `openat2` works here (probed at start-up).
     openat2: AtomicBool,
-    /// Opening system calls made so far: one per `openat2`, one per
-    /// component walked. What a request's resolution cost is the
-    /// difference across it ([`Root::work`]).
+    /// Work done beneath the root so far: one unit per `openat2`, per
+    /// component walked, and per entry of a directory read or listed
+    /// ([`Root::charge`]). What a request cost is the difference across it
+    /// ([`Root::work`]).
     work: Cell<u64>,
 }
 
@@ -203,8 +204,8 @@ impl Root {
         &self.path
     }
 
-    /// Steps of resolution done so far, in all: one per `openat2` and one
-    /// per component walked. A caller charges the difference across an
+    /// Work done so far, in all: one unit per `openat2`, per component
+    /// walked, and what [`Root::charge`] added. A caller charges the difference across an
     /// open to whoever asked for it, so that paths built to be slow cost
     /// their sender a share of the loop ([`crate::Channel::charge`]).
     pub fn work(&self) -> u64 {
@@ -212,7 +213,14 @@ impl Root {
     }
 
     fn count_step(&self) {
-        self.work.set(self.work.get() + 1);
+        self.charge(1);
+    }
+
+    /// Counts `units` more of work done beneath the root for the request
+    /// being answered: the entries of a directory read for its listing
+    /// (a system call each), the rows rendered.
+    pub fn charge(&self, units: u64) {
+        self.work.set(self.work.get().saturating_add(units));
     }
 
     /// Opens what `segments` (decoded request path segments, none of them

@@ -246,13 +246,22 @@ impl CachedFile {
     }
 }
 
-/// Which rendered listing: a directory's device and inode, and the view
-/// (format and order) it was rendered in.
-pub type ListingKey = (u64, u64, listing::View);
+/// Which directory: its device and inode, so that every path it is reached
+/// by (`/big/`, `/big/self/`) shares one reading and its pages.
+pub type DirKey = (u64, u64);
 
-/// A rendered directory listing, shared by every response for a second.
+/// A directory's reading, and its rows rendered in the view asked for when
+/// they are kept ([`FileCache::listing`]).
+pub type KeptListing = (Rc<listing::DirRead>, Option<Rc<[u8]>>);
+
+/// A directory as read for its listing, and the pages rendered from that
+/// reading, one per view asked for: all of them shown for a second.
 struct Listing {
-    page: Rc<[u8]>,
+    read: Rc<listing::DirRead>,
+    /// The rendered rows, by view.
+    pages: Vec<(listing::View, Rc<[u8]>)>,
+    /// What the reading and the pages hold, in bytes.
+    bytes: usize,
     made: Instant,
 }
 
@@ -260,9 +269,8 @@ struct Listing {
 /// their rendered listings.
 pub struct FileCache {
     entries: HashMap<Box<str>, Rc<CachedFile>>,
-    /// Rendered rows of directories, by device, inode and view: every path
-    /// a directory is reached by (`/big/`, `/big/self/`) shares them.
-    listings: HashMap<ListingKey, Listing>,
+    /// Directories read for their listings, and their rendered rows.
+    listings: HashMap<DirKey, Listing>,
     /// Bytes of the listings held.
     listing_bytes: usize,
     /// When the oldest entry expires: the next purge is due.
@@ -278,9 +286,11 @@ impl FileCache {
     /// when full, the cache starts afresh (a simple bound that costs nothing
     /// per request).
     pub const CAPACITY: usize = 1024;
-    /// The most bytes of rendered listings kept; when full, the listings
-    /// start afresh. A 10,000-entry listing is about 1.3 MB.
-    pub const LISTING_BYTES: usize = 16 << 20;
+    /// The most bytes of directory readings and rendered listings kept;
+    /// past it the oldest directories go first, and a directory's pages
+    /// that would not fit are rendered again when asked for. A 10,000-entry
+    /// listing is about 1.3 MB rendered, a sixth of that read.
+    pub const LISTING_BYTES: usize = 32 << 20;
 
     /// An empty cache.
     pub fn new() -> FileCache {
@@ -337,7 +347,7 @@ impl FileCache {
         self.listings.retain(|_, l| {
             let keep = live(l.made);
             if !keep {
-                freed += l.page.len();
+                freed += l.bytes;
             }
             keep
         });
@@ -354,37 +364,75 @@ impl FileCache {
 }
 
 impl FileCache {
-    /// The rendered rows of the directory `dir` (its device and inode, in
-    /// a view), made less than [`FileCache::TTL`] ago.
-    pub fn listing(&mut self, dir: ListingKey, now: Instant) -> Option<Rc<[u8]>> {
+    /// The directory `dir` as read less than [`FileCache::TTL`] ago, and its
+    /// rows rendered in `view` if they are kept.
+    pub fn listing(
+        &mut self,
+        dir: DirKey,
+        view: listing::View,
+        now: Instant,
+    ) -> Option<KeptListing> {
         let listing = self.listings.get(&dir)?;
         if now.duration_since(listing.made) < FileCache::TTL {
-            return Some(Rc::clone(&listing.page));
+            let page = listing.pages.iter().find(|(v, _)| *v == view);
+            return Some((Rc::clone(&listing.read), page.map(|(_, p)| Rc::clone(p))));
         }
-        self.listing_bytes -= listing.page.len();
+        self.listing_bytes -= listing.bytes;
         self.listings.remove(&dir);
         None
     }
 
-    /// Keeps the rendered rows of the directory `dir` for a second, so that
-    /// clients looping on a large directory cost one rendering per second
-    /// rather than one per request. Over [`FileCache::LISTING_BYTES`], the
-    /// oldest listings go first.
-    pub fn insert_listing(&mut self, dir: ListingKey, page: Rc<[u8]>, now: Instant) {
+    /// Keeps the directory `dir` as `read` for a second, so that clients
+    /// looping on a large directory cost one reading per second, whatever
+    /// views they ask for, rather than one per request. Over
+    /// [`FileCache::LISTING_BYTES`], the oldest directories go first.
+    pub fn insert_listing(&mut self, dir: DirKey, read: Rc<listing::DirRead>, now: Instant) {
         if let Some(old) = self.listings.remove(&dir) {
-            self.listing_bytes -= old.page.len();
+            self.listing_bytes -= old.bytes;
         }
-        while self.listing_bytes + page.len() > FileCache::LISTING_BYTES {
-            let Some((&oldest, _)) = self.listings.iter().min_by_key(|(_, l)| l.made) else {
+        let bytes = read.bytes();
+        self.make_room(bytes, None);
+        self.listing_bytes += bytes;
+        self.next_purge.get_or_insert(now + FileCache::TTL);
+        let listing = Listing {
+            read,
+            pages: Vec::new(),
+            bytes,
+            made: now,
+        };
+        self.listings.insert(dir, listing);
+    }
+
+    /// Keeps the rows of the directory `dir` rendered in `view`, for as
+    /// long as its reading is kept, if they fit beside the other listings
+    /// (older directories make room; this directory's other pages do not).
+    pub fn insert_page(&mut self, dir: DirKey, view: listing::View, page: Rc<[u8]>) {
+        if !self.listings.contains_key(&dir) {
+            return;
+        }
+        self.make_room(page.len(), Some(dir));
+        if self.listing_bytes + page.len() > FileCache::LISTING_BYTES {
+            return;
+        }
+        if let Some(listing) = self.listings.get_mut(&dir) {
+            self.listing_bytes += page.len();
+            listing.bytes += page.len();
+            listing.pages.push((view, page));
+        }
+    }
+
+    /// Drops the oldest directories but `keep` until `bytes` more fit, or
+    /// none is left to drop.
+    fn make_room(&mut self, bytes: usize, keep: Option<DirKey>) {
+        while self.listing_bytes + bytes > FileCache::LISTING_BYTES {
+            let others = self.listings.iter().filter(|(k, _)| Some(**k) != keep);
+            let Some((&oldest, _)) = others.min_by_key(|(_, l)| l.made) else {
                 break;
             };
             if let Some(gone) = self.listings.remove(&oldest) {
-                self.listing_bytes -= gone.page.len();
+                self.listing_bytes -= gone.bytes;
             }
         }
-        self.listing_bytes += page.len();
-        self.next_purge.get_or_insert(now + FileCache::TTL);
-        self.listings.insert(dir, Listing { page, made: now });
     }
 }
 
@@ -396,6 +444,74 @@ impl Default for FileCache {
 
 #[cfg(test)]
 mod tests {
+
+    /// Listings: one reading per directory serves every view; pages are
+    /// kept beside it while they fit; past the bound the oldest directory
+    /// goes, and a page that fits nowhere is not kept (and is rendered
+    /// again when asked for).
+    #[test]
+    fn listings_share_one_reading_and_keep_to_their_bound() {
+        use super::listing::{DirRead, Entry, Omitted, Order, View};
+        use super::{Duration, FileCache, Instant, Rc};
+        let now = Instant::now();
+        let read = |names: usize| {
+            let entries = (0..names)
+                .map(|i| Entry {
+                    name: format!("f{i}"),
+                    is_dir: false,
+                    is_link: false,
+                    size: 0,
+                    modified: None,
+                })
+                .collect();
+            Rc::new(DirRead::new(entries, Omitted::NONE))
+        };
+        let desc = View {
+            order: Order::Desc,
+            ..View::default()
+        };
+        let mut cache = FileCache::new();
+        cache.insert_listing((1, 1), read(3), now);
+        let (got, page) = cache.listing((1, 1), View::default(), now).unwrap();
+        assert_eq!(got.entries().len(), 3);
+        assert!(page.is_none(), "no view rendered yet");
+        cache.insert_page((1, 1), View::default(), Rc::from(&b"rows"[..]));
+        let (_, page) = cache.listing((1, 1), View::default(), now).unwrap();
+        assert_eq!(page.as_deref(), Some(&b"rows"[..]));
+        let (_, page) = cache.listing((1, 1), desc, now).unwrap();
+        assert!(page.is_none(), "another view, the same reading");
+        assert!(
+            cache.listing((1, 2), desc, now).is_none(),
+            "another directory"
+        );
+
+        // A page too large for the bound is not kept; the reading stays.
+        let huge: Rc<[u8]> = vec![b'x'; FileCache::LISTING_BYTES].into();
+        cache.insert_page((1, 1), desc, huge);
+        let (_, page) = cache.listing((1, 1), desc, now).unwrap();
+        assert!(page.is_none());
+        // A page that fits once older directories go: they go.
+        let later = now + Duration::from_millis(10);
+        cache.insert_listing((1, 2), read(1), later);
+        let big: Rc<[u8]> = vec![b'x'; FileCache::LISTING_BYTES - 100].into();
+        cache.insert_page((1, 2), View::default(), big);
+        assert!(
+            cache.listing((1, 1), desc, later).is_none(),
+            "the oldest went"
+        );
+        assert!(
+            cache
+                .listing((1, 2), View::default(), later)
+                .unwrap()
+                .1
+                .is_some()
+        );
+        assert!(cache.listing_bytes <= FileCache::LISTING_BYTES);
+        // And everything is let go of a second after it was read.
+        cache.purge(later + FileCache::TTL);
+        assert_eq!(cache.listing_bytes, 0);
+        assert!(cache.listings.is_empty());
+    }
 
     /// A range of a file kept in memory is a slice of the one copy, never a
     /// copy of its own (finding 1 of the trust review: copies pinned 6 MiB

@@ -197,8 +197,9 @@ pub struct Request<'a> {
     /// A CORS preflight's fields: `Origin` was sent, and
     /// `Access-Control-Request-Method`.
     pub cors_preflight: bool,
-    /// `Access-Control-Request-Headers`, if sent.
-    pub cors_headers: Option<&'a str>,
+    /// `Access-Control-Request-Headers`, if sent: every field line of it,
+    /// joined as one list.
+    pub cors_headers: Option<Cow<'a, str>>,
 }
 
 /// Checks the version token of a request line before `httparse` sees it,
@@ -330,7 +331,7 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
             }
             Field::Origin => origin = true,
             Field::CorsMethod => cors_method = true,
-            Field::CorsHeaders => r.cors_headers = Some(value),
+            Field::CorsHeaders => joined_list(&mut r.cors_headers, value),
         }
     }
     r.cors_preflight = origin && cors_method;

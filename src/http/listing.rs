@@ -154,8 +154,11 @@ impl View {
         let mut format = None;
         for pair in query.unwrap_or("").split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // A query may escape any byte (`sort=%73ize`): decoded first.
+            let decode = |s| percent_encoding::percent_decode_str(s).decode_utf8_lossy();
+            let (key, value) = (decode(key), decode(value));
             let is = |word: &str| value.eq_ignore_ascii_case(word);
-            match key {
+            match &*key {
                 "format" => {
                     format = Some(match () {
                         () if is("html") => Format::Html,
@@ -274,7 +277,12 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
             vx.len().cmp(&vy.len()).then_with(|| vx.cmp(vy))
         } else {
             (x, y) = (&x[cx.len_utf8()..], &y[cy.len_utf8()..]);
-            cx.to_lowercase().cmp(cy.to_lowercase())
+            if cx.is_ascii() && cy.is_ascii() {
+                // What `to_lowercase` gives for ASCII, without its iterator.
+                cx.to_ascii_lowercase().cmp(&cy.to_ascii_lowercase())
+            } else {
+                cx.to_lowercase().cmp(cy.to_lowercase())
+            }
         };
         if order != Ordering::Equal {
             return order;
@@ -296,7 +304,7 @@ fn split_digits(s: &str) -> (&str, &str) {
 
 /// Sorts `entries` for `view`: directories first, then by the view's
 /// column and order, names breaking ties ([`natural_cmp`]).
-pub fn sort(entries: &mut [Entry], view: View) {
+pub fn sort(entries: &mut [&Entry], view: View) {
     entries.sort_by(|a, b| {
         let within = match view.sort {
             Sort::Name => Ordering::Equal,
@@ -359,7 +367,8 @@ font-size:.85rem;color:var(--muted)}\
 /// assert!(page.contains("1.5 KiB"));
 /// ```
 pub fn render(display_path: &str, at_root: bool, entries: Vec<Entry>, view: View) -> String {
-    render_head(display_path, at_root, view) + &render_rows(entries, Omitted::NONE, view)
+    render_head(display_path, at_root, view)
+        + &render_rows(&DirRead::new(entries, Omitted::NONE), view)
 }
 
 /// The start of a listing, which depends on the path it is shown at: for
@@ -436,12 +445,13 @@ fn push_header(out: &mut String, view: View, sort: Sort, label: &str, class: &st
 }
 
 /// The rest of a listing, which depends only on the directory and the
-/// view: each entry, sorted ([`sort`]), then, when `omitted` entries were
-/// left out (the listing's work has a bound), how many, and the end.
+/// view: each entry of `read`, sorted ([`DirRead::ordered`]), then, when
+/// entries were left out (the listing's work has a bound), how many, and
+/// the end.
 /// Links are relative, so the same rows serve every path the directory is
 /// reached by.
-pub fn render_rows(mut entries: Vec<Entry>, omitted: Omitted, view: View) -> String {
-    sort(&mut entries, view);
+pub fn render_rows(read: &DirRead, view: View) -> String {
+    let (entries, omitted) = (read.ordered(view), read.omitted);
     let mut out = String::with_capacity(256 + entries.len() * 160);
     if view.format == Format::Json {
         for (i, entry) in entries.iter().enumerate() {
@@ -498,6 +508,62 @@ pub struct Omitted {
     /// All of them were: counting stops at [`COUNT_MAX`], and then there
     /// are more than `names`.
     pub exact: bool,
+}
+
+/// What one reading of a directory found: the entries to show, sorted by
+/// name once ([`natural_cmp`], the costly comparison), and what was left
+/// out. Every view of the directory (format, column, order) is rendered
+/// from one reading, each sorted from the name order by a cheap stable
+/// sort on its column alone ([`DirRead::ordered`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirRead {
+    entries: Vec<Entry>,
+    /// The entries left out.
+    pub omitted: Omitted,
+}
+
+impl DirRead {
+    /// A reading of `entries`, in any order, with `omitted` left out.
+    pub fn new(mut entries: Vec<Entry>, omitted: Omitted) -> DirRead {
+        entries.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+        DirRead { entries, omitted }
+    }
+
+    /// The entries, by name.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The entries in the order of `view`, as [`sort`] orders them: names
+    /// break every tie, so a stable sort of the name order (reversed for a
+    /// descending view) by directories first and the view's column gives
+    /// the same order without comparing a name again.
+    pub fn ordered(&self, view: View) -> Vec<&Entry> {
+        let mut out: Vec<&Entry> = match view.order {
+            Order::Asc => self.entries.iter().collect(),
+            Order::Desc => self.entries.iter().rev().collect(),
+        };
+        let column = |a: &Entry, b: &Entry| match view.sort {
+            Sort::Name => Ordering::Equal,
+            Sort::Size if a.is_dir && b.is_dir => Ordering::Equal,
+            Sort::Size => a.size.cmp(&b.size),
+            Sort::Modified => a.modified.cmp(&b.modified),
+        };
+        out.sort_by(|a, b| {
+            let within = match view.order {
+                Order::Asc => column(a, b),
+                Order::Desc => column(a, b).reverse(),
+            };
+            b.is_dir.cmp(&a.is_dir).then(within)
+        });
+        out
+    }
+
+    /// About how many bytes the reading holds, for a cache's bound.
+    pub fn bytes(&self) -> usize {
+        let per_entry = std::mem::size_of::<Entry>();
+        self.entries.iter().map(|e| per_entry + e.name.len()).sum()
+    }
 }
 
 impl Omitted {
@@ -826,6 +892,38 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Every view's order made from the one name order is the order
+        /// [`sort`] gives: the shortcut changes no listing.
+        #[test]
+        fn ordered_views_are_sorted_views(
+            rows in proptest::collection::vec(
+                ("[aA0-9_é]{0,4}", proptest::bool::ANY, 0u64..4, proptest::option::of(0u64..4)),
+                0..40,
+            ),
+        ) {
+            let mut names = std::collections::HashSet::new();
+            let entries: Vec<Entry> = rows
+                .into_iter()
+                .filter(|(name, ..)| names.insert(name.clone()))
+                .map(|(name, is_dir, size, secs)| Entry {
+                    modified: secs.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+                    is_dir,
+                    ..file(&name, size)
+                })
+                .collect();
+            let read = DirRead::new(entries.clone(), Omitted::NONE);
+            for format in [Format::Html, Format::Json] {
+                for sort_by in [Sort::Name, Sort::Size, Sort::Modified] {
+                    for order in [Order::Asc, Order::Desc] {
+                        let view = View { format, sort: sort_by, order };
+                        let mut want: Vec<&Entry> = entries.iter().collect();
+                        sort(&mut want, view);
+                        proptest::prop_assert_eq!(read.ordered(view), want, "{:?}", view);
+                    }
+                }
+            }
+        }
+
         /// `natural_cmp` is a total order (what `sort_by` needs): it
         /// agrees with itself reversed, is transitive, and calls only
         /// equal strings equal.
@@ -848,7 +946,7 @@ mod tests {
     #[test]
     fn sort_table() {
         let t = |secs| Some(UNIX_EPOCH + Duration::from_secs(secs));
-        let entries = vec![
+        let entries = [
             Entry {
                 modified: t(30),
                 ..file("b", 10)
@@ -871,9 +969,9 @@ mod tests {
             },
         ];
         let names = |view: View| {
-            let mut v = entries.clone();
+            let mut v: Vec<&Entry> = entries.iter().collect();
             sort(&mut v, view);
-            v.into_iter().map(|e| e.name).collect::<Vec<_>>()
+            v.into_iter().map(|e| e.name.as_str()).collect::<Vec<_>>()
         };
         let view = |sort, order| View {
             format: Format::Html,
@@ -914,6 +1012,16 @@ mod tests {
                 Ok((Json, Modified, Desc)),
             ),
             (Some("sort=size"), None, Ok((Html, Size, Asc))),
+            (
+                Some("%73ort=%73ize&order=de%73c"),
+                None,
+                Ok((Html, Size, Desc)),
+            ),
+            (
+                Some("sort=%zz"),
+                None,
+                Err("sort must be name, size or mtime"),
+            ),
             (Some("sort=size&sort=name"), None, Ok((Html, Name, Asc))),
             (Some("v=3&sort=size&x"), None, Ok((Html, Size, Asc))),
             (
@@ -1025,12 +1133,13 @@ mod tests {
             names: 7,
             exact: false,
         };
-        let text = render_head("/", true, view) + &render_rows(Vec::new(), omitted, view);
+        let text =
+            render_head("/", true, view) + &render_rows(&DirRead::new(Vec::new(), omitted), view);
         let doc: serde_json::Value = serde_json::from_str(&text).expect(&text);
         assert_eq!(doc["entries"], serde_json::json!([]));
         assert_eq!(doc["omitted"], 7);
         assert_eq!(doc["omitted_exact"], false);
-        let html = render_rows(Vec::new(), omitted, View::default());
+        let html = render_rows(&DirRead::new(Vec::new(), omitted), View::default());
         assert!(html.contains("and more than 7 others not listed"), "{html}");
     }
 

@@ -449,7 +449,7 @@ fn preflight(req: &Request<'_>) -> Reply {
     let mut reply = Reply::new(204)
         .field("Access-Control-Allow-Methods", ALLOW)
         .field("Access-Control-Max-Age", 86_400);
-    if let Some(asked) = req.cors_headers
+    if let Some(asked) = req.cors_headers.as_deref()
         && asked
             .split(',')
             .map(ows::trim)
@@ -716,17 +716,25 @@ fn list(
 ) -> Result<Reply, HttpError> {
     let view =
         listing::View::parse(resolved.query.as_deref(), accept).map_err(HttpError::ListingQuery)?;
-    let key = (dir.stat.st_dev, dir.stat.st_ino, view);
-    let rows = match cache.listing(key, now) {
-        Some(rows) => rows,
+    // One reading of the directory serves every view of it for a second;
+    // a view's rows are rendered once in that second when they fit in the
+    // cache. Each costs its sender a unit of the loop's turn per entry.
+    let dir_key = (dir.stat.st_dev, dir.stat.st_ino);
+    let (read, rows) = match cache.listing(dir_key, view, now) {
+        Some(found) => found,
         None => {
-            let (entries, omitted) = read_entries(cfg, root, resolved, &dir.fd)?;
-            let rows = listing::render_rows(entries, omitted, view);
-            let rows: Rc<[u8]> = Rc::from(rows.into_bytes());
-            cache.insert_listing(key, Rc::clone(&rows), now);
-            rows
+            let read = Rc::new(read_entries(cfg, root, resolved, &dir.fd)?);
+            cache.insert_listing(dir_key, Rc::clone(&read), now);
+            (read, None)
         }
     };
+    let rows = rows.unwrap_or_else(|| {
+        root.charge(read.entries().len() as u64);
+        let rows = listing::render_rows(&read, view);
+        let rows: Rc<[u8]> = Rc::from(rows.into_bytes());
+        cache.insert_page(dir_key, view, Rc::clone(&rows));
+        rows
+    });
     let head = listing::render_head(&resolved.path, resolved.segments.is_empty(), view);
     let len = (head.len() + rows.len()) as u64;
     let content_type = match view.format {
@@ -793,7 +801,7 @@ fn read_entries(
     root: &Root,
     resolved: &Resolved,
     dir: &OwnedFd,
-) -> Result<(Vec<listing::Entry>, listing::Omitted), HttpError> {
+) -> Result<listing::DirRead, HttpError> {
     let unreadable = |e: Errno| io_failure(&e.into(), HttpError::DirectoryUnreadable);
     let mut entries = Vec::new();
     let mut dirs = None;
@@ -824,17 +832,11 @@ fn read_entries(
             for e in read.by_ref().flatten() {
                 read_more += 1;
                 if read_more > listing::COUNT_MAX {
-                    return Ok((
-                        entries,
-                        listing::Omitted {
-                            names,
-                            exact: false,
-                        },
-                    ));
+                    return Ok(dir_read(root, entries, seen + read_more, names, false));
                 }
                 names += usize::from(shown(&e).is_some());
             }
-            return Ok((entries, listing::Omitted { names, exact: true }));
+            return Ok(dir_read(root, entries, seen + read_more, names, true));
         }
         let entry = entry.map_err(unreadable)?;
         let Some(name) = shown(&entry) else { continue };
@@ -872,7 +874,21 @@ fn read_entries(
             modified: Some(meta.mtime),
         });
     }
-    Ok((entries, listing::Omitted::NONE))
+    Ok(dir_read(root, entries, seen, 0, true))
+}
+
+/// What [`read_entries`] found, having looked at `seen` entries (each
+/// charged as a unit of work, as a `statx` is about one) and counted
+/// `names` more it left out.
+fn dir_read(
+    root: &Root,
+    entries: Vec<listing::Entry>,
+    seen: usize,
+    names: usize,
+    exact: bool,
+) -> listing::DirRead {
+    root.charge(seen as u64);
+    listing::DirRead::new(entries, listing::Omitted { names, exact })
 }
 
 #[cfg(test)]
