@@ -118,6 +118,14 @@ struct Args {
     /// cross the network in clear text.
     #[arg(long, value_name = "USER:PASSWORD")]
     auth: Option<String>,
+    /// Store uploads: PUT writes its body to the path (curl -T FILE URL),
+    /// and listings get a form that uploads files from a browser. Anyone who
+    /// can reach the port can write under the root (use --auth).
+    #[arg(long)]
+    upload: bool,
+    /// The largest upload stored, in bytes; larger is 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30, requires = "upload")]
+    max_upload: u64,
     /// Capture every connection's traffic (only the --trace-filter ones,
     /// if any) to one file per connection in DIR, created if need be:
     /// each read as it returned, with its time, and what was sent. Replay
@@ -257,6 +265,15 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
                  put the server behind TLS for anything public"
             );
         }
+    }
+    config.upload = args.upload;
+    config.max_upload = args.max_upload;
+    if args.upload && config.auth.is_none() && !ip.to_canonical().is_loopback() {
+        log::warn!(
+            "--upload on {ip} without --auth: anyone who can reach the port can write \
+             files under {}",
+            config.root.display()
+        );
     }
     let capture = match &args.capture {
         Some(dir) => Some(start_capture(&args, dir, &config)?),

@@ -113,6 +113,12 @@ impl Trace {
         (Trace::new(tag, Sink::Lines(Rc::clone(&lines))), lines)
     }
 
+    /// A trace to the same place, tagged with this one's tag and `what`:
+    /// a channel inside this one's channel (an upload form's parts).
+    pub fn nested(&self, what: &str) -> Trace {
+        Trace::new(format!("{} {what}", self.tag), self.sink.clone())
+    }
+
     /// The tag that starts every line.
     pub fn tag(&self) -> &str {
         &self.tag

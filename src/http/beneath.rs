@@ -265,6 +265,21 @@ impl Root {
         }
     }
 
+    /// The directory `segments` name, open (as an `O_PATH` descriptor, which
+    /// `openat`, `renameat` and `unlinkat` take), resolved exactly as a
+    /// request for it would be: an upload's directory.
+    ///
+    /// # Errors
+    ///
+    /// As [`Root::open`].
+    pub fn dir(&self, segments: &[String]) -> Result<OwnedFd, OpenError> {
+        let mut dirs = self.dirs(segments)?.0;
+        match dirs.pop() {
+            Some(dir) => Ok(dir),
+            None => Ok(self.dir.try_clone().map_err(OpenError::Io)?),
+        }
+    }
+
     /// Opens `name` in the directory `dirs` lead to, beneath the root, as
     /// [`Root::open`] would open the path to it.
     ///

@@ -421,6 +421,14 @@ impl FileCache {
         }
     }
 
+    /// Forgets the listing of the directory `dir`: it changed (an upload
+    /// stored a file in it), and the next request reads it again.
+    pub fn forget_listing(&mut self, dir: DirKey) {
+        if let Some(gone) = self.listings.remove(&dir) {
+            self.listing_bytes -= gone.bytes;
+        }
+    }
+
     /// Drops the oldest directories but `keep` until `bytes` more fit, or
     /// none is left to drop.
     fn make_room(&mut self, bytes: usize, keep: Option<DirKey>) {

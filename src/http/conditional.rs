@@ -161,6 +161,17 @@ pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
     entity_tags(header).any(|theirs| theirs.weak_eq(ours))
 }
 
+/// True when an `If-Match` value allows a change to the file whose tag is
+/// `etag` (`None`: there is no such file): `*` matches any file that
+/// exists, a list matches when one of its tags is the file's, compared
+/// strongly (RFC 9110 §13.1.1: a weak tag never matches).
+pub fn if_match_matches(header: &str, etag: Option<&str>) -> bool {
+    let Some(ours) = etag.and_then(EntityTag::parse) else {
+        return false;
+    };
+    ows::trim(header) == "*" || entity_tags(header).any(|theirs| theirs.strong_eq(ours))
+}
+
 /// `t` rounded down to a whole second since the epoch, the resolution of an
 /// HTTP date.
 fn whole_seconds(t: SystemTime) -> SystemTime {

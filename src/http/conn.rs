@@ -25,6 +25,7 @@ use super::head::{self, Framing, MAX_HEADERS, Method, Persistence, Request, Vers
 use super::monitor::Monitor;
 use super::response::{self, Answer, Reply};
 use super::status::reason;
+use super::upload::Store;
 use super::{Config, Shared, date};
 use crate::channel::{AsyncChat, Channel};
 use crate::reactor::CloseReason;
@@ -107,17 +108,20 @@ enum Phase {
     /// from `started`, the request's first byte, and is not reset by later
     /// bytes (slowloris).
     Head { started: Instant },
-    /// Reading a request body and discarding it.
+    /// Reading a request body: discarding it, or storing it.
     Body(Body),
 }
 
-/// A request body being read and discarded; its response waits for the end.
+/// A request body being read; its response waits for the end.
 struct Body {
     step: BodyStep,
-    /// When the body started (the body timeout runs from here).
+    /// When the body started, or an upload's last made progress (the body
+    /// timeout runs from here).
     started: Instant,
-    /// Body bytes announced by chunk sizes so far (against `max_body`).
+    /// Body bytes announced by chunk sizes so far (against `limit`).
     announced: u64,
+    /// The most body bytes taken: `--max-body`, or `--max-upload`.
+    limit: u64,
     waiting: Waiting,
 }
 
@@ -137,9 +141,18 @@ enum BodyStep {
     Trailers { bytes: usize, lines: usize },
 }
 
+/// What answers a request once its body has been read.
+enum Outcome {
+    /// This reply, decided from the head (the body is discarded).
+    Reply(Reply),
+    /// What storing the body comes to (`--upload`), boxed: a connection
+    /// that is not uploading does not carry its size.
+    Store(Box<Store>),
+}
+
 /// A response held until the request body has been read.
 struct Waiting {
-    reply: Reply,
+    outcome: Outcome,
     persistence: Persistence,
     /// The request line for the access log (empty when the log is off).
     request: String,
@@ -408,7 +421,14 @@ impl HttpChannel {
             Answer::AfterBody {
                 reply,
                 send_continue,
-            } => self.take_body(chan, &req, reply, send_continue),
+            } => self.take_body(chan, &req, Outcome::Reply(reply), send_continue),
+            Answer::Store {
+                mut store,
+                send_continue,
+            } => {
+                store.trace_with(chan.tracer());
+                self.take_body(chan, &req, Outcome::Store(store), send_continue);
+            }
         }
     }
 
@@ -419,11 +439,12 @@ impl HttpChannel {
         &mut self,
         chan: &mut Channel,
         req: &Request<'_>,
-        reply: Reply,
+        outcome: Outcome,
         send_continue: bool,
     ) {
         let step = match req.framing {
             Framing::None => {
+                let reply = self.outcome(chan, outcome);
                 self.queue(chan, reply, req.persistence, &RequestLine(req));
                 return self.next_request(chan);
             }
@@ -448,8 +469,9 @@ impl HttpChannel {
             step,
             started: chan.now(),
             announced: 0,
+            limit: response::body_limit(self.config(), req),
             waiting: Waiting {
-                reply,
+                outcome,
                 persistence: req.persistence,
                 request,
                 head_only: req.method == Method::Head,
@@ -469,12 +491,22 @@ impl HttpChannel {
         }
     }
 
+    /// The reply a request's body has come to: the one decided from the
+    /// head, or what storing the body gave.
+    fn outcome(&self, chan: &Channel, outcome: Outcome) -> Reply {
+        match outcome {
+            Outcome::Reply(reply) => reply,
+            Outcome::Store(store) => (*store).finish(chan, &self.shared),
+        }
+    }
+
     /// The body has been read: answer, and go back to reading heads.
     fn body_done(&mut self, chan: &mut Channel) {
         let idle = Phase::Idle { since: chan.now() };
         if let Phase::Body(body) = std::mem::replace(&mut self.phase, idle) {
             let w = body.waiting;
-            self.queue(chan, w.reply, w.persistence, &w.request);
+            let reply = self.outcome(chan, w.outcome);
+            self.queue(chan, reply, w.persistence, &w.request);
         }
         self.next_request(chan);
     }
@@ -521,13 +553,16 @@ impl HttpChannel {
             Err(e) => return self.fail(chan, e),
         };
         self.line.clear();
-        let max_body = self.config().max_body;
         let Phase::Body(body) = &mut self.phase else {
             return;
         };
         body.announced = body.announced.saturating_add(size);
-        if body.announced > max_body {
-            return self.fail(chan, HttpError::BodyTooLarge);
+        if body.announced > body.limit {
+            let e = match body.waiting.outcome {
+                Outcome::Store(_) => HttpError::UploadTooLarge,
+                Outcome::Reply(_) => HttpError::BodyTooLarge,
+            };
+            return self.fail(chan, e);
         }
         if size == 0 {
             trace!(chan.tracer(), "last chunk: trailer fields follow");
@@ -559,11 +594,19 @@ impl AsyncChat for HttpChannel {
         if chan.is_closing() {
             return; // an error was answered: nothing more is read
         }
-        match &self.phase {
+        match &mut self.phase {
             Phase::Idle { .. } | Phase::Head { .. } => self.collect_head(chan, data),
             Phase::Body(body) => match body.step {
-                // Discarded, and a capture may keep only its size.
-                BodyStep::Length | BodyStep::ChunkData => chan.mark_payload(),
+                // Discarded or stored, and a capture may keep only its size.
+                BodyStep::Length | BodyStep::ChunkData => {
+                    chan.mark_payload();
+                    if let Outcome::Store(store) = &mut body.waiting.outcome {
+                        store.write(chan, data);
+                        // An upload times out when it stops making progress.
+                        body.started = chan.now();
+                        self.update_deadline(chan);
+                    }
+                }
                 BodyStep::ChunkSize | BodyStep::ChunkEnd | BodyStep::Trailers { .. } => {
                     self.line.extend_from_slice(data);
                     if self.line.len() > MAX_LINE {

@@ -99,6 +99,33 @@ pub enum HttpError {
     /// The server is failing (out of descriptors or memory, an I/O error),
     /// not the request.
     Unavailable,
+    /// An upload's directory does not exist, or a component of its path is
+    /// a file.
+    UploadParentMissing,
+    /// An upload's target is something other than a file or a symlink (a
+    /// FIFO, a socket).
+    UploadNotAFile,
+    /// An upload's target is a directory (`PUT /inbox/`): no file to store.
+    UploadIsDirectory,
+    /// An upload's file name has a control byte, is too long (over 255
+    /// bytes), or cannot be a name (`.`, `..`, empty).
+    UploadNameInvalid,
+    /// Uploading there is not allowed: a hidden name (without `--hidden`),
+    /// a path leaving the root, or the file system refused (`EACCES`,
+    /// `EROFS`).
+    UploadForbidden,
+    /// An upload larger than `--max-upload`.
+    UploadTooLarge,
+    /// `If-None-Match: *` and the file exists, or `If-Match` and it is not
+    /// (or no longer) that version.
+    PreconditionFailed,
+    /// The disk is full or the quota used up (`ENOSPC`, `EDQUOT`), or the
+    /// file would be larger than the process may write (`EFBIG`).
+    InsufficientStorage,
+    /// A POST whose body is not `multipart/form-data` with a boundary.
+    FormNotMultipart,
+    /// A `multipart/form-data` body that breaks its framing.
+    FormMalformed,
     /// No range of the Range field lies inside the file, which is this long.
     RangeNotSatisfiable {
         /// The file's length, for `Content-Range: bytes */len`.
@@ -115,19 +142,24 @@ impl HttpError {
             | HostRepeated | HostInvalid | LengthMalformed | LengthOverflow
             | ConflictingLengths | LengthAndEncoding | EncodingInHttp10 | EncodingEmpty
             | ChunkedNotLast | ChunkSizeMalformed | ChunkSizeOverflow | ChunkLineTooLong
-            | ChunkNotTerminated | TooManyTrailers | BadPath(_) | ListingQuery(_) => 400,
+            | ChunkNotTerminated | TooManyTrailers | BadPath(_) | ListingQuery(_)
+            | UploadNameInvalid | FormMalformed => 400,
             Unauthorized => 401,
-            ListingDisabled | FileUnreadable | DirectoryUnreadable => 403,
+            ListingDisabled | FileUnreadable | DirectoryUnreadable | UploadForbidden => 403,
             NotFound => 404,
-            MethodNotAllowed => 405,
+            MethodNotAllowed | UploadIsDirectory => 405,
             Timeout => 408,
-            BodyTooLarge => 413,
+            UploadParentMissing | UploadNotAFile => 409,
+            PreconditionFailed => 412,
+            BodyTooLarge | UploadTooLarge => 413,
+            FormNotMultipart => 415,
             RequestLineTooLong => 414,
             RangeNotSatisfiable { .. } => 416,
             TooManyFields | HeadTooLarge => 431,
             UnsupportedCoding | MethodUnknown => 501,
             Unavailable => 503,
             VersionUnsupported => 505,
+            InsufficientStorage => 507,
         }
     }
 }
@@ -175,6 +207,16 @@ impl fmt::Display for HttpError {
             DirectoryUnreadable => "This directory cannot be read.",
             Unavailable => "The server cannot serve this right now; try again.",
             RangeNotSatisfiable { .. } => "The requested range is outside the file.",
+            UploadParentMissing => "The directory to store the file in does not exist.",
+            UploadNotAFile => "Something that is not a file is in the way.",
+            UploadIsDirectory => "A directory cannot be replaced; name a file in it.",
+            UploadNameInvalid => "That file name cannot be stored.",
+            UploadForbidden => "This server may not write there.",
+            UploadTooLarge => "The upload is larger than this server takes.",
+            PreconditionFailed => "The file is not the version the request names.",
+            InsufficientStorage => "There is no room left to store the file.",
+            FormNotMultipart => "An upload form must be sent as multipart/form-data.",
+            FormMalformed => "The multipart/form-data body is malformed.",
         })
     }
 }
@@ -226,6 +268,16 @@ mod tests {
             DirectoryUnreadable,
             Unavailable,
             RangeNotSatisfiable { len: 5 },
+            UploadParentMissing,
+            UploadNotAFile,
+            UploadIsDirectory,
+            UploadNameInvalid,
+            UploadForbidden,
+            UploadTooLarge,
+            PreconditionFailed,
+            InsufficientStorage,
+            FormNotMultipart,
+            FormMalformed,
         ];
         for e in all {
             assert!((400..600).contains(&e.status()), "{e:?}");

@@ -22,6 +22,8 @@ pub const USED_FIELDS: &[&str] = &[
     "connection",
     "expect",
     "if-none-match",
+    "if-match",
+    "content-type",
     "if-modified-since",
     "range",
     "if-range",
@@ -42,6 +44,8 @@ enum Field {
     Connection,
     Expect,
     IfNoneMatch,
+    IfMatch,
+    ContentType,
     IfModifiedSince,
     Range,
     IfRange,
@@ -64,6 +68,8 @@ fn field_of(name: &str) -> Option<Field> {
         6 if is("accept") => Field::Accept,
         6 if is("origin") => Field::Origin,
         8 if is("if-range") => Field::IfRange,
+        8 if is("if-match") => Field::IfMatch,
+        12 if is("content-type") => Field::ContentType,
         10 if is("connection") => Field::Connection,
         13 if is("if-none-match") => Field::IfNoneMatch,
         13 if is("authorization") => Field::Authorization,
@@ -89,8 +95,14 @@ pub enum Method {
     Head,
     /// `OPTIONS`: says which methods are allowed.
     Options,
-    /// A method this server knows but does not allow (`POST`, `PUT`,
-    /// `DELETE`, `PATCH`): 405.
+    /// `PUT`: stores the body at the target, with `--upload` (405
+    /// otherwise).
+    Put,
+    /// `POST`: stores the files of a `multipart/form-data` body in the
+    /// target directory, with `--upload` (405 otherwise).
+    Post,
+    /// A method this server knows but does not allow (`DELETE`, `PATCH`):
+    /// 405.
     NotAllowed,
     /// Any other method token: 501.
     Unknown,
@@ -102,7 +114,9 @@ impl Method {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
             "OPTIONS" => Method::Options,
-            "POST" | "PUT" | "DELETE" | "PATCH" => Method::NotAllowed,
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            "DELETE" | "PATCH" => Method::NotAllowed,
             _ => Method::Unknown,
         }
     }
@@ -182,6 +196,10 @@ pub struct Request<'a> {
     pub expect_continue: bool,
     /// `If-None-Match`, if sent (several fields are joined with commas).
     pub if_none_match: Option<Cow<'a, str>>,
+    /// `If-Match`, if sent (several fields are joined with commas).
+    pub if_match: Option<Cow<'a, str>>,
+    /// `Content-Type`, if sent: a form's boundary.
+    pub content_type: Option<&'a str>,
     /// `If-Modified-Since`, if sent.
     pub if_modified_since: Option<&'a str>,
     /// `Range`, if sent exactly once.
@@ -237,6 +255,8 @@ fn unframed_request<'a>(method_token: &'a str, target: &'a str, version: Version
         persistence: Persistence::Close,
         expect_continue: false,
         if_none_match: None,
+        if_match: None,
+        content_type: None,
         if_modified_since: None,
         range: None,
         if_range: None,
@@ -317,6 +337,8 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
             // Several field lines are one comma-separated list (RFC 9110
             // §5.3); only the rare second one costs an allocation.
             Field::IfNoneMatch => joined_list(&mut r.if_none_match, value),
+            Field::IfMatch => joined_list(&mut r.if_match, value),
+            Field::ContentType => r.content_type = Some(value),
             Field::AcceptEncoding => joined_list(&mut r.accept_encoding, value),
             Field::IfModifiedSince => r.if_modified_since = Some(value),
             Field::Range => {
@@ -904,8 +926,9 @@ mod tests {
             ("GET", Method::Get),
             ("HEAD", Method::Head),
             ("OPTIONS", Method::Options),
-            ("POST", Method::NotAllowed),
-            ("PUT", Method::NotAllowed),
+            ("POST", Method::Post),
+            ("PUT", Method::Put),
+            ("put", Method::Unknown),
             ("DELETE", Method::NotAllowed),
             ("PATCH", Method::NotAllowed),
             ("get", Method::Unknown),

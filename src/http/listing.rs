@@ -332,6 +332,7 @@ body{margin:0;background:var(--bg);color:var(--fg);\
 font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}\
 main{max-width:960px;margin:0 auto;padding:2rem 1rem}\
 h1{font-size:1.25rem;font-weight:600;margin:0 0 1rem;word-break:break-all}\
+.upload{margin:0 0 1rem}\
 table{width:100%;border-collapse:collapse}\
 th{text-align:left;font-weight:600;color:var(--muted);\
 border-bottom:1px solid var(--line);padding:.4rem .6rem}\
@@ -367,14 +368,14 @@ font-size:.85rem;color:var(--muted)}\
 /// assert!(page.contains("1.5 KiB"));
 /// ```
 pub fn render(display_path: &str, at_root: bool, entries: Vec<Entry>, view: View) -> String {
-    render_head(display_path, at_root, view)
+    render_head(display_path, at_root, view, false)
         + &render_rows(&DirRead::new(entries, Omitted::NONE), view)
 }
 
 /// The start of a listing, which depends on the path it is shown at: for
 /// the page, the title, the heading, the table's head and, but at the
 /// root, `../`; for JSON, the path.
-pub fn render_head(display_path: &str, at_root: bool, view: View) -> String {
+pub fn render_head(display_path: &str, at_root: bool, view: View, upload: bool) -> String {
     let mut out = String::with_capacity(2048);
     if view.format == Format::Json {
         out.push_str("{\"path\":");
@@ -391,7 +392,16 @@ pub fn render_head(display_path: &str, at_root: bool, view: View) -> String {
     out.push_str(STYLE);
     out.push_str("</style>\n</head>\n<body>\n<main>\n<h1>Index of ");
     push_escaped(&mut out, display_path);
-    out.push_str("</h1>\n<table>\n<thead><tr>");
+    out.push_str("</h1>\n");
+    if upload {
+        // Posted to the listing's own URL; the answer is 303 back here.
+        out.push_str(
+            "<form class=\"upload\" method=\"post\" enctype=\"multipart/form-data\">\
+             <input type=\"file\" name=\"file\" multiple required> \
+             <button>Upload</button></form>\n",
+        );
+    }
+    out.push_str("<table>\n<thead><tr>");
     for (sort, label, class) in [
         (Sort::Name, "Name", ""),
         (Sort::Size, "Size", " class=\"size\""),
@@ -1133,8 +1143,8 @@ mod tests {
             names: 7,
             exact: false,
         };
-        let text =
-            render_head("/", true, view) + &render_rows(&DirRead::new(Vec::new(), omitted), view);
+        let text = render_head("/", true, view, false)
+            + &render_rows(&DirRead::new(Vec::new(), omitted), view);
         let doc: serde_json::Value = serde_json::from_str(&text).expect(&text);
         assert_eq!(doc["entries"], serde_json::json!([]));
         assert_eq!(doc["omitted"], 7);

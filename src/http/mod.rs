@@ -37,6 +37,7 @@ pub mod path;
 pub mod range;
 pub mod response;
 pub mod status;
+pub mod upload;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -114,6 +115,11 @@ pub struct Config {
     pub not_found_page: Option<PathBuf>,
     /// Every request must present these credentials (`--auth`).
     pub auth: Option<auth::Credentials>,
+    /// Store PUT bodies and form uploads (`--upload`); without it PUT and
+    /// POST are 405.
+    pub upload: bool,
+    /// The largest upload stored (`--max-upload`); larger is 413.
+    pub max_upload: u64,
 }
 
 /// Fields the server computes for each response: `--header` may not set
@@ -211,6 +217,8 @@ impl Config {
             spa: false,
             not_found_page: None,
             auth: None,
+            upload: false,
+            max_upload: 1 << 30,
         })
     }
 

@@ -38,7 +38,7 @@ use super::head::{Framing, Method, Persistence, Request, Version};
 use super::path::{self, Resolved};
 use super::range::{self, RangeRequest};
 use super::status::{SERVER, reason, status_line};
-use super::{Config, Shared, conditional, head, listing, ows};
+use super::{Config, Shared, conditional, head, listing, ows, upload};
 use crate::channel::Channel;
 use crate::producer::{FileStamp, Piece, Producer, time_of};
 
@@ -141,7 +141,12 @@ impl Reply {
     /// The reply to an [`HttpError`]: its status, an error page with its
     /// words, and the fields that cause calls for.
     pub fn from_error(e: HttpError) -> Reply {
-        let reply = Reply::page(e.status(), &e.to_string());
+        Reply::error_page(e, &e.to_string())
+    }
+
+    /// [`Reply::from_error`] with other words on its page.
+    pub(super) fn error_page(e: HttpError, message: &str) -> Reply {
+        let reply = Reply::page(e.status(), message);
         match e {
             HttpError::MethodNotAllowed => reply.field("Allow", ALLOW),
             HttpError::Unauthorized => reply.field("WWW-Authenticate", auth::CHALLENGE),
@@ -151,6 +156,24 @@ impl Reply {
             }
             _ => reply,
         }
+    }
+
+    /// A 201 for a file an upload created at `location`.
+    pub(super) fn created(location: &str) -> Reply {
+        Reply::new(201)
+            .field("Location", location)
+            .field("Content-Length", 0)
+    }
+
+    /// A 204 for a file an upload replaced.
+    pub(super) fn no_content() -> Reply {
+        Reply::new(204)
+    }
+
+    /// A 303 to `location` with a short page saying `message`: the answer
+    /// to a form's upload, back to the listing.
+    pub(super) fn see_other(location: &str, message: &str) -> Reply {
+        Reply::page(303, message).field("Location", location)
     }
 
     /// A 301 to `location`, for a directory asked for without its `/`.
@@ -244,6 +267,14 @@ pub enum Answer {
     /// The request cannot be taken at all: answer this error and close
     /// without reading the body (a Content-Length over the limit).
     Fail(HttpError),
+    /// Store the body (`--upload`): each piece goes to `store` as it
+    /// arrives, and the reply is what storing it came to.
+    Store {
+        /// Where the body goes (boxed: most answers are not uploads).
+        store: Box<upload::Store>,
+        /// Push `100 Continue` before reading the body.
+        send_continue: bool,
+    },
 }
 
 /// Decides the answer to a request whose head has been parsed, from the
@@ -254,11 +285,18 @@ pub fn answer(
     peer: Option<SocketAddr>,
     now: Instant,
 ) -> Answer {
+    let uploading = shared.config.upload && matches!(req.method, Method::Put | Method::Post);
     if let Framing::Length(n) = req.framing
-        && n > shared.config.max_body
+        && n > body_limit(&shared.config, req)
     {
-        return Answer::Fail(HttpError::BodyTooLarge);
+        return Answer::Fail(if uploading {
+            HttpError::UploadTooLarge
+        } else {
+            HttpError::BodyTooLarge
+        });
     }
+    let waits_for_continue =
+        req.expect_continue && req.version == Version::Http11 && req.framing != Framing::None;
     // A browser sends no credentials with a CORS preflight (the Fetch
     // standard's rule), and the answer to one reveals nothing.
     let preflight = shared.config.cors && req.method == Method::Options && req.cors_preflight;
@@ -271,11 +309,18 @@ pub fn answer(
     } else {
         match status_page(shared, req, peer, now) {
             Some(page) => Ok(page),
+            None if uploading => match upload::Store::begin(shared, req) {
+                Ok(store) => {
+                    return Answer::Store {
+                        store: Box::new(store),
+                        send_continue: waits_for_continue,
+                    };
+                }
+                Err(e) => Err(e),
+            },
             None => serve(shared, &mut shared.cache.borrow_mut(), req, now),
         }
     };
-    let waits_for_continue =
-        req.expect_continue && req.version == Version::Http11 && req.framing != Framing::None;
     let (mut reply, refused) = match served {
         Ok(reply) => (reply, false),
         Err(e) => (error_reply(shared, e, now), waits_for_continue),
@@ -292,6 +337,16 @@ pub fn answer(
             reply,
             send_continue: waits_for_continue,
         }
+    }
+}
+
+/// The most body bytes `req` may send: `--max-upload` for an upload,
+/// `--max-body` for a body that is read and discarded.
+pub fn body_limit(cfg: &Config, req: &Request<'_>) -> u64 {
+    if cfg.upload && matches!(req.method, Method::Put | Method::Post) {
+        cfg.max_upload
+    } else {
+        cfg.max_body
     }
 }
 
@@ -354,7 +409,9 @@ fn serve(
                 .field("Allow", ALLOW)
                 .field("Content-Length", 0));
         }
-        Method::NotAllowed => return Err(HttpError::MethodNotAllowed),
+        Method::Put | Method::Post | Method::NotAllowed => {
+            return Err(HttpError::MethodNotAllowed);
+        }
         Method::Unknown => return Err(HttpError::MethodUnknown),
     }
     let cfg = &shared.config;
@@ -735,7 +792,8 @@ fn list(
         cache.insert_page(dir_key, view, Rc::clone(&rows));
         rows
     });
-    let head = listing::render_head(&resolved.path, resolved.segments.is_empty(), view);
+    let at_root = resolved.segments.is_empty();
+    let head = listing::render_head(&resolved.path, at_root, view, cfg.upload);
     let len = (head.len() + rows.len()) as u64;
     let content_type = match view.format {
         listing::Format::Html => "text/html; charset=utf-8",

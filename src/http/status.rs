@@ -34,9 +34,11 @@ macro_rules! statuses {
 statuses! {
     100 "Continue",
     200 "OK",
+    201 "Created",
     204 "No Content",
     206 "Partial Content",
     301 "Moved Permanently",
+    303 "See Other",
     304 "Not Modified",
     400 "Bad Request",
     401 "Unauthorized",
@@ -44,14 +46,18 @@ statuses! {
     404 "Not Found",
     405 "Method Not Allowed",
     408 "Request Timeout",
+    409 "Conflict",
+    412 "Precondition Failed",
     413 "Content Too Large",
     414 "URI Too Long",
+    415 "Unsupported Media Type",
     416 "Range Not Satisfiable",
     431 "Request Header Fields Too Large",
     500 "Internal Server Error",
     501 "Not Implemented",
     503 "Service Unavailable",
     505 "HTTP Version Not Supported",
+    507 "Insufficient Storage",
 }
 
 #[cfg(test)]

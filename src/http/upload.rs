@@ -1,0 +1,814 @@
+//! Uploads (`--upload`): a request body that the terminators deliver goes
+//! to a file instead of being dropped.
+//!
+//! The body arrives exactly as a discarded one does (a `Count(n)` for a
+//! Content-Length, the chunked walk otherwise); each piece that
+//! `collect_incoming_data` is handed is written to a [`Pending`] file at
+//! once, so that a connection never holds more of a body than one read.
+//!
+//! The rules that make an upload safe, each at one place here:
+//!
+//! - **Atomic.** The body goes to a temporary file in the target's own
+//!   directory (so the rename cannot cross file systems), named
+//!   `.upload-<32 hex digits>` and a DEL byte (0x7f): a control byte, which
+//!   no request can name and no listing shows. Only when the whole body
+//!   has arrived and matched its framing is the file `fsync`ed and renamed
+//!   over the target, so a reader sees the old file or the new one, never
+//!   part of one; concurrent uploads of one name end with one of the
+//!   bodies whole.
+//! - **Nothing half-done left behind.** A [`Pending`] file that is not
+//!   renamed into place is removed when it is dropped: when the client
+//!   disconnects, times out or breaks the framing mid-body, when writing
+//!   fails, and when the server stops (after the graceful shutdown's grace,
+//!   the connections still uploading are dropped).
+//! - **Disk errors are answers.** `ENOSPC`, `EDQUOT` and `EFBIG` give 507,
+//!   `EACCES`, `EPERM` and `EROFS` 403; the temporary file is removed at
+//!   once, the rest of the body is read and discarded, so the connection
+//!   stays in step.
+//! - **No lost updates.** `If-None-Match: *` stores only a file that does
+//!   not exist, by `renameat2(RENAME_NOREPLACE)`, which the kernel makes
+//!   atomic; `If-Match` stores only over the version it names, checked
+//!   again just before the rename.
+//! - **The containment of reads.** The directory is resolved beneath the
+//!   root as a request for it would be ([`Root::dir`]); a hidden name is
+//!   refused unless hidden files are served; a name with a control byte, or
+//!   longer than 255 bytes, is 400. The final name is never followed: a
+//!   symlink there is replaced by the file, its target left alone.
+
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io::{self, Write as _};
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
+
+use super::beneath::{OpenError, Root};
+use super::error::HttpError;
+use super::head::{Method, Request};
+use super::path::{self, Resolved};
+use super::response::Reply;
+use super::{Config, Shared, byteranges, conditional};
+use crate::channel::{AsyncChat, Channel, Limits};
+use crate::producer::FileStamp;
+use crate::terminator::Terminator;
+use crate::trace;
+use crate::trace::Trace;
+
+/// The longest file name stored, in bytes (most file systems' bound).
+pub const NAME_MAX: usize = 255;
+
+/// Which version of the target an upload may replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// Any, or none.
+    Any,
+    /// None: the file must not exist (`If-None-Match: *`).
+    Absent,
+    /// The version an `If-Match` value names (`*`: any that exists).
+    Matches(String),
+}
+
+impl Condition {
+    /// The condition `req` puts on its upload.
+    pub fn of(req: &Request<'_>) -> Condition {
+        if let Some(value) = req.if_match.as_deref() {
+            Condition::Matches(value.to_string())
+        } else if req
+            .if_none_match
+            .as_deref()
+            .is_some_and(|v| v.trim() == "*")
+        {
+            Condition::Absent
+        } else {
+            Condition::Any
+        }
+    }
+
+    /// Whether a target whose tag is `etag` (`None`: there is none) may be
+    /// replaced.
+    fn allows(&self, etag: Option<&str>) -> bool {
+        match self {
+            Condition::Any => true,
+            Condition::Absent => etag.is_none(),
+            Condition::Matches(value) => conditional::if_match_matches(value, etag),
+        }
+    }
+}
+
+/// What is at an upload's target now: nothing, or a file (or symlink, which
+/// is replaced, not followed) with its tag. A directory or anything else
+/// is refused.
+fn target_tag(dir: &OwnedFd, name: &str) -> Result<Option<String>, HttpError> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => Err(HttpError::UploadIsDirectory),
+            FileType::RegularFile => Ok(Some(conditional::etag(&FileStamp::from(&stat)))),
+            // A link has no tag of its own here: only `*` matches it.
+            FileType::Symlink => Ok(Some("\"link\"".to_string())),
+            _ => Err(HttpError::UploadNotAFile),
+        },
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(storage_error(&e.into())),
+    }
+}
+
+/// The answer to a file system error while storing.
+pub fn storage_error(e: &io::Error) -> HttpError {
+    match Errno::from_io_error(e) {
+        Some(Errno::NOSPC | Errno::DQUOT | Errno::FBIG) => HttpError::InsufficientStorage,
+        Some(Errno::ACCESS | Errno::PERM | Errno::ROFS) => HttpError::UploadForbidden,
+        Some(Errno::NOENT | Errno::NOTDIR) => HttpError::UploadParentMissing,
+        _ => {
+            log::warn!("cannot store an upload: {e}");
+            HttpError::Unavailable
+        }
+    }
+}
+
+/// Checks a file name an upload would store (the last segment of a PUT's
+/// path, a form's file name reduced to its last component).
+///
+/// # Errors
+///
+/// [`HttpError::UploadNameInvalid`] for a name no request could name or
+/// longer than [`NAME_MAX`]; [`HttpError::UploadForbidden`] for a hidden
+/// one unless `hidden`.
+pub fn check_name(name: &str, hidden: bool) -> Result<(), HttpError> {
+    if !path::is_servable_name(name) || name.len() > NAME_MAX {
+        return Err(HttpError::UploadNameInvalid);
+    }
+    if !hidden && name.starts_with('.') {
+        return Err(HttpError::UploadForbidden);
+    }
+    Ok(())
+}
+
+/// The directory `segments` name, for writing in.
+///
+/// # Errors
+///
+/// 409 when it does not exist (or a component is a file), 403 when it is
+/// hidden, leaves the root or may not be read.
+pub fn open_dir(root: &Root, segments: &[String]) -> Result<Rc<OwnedFd>, HttpError> {
+    match root.dir(segments) {
+        Ok(dir) => Ok(Rc::new(dir)),
+        Err(OpenError::NotFound | OpenError::TooManyLinks) => Err(HttpError::UploadParentMissing),
+        Err(OpenError::Escapes | OpenError::Hidden | OpenError::Forbidden) => {
+            Err(HttpError::UploadForbidden)
+        }
+        Err(OpenError::Io(e)) => Err(storage_error(&e)),
+    }
+}
+
+/// A file being stored: a temporary file in the target's directory, renamed
+/// over the target by [`Pending::commit`] once complete, removed when
+/// dropped otherwise.
+pub struct Pending {
+    dir: Rc<OwnedFd>,
+    /// The name it will have.
+    name: String,
+    /// The temporary file's name, while the temporary file exists.
+    temp: Option<CString>,
+    file: Option<File>,
+    /// Bytes written so far.
+    written: u64,
+    /// Why writing stopped, if it did: the rest is discarded.
+    failed: Option<HttpError>,
+}
+
+impl Pending {
+    /// Creates the temporary file for `name` in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`storage_error`] of the failure to create it.
+    pub fn create(dir: Rc<OwnedFd>, name: &str) -> Result<Pending, HttpError> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+        let flags = flags | OFlags::CLOEXEC;
+        // A fresh boundary's 32 digits are as unpredictable as a name needs.
+        let digits = byteranges::boundary().replace("asynchat-", "");
+        let temp = CString::new(format!(".upload-{digits}\x7f")).expect("no NUL in the name");
+        let fd = rustix::fs::openat(&*dir, temp.as_c_str(), flags, Mode::from_raw_mode(0o644))
+            .map_err(|e| storage_error(&e.into()))?;
+        Ok(Pending {
+            dir,
+            name: name.to_string(),
+            temp: Some(temp),
+            file: Some(File::from(fd)),
+            written: 0,
+            failed: None,
+        })
+    }
+
+    /// The temporary file's name, for the trace (escaped there).
+    pub fn temp_name(&self) -> String {
+        self.temp
+            .as_deref()
+            .map_or_else(String::new, |t| t.to_string_lossy().into_owned())
+    }
+
+    /// The name the file will have.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Why writing stopped, if it did.
+    pub fn failed(&self) -> Option<HttpError> {
+        self.failed
+    }
+
+    /// Writes `data`, one piece of the body as it arrived. After a failure
+    /// (the temporary file is then removed) pieces are discarded.
+    pub fn write(&mut self, data: &[u8]) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        match file.write_all(data) {
+            Ok(()) => self.written += data.len() as u64,
+            Err(e) => self.fail(storage_error(&e)),
+        }
+    }
+
+    /// Stops writing for `why`, and removes the temporary file now.
+    pub fn fail(&mut self, why: HttpError) {
+        self.failed.get_or_insert(why);
+        self.file = None;
+        self.remove();
+    }
+
+    fn remove(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = rustix::fs::unlinkat(&*self.dir, temp.as_c_str(), AtFlags::empty());
+        }
+    }
+
+    /// The whole body has arrived: flushes it to the disk, checks
+    /// `condition` against the target as it is now, and renames the file
+    /// over it. Returns true when the file is new (201), false when it
+    /// replaced one (204).
+    ///
+    /// # Errors
+    ///
+    /// The failure that stopped writing, 412 when `condition` no longer
+    /// holds, or the error of `fsync` or `rename`. The temporary file is
+    /// removed in every case.
+    pub fn commit(mut self, condition: &Condition) -> Result<bool, HttpError> {
+        if let Some(why) = self.failed {
+            return Err(why);
+        }
+        let (Some(file), Some(temp)) = (self.file.take(), self.temp.clone()) else {
+            return Err(HttpError::Unavailable);
+        };
+        file.sync_all().map_err(|e| storage_error(&e))?;
+        drop(file);
+        let temp: &CStr = temp.as_c_str();
+        let dir = Rc::clone(&self.dir);
+        let rename =
+            |flags| rustix::fs::renameat_with(&*dir, temp, &*dir, self.name.as_str(), flags);
+        let created = match condition {
+            // The kernel checks that the name is free as it renames.
+            Condition::Absent => match rename(RenameFlags::NOREPLACE) {
+                Ok(()) => true,
+                Err(Errno::EXIST) => return Err(HttpError::PreconditionFailed),
+                Err(e) => return Err(storage_error(&e.into())),
+            },
+            _ => {
+                let tag = target_tag(&self.dir, &self.name)?;
+                if !condition.allows(tag.as_deref()) {
+                    return Err(HttpError::PreconditionFailed);
+                }
+                rename(RenameFlags::empty()).map_err(|e| storage_error(&e.into()))?;
+                tag.is_none()
+            }
+        };
+        // Renamed: there is no temporary file left to remove.
+        self.temp = None;
+        Ok(created)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// A PUT being stored.
+pub struct Put {
+    file: Pending,
+    condition: Condition,
+    /// The target's path, encoded: its `Location`, and the file cache's
+    /// key for it.
+    location: String,
+}
+
+impl Put {
+    /// Checks a PUT of `req` and opens its temporary file.
+    ///
+    /// # Errors
+    ///
+    /// 400 for a target that is no file name, 403 where uploads may not
+    /// go, 405 for a directory, 409 when its directory is missing, 412 when
+    /// its condition fails already, 507 when the disk is full.
+    pub fn begin(cfg: &Config, root: &Root, req: &Request<'_>) -> Result<Put, HttpError> {
+        let resolved: Resolved = path::resolve(req.target).map_err(HttpError::BadPath)?;
+        let Some((name, parents)) = resolved.segments.split_last() else {
+            return Err(HttpError::UploadIsDirectory);
+        };
+        if resolved.trailing_slash {
+            return Err(HttpError::UploadIsDirectory);
+        }
+        check_name(name, cfg.hidden)?;
+        if !cfg.hidden && path::is_hidden(parents) {
+            return Err(HttpError::UploadForbidden);
+        }
+        let dir = open_dir(root, parents)?;
+        let condition = Condition::of(req);
+        let tag = target_tag(&dir, name)?;
+        if !condition.allows(tag.as_deref()) {
+            return Err(HttpError::PreconditionFailed);
+        }
+        Ok(Put {
+            file: Pending::create(dir, name)?,
+            condition,
+            location: path::encode_path(&resolved.segments, false),
+        })
+    }
+
+    /// The file being written.
+    pub fn file(&self) -> &Pending {
+        &self.file
+    }
+
+    /// Writes one piece of the body.
+    pub fn write(&mut self, chan: &Channel, data: &[u8]) {
+        self.file.write(data);
+        match self.file.failed() {
+            None => trace!(
+                chan.tracer(),
+                "upload: {} bytes to the temporary file, {} in all",
+                data.len(),
+                self.file.written()
+            ),
+            Some(why) => trace!(
+                chan.tracer(),
+                "upload: writing failed ({why}): temporary file removed, the rest of the body is discarded"
+            ),
+        }
+    }
+
+    /// The body is complete: stores the file, and answers 201 or 204, or
+    /// the error that kept it from being stored.
+    pub fn finish(self, chan: &Channel, shared: &Shared) -> Reply {
+        let (written, temp) = (self.file.written(), self.file.temp_name());
+        let result = self.file.commit(&self.condition);
+        // Whatever the file cache held for this path is another file now.
+        shared.cache.borrow_mut().remove(&self.location);
+        match result {
+            Ok(created) => {
+                trace!(
+                    chan.tracer(),
+                    "upload: {written} bytes fsynced, {} renamed to {}",
+                    trace::Escaped(&temp),
+                    trace::Escaped(&self.location)
+                );
+                if created {
+                    Reply::created(&self.location)
+                } else {
+                    Reply::no_content()
+                }
+            }
+            Err(e) => {
+                trace!(
+                    chan.tracer(),
+                    "upload: not stored ({e}); temporary file removed"
+                );
+                Reply::from_error(e)
+            }
+        }
+    }
+}
+
+/// The longest line of a part's head in a form, and the most lines.
+const PART_LINE_MAX: usize = 8 * 1024;
+const PART_LINES_MAX: usize = 64;
+
+/// The boundary of a `multipart/form-data` Content-Type (RFC 7578 §4.1,
+/// RFC 2046 §5.1.1: 1 to 70 characters, quoted or a token).
+pub fn form_boundary(content_type: Option<&str>) -> Option<String> {
+    let mut params = content_type?.split(';');
+    let kind = params.next()?.trim();
+    if !kind.eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("boundary") {
+            return None;
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        let ok = (1..=70).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        ok.then(|| value.to_string())
+    })
+}
+
+/// The file name a part's `Content-Disposition` gives (RFC 7578 §4.2,
+/// RFC 6266): `filename*` (`UTF-8''` and percent-encoded) over `filename`
+/// (a quoted string or a token), reduced to its last path component, as a
+/// browser's `C:\Users\me\a.txt` or a hostile `../../x` must be. `None`
+/// for a part that is not a file (no file name, or an empty one).
+pub fn part_file_name(disposition: &str) -> Option<String> {
+    let (mut plain, mut extended) = (None, None);
+    for param in disposition_params(disposition) {
+        let (name, value) = param;
+        if name.eq_ignore_ascii_case("filename") {
+            plain = Some(value);
+        } else if name.eq_ignore_ascii_case("filename*") {
+            let (charset, rest) = value.split_once('\'')?;
+            let (_language, encoded) = rest.split_once('\'')?;
+            if charset.eq_ignore_ascii_case("utf-8") {
+                let bytes: Vec<u8> = percent_encoding::percent_decode_str(encoded).collect();
+                extended = String::from_utf8(bytes).ok();
+            }
+        }
+    }
+    let name = extended.or(plain)?;
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    (!last.is_empty()).then(|| last.to_string())
+}
+
+/// The parameters of a `Content-Disposition` value, after its type: each
+/// `name=value`, a quoted value unescaped. A `;` inside quotes does not end
+/// a parameter.
+fn disposition_params(value: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut rest = match value.split_once(';') {
+        Some((_, rest)) => rest,
+        None => return params,
+    };
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ';']);
+        let Some(eq) = rest.find('=') else { break };
+        let name = rest[..eq].trim().to_string();
+        rest = rest[eq + 1..].trim_start_matches([' ', '\t']);
+        let mut out = String::new();
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, next)) = chars.next() {
+                            out.push(next);
+                        }
+                    }
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => out.push(c),
+                }
+            }
+            rest = &quoted[end..];
+        } else {
+            let end = rest.find(';').unwrap_or(rest.len());
+            out = rest[..end].trim().to_string();
+            rest = &rest[end..];
+        }
+        params.push((name, out));
+    }
+    params
+}
+
+/// Where in a `multipart/form-data` body the nested channel is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FormStep {
+    /// Before the first boundary (terminator: the delimiter).
+    Preamble,
+    /// Just after a delimiter (terminator `"\r\n"`): nothing (another part
+    /// follows) or `--` (the last).
+    AfterDelimiter,
+    /// A part's head lines (terminator `"\r\n"`), with their number.
+    PartHead(usize),
+    /// A part's content (terminator: the delimiter).
+    Content,
+    /// After the close delimiter: the epilogue, ignored (no terminator).
+    Epilogue,
+}
+
+/// The records of a form's body, as the nested channel delivers them.
+struct FormParts {
+    /// `"\r\n--" + boundary`.
+    delimiter: Vec<u8>,
+    dir: Rc<OwnedFd>,
+    hidden: bool,
+    step: FormStep,
+    /// The current line, or the current part's `Content-Disposition`.
+    line: Vec<u8>,
+    disposition: Option<String>,
+    /// The file of the current part, when it is one.
+    file: Option<Pending>,
+    /// The names stored so far.
+    stored: Vec<String>,
+    /// Why the form stopped being stored, if it did.
+    failed: Option<HttpError>,
+    /// Bytes of file content written.
+    written: u64,
+}
+
+impl FormParts {
+    fn delimiter(&self) -> Terminator {
+        Terminator::Bytes(self.delimiter.clone().into())
+    }
+
+    fn fail(&mut self, chan: &mut Channel, why: HttpError) {
+        trace!(chan.tracer(), "{why}; the rest of the body is discarded");
+        self.failed.get_or_insert(why);
+        self.file = None;
+        self.step = FormStep::Epilogue;
+        chan.set_terminator(Terminator::None);
+    }
+
+    /// A part's head is complete: a file part gets its temporary file.
+    fn start_part(&mut self, chan: &mut Channel) {
+        let name = self.disposition.take().as_deref().and_then(part_file_name);
+        self.step = FormStep::Content;
+        chan.set_terminator(self.delimiter());
+        let Some(name) = name else {
+            trace!(
+                chan.tracer(),
+                "a part that is not a file: its content is skipped"
+            );
+            return;
+        };
+        let file = check_name(&name, self.hidden)
+            .and_then(|()| Pending::create(Rc::clone(&self.dir), &name));
+        match file {
+            Ok(file) => {
+                trace!(
+                    chan.tracer(),
+                    "file {} goes to the temporary file {}",
+                    trace::Escaped(&name),
+                    trace::Escaped(&file.temp_name())
+                );
+                self.file = Some(file);
+            }
+            Err(e) => self.fail(chan, e),
+        }
+    }
+
+    /// A part's content is complete: its file is stored.
+    fn end_part(&mut self, chan: &mut Channel) {
+        self.step = FormStep::AfterDelimiter;
+        chan.set_terminator(b"\r\n");
+        let Some(file) = self.file.take() else { return };
+        let (name, written) = (file.name().to_string(), file.written());
+        match file.commit(&Condition::Any) {
+            Ok(_) => {
+                trace!(
+                    chan.tracer(),
+                    "{written} bytes fsynced, stored as {}",
+                    trace::Escaped(&name)
+                );
+                self.stored.push(name);
+            }
+            Err(e) => self.fail(chan, e),
+        }
+    }
+}
+
+impl AsyncChat for FormParts {
+    fn collect_incoming_data(&mut self, chan: &mut Channel, data: &[u8]) {
+        match self.step {
+            FormStep::Preamble | FormStep::Epilogue => {}
+            FormStep::Content => {
+                if let Some(file) = self.file.as_mut() {
+                    file.write(data);
+                    self.written += data.len() as u64;
+                    if let Some(why) = file.failed() {
+                        self.fail(chan, why);
+                    }
+                }
+            }
+            FormStep::AfterDelimiter | FormStep::PartHead(_) => {
+                self.line.extend_from_slice(data);
+                if self.line.len() > PART_LINE_MAX {
+                    self.fail(chan, HttpError::FormMalformed);
+                }
+            }
+        }
+    }
+
+    fn found_terminator(&mut self, chan: &mut Channel) {
+        let line = std::mem::take(&mut self.line);
+        match self.step {
+            FormStep::Preamble => {
+                self.step = FormStep::AfterDelimiter;
+                chan.set_terminator(b"\r\n");
+            }
+            FormStep::Content => self.end_part(chan),
+            FormStep::AfterDelimiter => {
+                // Transport padding may follow a delimiter (RFC 2046 §5.1.1).
+                let line = line.trim_ascii_end();
+                if line.is_empty() {
+                    self.step = FormStep::PartHead(0);
+                } else if line == b"--" {
+                    trace!(chan.tracer(), "close delimiter; the rest is epilogue");
+                    self.step = FormStep::Epilogue;
+                    chan.set_terminator(Terminator::None);
+                } else {
+                    self.fail(chan, HttpError::FormMalformed);
+                }
+            }
+            FormStep::PartHead(_) if line.is_empty() => self.start_part(chan),
+            FormStep::PartHead(lines) => {
+                if lines + 1 > PART_LINES_MAX {
+                    return self.fail(chan, HttpError::FormMalformed);
+                }
+                self.step = FormStep::PartHead(lines + 1);
+                let line = String::from_utf8_lossy(&line);
+                if let Some((name, value)) = line.split_once(':')
+                    && name.trim().eq_ignore_ascii_case("content-disposition")
+                {
+                    self.disposition = Some(value.trim().to_string());
+                }
+            }
+            FormStep::Epilogue => {}
+        }
+    }
+}
+
+/// A `multipart/form-data` POST being stored: its body is fed, record by
+/// record as the outer channel delivers it, to a channel inside the
+/// channel, whose terminator is the boundary's delimiter, switching to
+/// `"\r\n"` for each part's head and back to the delimiter for its content.
+pub struct Form {
+    chan: Channel,
+    parts: FormParts,
+    /// The directory's path, encoded with its `/`: where the answer sends
+    /// the browser back to.
+    location: String,
+}
+
+impl Form {
+    /// Checks a form POST of `req` to a directory.
+    ///
+    /// # Errors
+    ///
+    /// 415 for a body that is not `multipart/form-data` with a boundary,
+    /// 403 and 409 as for [`Put::begin`].
+    pub fn begin(cfg: &Config, root: &Root, req: &Request<'_>) -> Result<Form, HttpError> {
+        let boundary = form_boundary(req.content_type).ok_or(HttpError::FormNotMultipart)?;
+        let resolved: Resolved = path::resolve(req.target).map_err(HttpError::BadPath)?;
+        if !cfg.hidden && path::is_hidden(&resolved.segments) {
+            return Err(HttpError::UploadForbidden);
+        }
+        let dir = open_dir(root, &resolved.segments)?;
+        let delimiter = format!("\r\n--{boundary}").into_bytes();
+        let mut chan = Channel::new(Terminator::Bytes(delimiter.clone().into()));
+        // Every record of the body is delivered as it comes: the outer
+        // channel's work bound already counts them.
+        chan.set_limits(Limits {
+            work_per_event: u64::MAX,
+            ..Limits::default()
+        });
+        let mut parts = FormParts {
+            delimiter,
+            dir,
+            hidden: cfg.hidden,
+            step: FormStep::Preamble,
+            line: Vec::new(),
+            disposition: None,
+            file: None,
+            stored: Vec::new(),
+            failed: None,
+            written: 0,
+        };
+        // The first delimiter has no CRLF before it: one is fed first, so
+        // every delimiter is the same terminator.
+        chan.feed(&mut parts, b"\r\n");
+        Ok(Form {
+            chan,
+            parts,
+            location: path::encode_path(&resolved.segments, true),
+        })
+    }
+
+    /// Feeds one piece of the body to the nested channel.
+    pub fn write(&mut self, data: &[u8]) {
+        self.chan.feed(&mut self.parts, data);
+    }
+
+    /// The body is complete: 303 back to the listing when every file was
+    /// stored, or the error, saying which files were stored before it.
+    pub fn finish(mut self, chan: &Channel, shared: &Shared) -> Reply {
+        if self.parts.failed.is_none() && self.parts.step != FormStep::Epilogue {
+            self.parts.failed = Some(HttpError::FormMalformed);
+        }
+        // Whatever was not stored is removed as the parts are dropped.
+        self.parts.file = None;
+        if let Ok(stat) = rustix::fs::fstat(&*self.parts.dir) {
+            shared
+                .cache
+                .borrow_mut()
+                .forget_listing((stat.st_dev, stat.st_ino));
+        }
+        let mut cache = shared.cache.borrow_mut();
+        for name in &self.parts.stored {
+            cache.remove(&format!("{}{}", self.location, path::encode_segment(name)));
+        }
+        let stored = match self.parts.stored.as_slice() {
+            [] => "No file was stored.".to_string(),
+            names => format!("Stored {}.", names.join(", ")),
+        };
+        trace!(
+            chan.tracer(),
+            "upload: form done: {}",
+            trace::Escaped(&stored)
+        );
+        match self.parts.failed {
+            None => Reply::see_other(&self.location, &stored),
+            Some(e) => Reply::error_page(e, &format!("{e} {stored}")),
+        }
+    }
+}
+
+/// Where an upload's body goes.
+pub enum Store {
+    /// To one file (PUT).
+    Put(Put),
+    /// To the files of a form (POST), boxed: its nested channel is large.
+    Form(Box<Form>),
+}
+
+impl Store {
+    /// Checks the upload `req` asks for and gets ready to store its body.
+    ///
+    /// # Errors
+    ///
+    /// What keeps it from being stored, found before the body is read.
+    pub fn begin(shared: &Shared, req: &Request<'_>) -> Result<Store, HttpError> {
+        match req.method {
+            Method::Put => Put::begin(&shared.config, &shared.root, req).map(Store::Put),
+            _ => Form::begin(&shared.config, &shared.root, req).map(|f| Store::Form(Box::new(f))),
+        }
+    }
+
+    /// Traces the upload under `trace`, the connection's (a form's nested
+    /// channel under the same tag, marked `form`), and says where the body
+    /// goes.
+    pub fn trace_with(&mut self, trace: Option<&Trace>) {
+        let Some(trace) = trace else { return };
+        match self {
+            Store::Put(put) => trace.event(format_args!(
+                "upload: the body goes to the temporary file {}, renamed to {} when complete",
+                trace::Escaped(&put.file.temp_name()),
+                trace::Escaped(put.file.name())
+            )),
+            Store::Form(form) => {
+                trace.event(format_args!(
+                    "upload: a form; its body goes to a channel inside this one, whose \
+                     terminator is the boundary's delimiter {}",
+                    trace::Escaped(&String::from_utf8_lossy(&form.parts.delimiter))
+                ));
+                form.chan.set_trace(Some(trace.nested("form")));
+            }
+        }
+    }
+
+    /// Takes one piece of the body, as it arrived.
+    pub fn write(&mut self, chan: &Channel, data: &[u8]) {
+        match self {
+            Store::Put(put) => put.write(chan, data),
+            Store::Form(form) => form.write(data),
+        }
+    }
+
+    /// The body is complete: stores what it held and answers.
+    pub fn finish(self, chan: &Channel, shared: &Shared) -> Reply {
+        match self {
+            Store::Put(put) => put.finish(chan, shared),
+            Store::Form(form) => (*form).finish(chan, shared),
+        }
+    }
+
+    /// Bytes stored so far, for the status page.
+    pub fn received(&self) -> u64 {
+        match self {
+            Store::Put(put) => put.file.written(),
+            Store::Form(form) => form.parts.written,
+        }
+    }
+}
