@@ -275,6 +275,13 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
             config.root.display()
         );
     }
+    // A write past the file size limit (RLIMIT_FSIZE) is EFBIG, answered
+    // 507, rather than SIGXFSZ, which would end the server.
+    signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let capture = match &args.capture {
         Some(dir) => Some(start_capture(&args, dir, &config)?),
         None => None,
