@@ -115,6 +115,8 @@ pub struct Channel {
     trace: Option<Trace>,
     /// Back-pressure as the trace last reported it.
     traced_pause: bool,
+    /// The trace shows the data of records by size only ([`Channel::hide_data`]).
+    hide_data: bool,
     /// Where each delivery lies in the input and which were payload, when
     /// the connection is captured.
     marks: Option<Box<InputMarks>>,
@@ -145,6 +147,7 @@ impl Channel {
             id: 0,
             trace: None,
             traced_pause: false,
+            hide_data: false,
             marks: None,
             work: 0,
             held: false,
@@ -180,6 +183,13 @@ impl Channel {
         if let Some(marks) = &mut self.marks {
             marks.mark_payload();
         }
+    }
+
+    /// While `hide` is set, the trace shows the data handed to
+    /// `collect_incoming_data` by its size alone, not its bytes: an
+    /// upload's body, whose contents are the uploader's business.
+    pub fn hide_data(&mut self, hide: bool) {
+        self.hide_data = hide;
     }
 
     /// Tells the trace when back-pressure starts or stops.
@@ -520,12 +530,20 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
     }
 
     fn collect_incoming_data(&mut self, data: &[u8]) {
-        trace!(
-            &self.chan.trace,
-            "collect_incoming_data {} bytes {}",
-            data.len(),
-            Shown(data)
-        );
+        if self.chan.hide_data {
+            trace!(
+                &self.chan.trace,
+                "collect_incoming_data {} bytes, not shown",
+                data.len()
+            );
+        } else {
+            trace!(
+                &self.chan.trace,
+                "collect_incoming_data {} bytes {}",
+                data.len(),
+                Shown(data)
+            );
+        }
         self.handler.collect_incoming_data(self.chan, data);
     }
 

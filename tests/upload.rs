@@ -365,6 +365,115 @@ fn a_symlink_at_the_name_is_replaced_not_followed() {
     assert_eq!(names(outside.path()), ["target.txt"]);
 }
 
+#[test]
+fn a_stop_waits_for_uploads_in_flight_then_removes_what_is_unfinished() {
+    let root = a_txt_root("up-stop");
+    let mut cfg = upload_config(&root);
+    cfg.grace = Duration::from_millis(700);
+    let server = TestServer::start(cfg);
+    let (mut done, mut never) = (server.connect(), server.connect());
+    done.send("PUT /done.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nfirst");
+    never.send("PUT /never.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nfirst");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(has_temp(root.path()), "both uploads have begun");
+    let stopping = std::thread::spawn(move || server.stop());
+    std::thread::sleep(Duration::from_millis(100));
+    done.send("-half");
+    let r = done.read_response_to("PUT").unwrap();
+    assert_eq!(
+        r.status, 201,
+        "an upload finished within the grace is stored"
+    );
+    assert_eq!(r.header("connection"), Some("close"));
+    stopping.join().unwrap();
+    assert_eq!(
+        names(root.path()),
+        ["a.txt", "done.bin"],
+        "the unfinished one is gone"
+    );
+    assert_eq!(
+        fs::read(root.path().join("done.bin")).unwrap(),
+        b"first-half"
+    );
+    drop(never);
+}
+
+#[test]
+fn the_status_page_shows_uploads_in_flight_and_the_log_what_they_received() {
+    let root = a_txt_root("up-status");
+    let cfg = upload_config(&root).with_status("/.status").unwrap();
+    let server = TestServer::start(cfg);
+    let mut c = server.connect();
+    c.send("PUT /inbox.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789");
+    std::thread::sleep(Duration::from_millis(100));
+    let page = server.connect().request(get("/.status?format=json"));
+    let v: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    let uploads: Vec<_> = v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|ch| !ch["upload"].is_null())
+        .collect();
+    assert_eq!(uploads.len(), 1, "{v}");
+    let u = &uploads[0]["upload"];
+    assert_eq!(u["target"], "/inbox.bin");
+    assert_eq!(u["received"], 10);
+    assert_eq!(u["announced"], 100);
+    let html = server.connect().request(get("/.status")).text();
+    assert!(
+        html.contains("Uploads in flight (1)") && html.contains("/inbox.bin"),
+        "{html}"
+    );
+
+    // The binary's access log ends an upload's line with what it received.
+    let (mut child, out, err) = spawn_binary(&[path_str(root.path()), "-p", "0", "--upload"], &[]);
+    let first = out.recv_timeout(Duration::from_secs(10)).unwrap();
+    let addr: std::net::SocketAddr = first
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let mut c = Client::connect(addr);
+    assert_eq!(c.request(put("/logged.txt", b"12345", "")).status, 201);
+    let line = err.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        line.ends_with("\"PUT /logged.txt HTTP/1.1\" 201 0 received=5"),
+        "{line}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn upload_on_a_public_address_without_auth_warns() {
+    let root = a_txt_root("up-warn");
+    let (mut child, out, err) = spawn_binary(
+        &[
+            path_str(root.path()),
+            "-b",
+            "0.0.0.0",
+            "-p",
+            "0",
+            "--upload",
+        ],
+        &[],
+    );
+    let first = out.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(first.starts_with("Serving"), "{first}");
+    let warning = err.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        warning.contains("--upload") && warning.contains("--auth"),
+        "{warning}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let (status, _, err) = run_binary(&[path_str(root.path()), "-p", "0", "--max-upload", "5"]);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("--upload"), "{err}");
+}
+
 /// A `multipart/form-data` body of `files` (name, file name, contents)
 /// under `boundary`.
 fn form_body(boundary: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
@@ -626,6 +735,42 @@ mod in_memory {
             assert_eq!(fs::read(root.path().join("f.bin")).unwrap(), body);
             fs::remove_file(root.path().join("f.bin")).unwrap();
         }
+    }
+
+    /// The trace shows where the body goes, each piece (its size and the
+    /// running total, never its bytes), the fsync and the rename; a form's
+    /// nested channel traces its terminator switches too.
+    #[test]
+    fn the_trace_follows_the_body_to_the_file() {
+        let root = a_txt_root("up-trace");
+        let mut cfg = Config::new(root.path()).unwrap();
+        cfg.upload = true;
+        let shared = Shared::new(cfg).unwrap();
+        let mut handler = HttpChannel::new(shared);
+        let mut chan = Channel::new(HttpChannel::initial_terminator());
+        let (trace, lines) = asynchat::trace::Trace::collect("#1");
+        chan.set_trace(Some(trace));
+        handler.handle_connect(&mut chan);
+        let req = put("/t.txt", b"secret-bytes", "");
+        let (head, body) = req.split_at(req.len() - 12);
+        chan.feed(&mut handler, head);
+        chan.feed(&mut handler, &body[..6]);
+        chan.feed(&mut handler, &body[6..]);
+        let lines = lines.borrow().join("\n");
+        for want in [
+            "upload: the body goes to the temporary file .upload-",
+            "renamed to /t.txt when complete",
+            "upload: 6 bytes to the temporary file, 6 in all",
+            "upload: 6 bytes to the temporary file, 12 in all",
+            "upload: 12 bytes fsynced",
+            "respond 201",
+        ] {
+            assert!(lines.contains(want), "{want:?} not in\n{lines}");
+        }
+        assert!(
+            !lines.contains("secret"),
+            "the trace shows no body bytes:\n{lines}"
+        );
     }
 
     /// A form split into two reads at every offset (the boundary's

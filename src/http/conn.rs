@@ -80,6 +80,19 @@ impl fmt::Display for RequestLine<'_> {
     }
 }
 
+/// The body bytes an upload received, as the access log shows them:
+/// ` received=N`, or nothing for a request that was no upload.
+struct Received(Option<u64>);
+
+impl fmt::Display for Received {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, " received={n}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The start of a head that could not be parsed, as the access log shows it:
 /// its first line, escaped and shortened.
 struct RawLine<'a>(&'a [u8]);
@@ -321,9 +334,12 @@ impl HttpChannel {
         let mut clock = self.shared.clock.borrow_mut();
         let clock = clock.tick(SystemTime::now());
         if log::log_enabled!(target: "access", log::Level::Info) {
+            // An upload's line ends with the body bytes it received (after
+            // the Common Log Format's fields, where log tools expect extras).
+            let stored = Received(reply.received);
             log::info!(
                 target: "access",
-                "{} - - [{}] \"{request}\" {} {}",
+                "{} - - [{}] \"{request}\" {} {}{stored}",
                 self.client,
                 clock.clf,
                 reply.status,
@@ -450,6 +466,7 @@ impl HttpChannel {
             }
             Framing::Length(n) => {
                 chan.set_terminator(Terminator::Count(n));
+                chan.hide_data(matches!(outcome, Outcome::Store(_)));
                 BodyStep::Length
             }
             Framing::Chunked => {
@@ -513,6 +530,7 @@ impl HttpChannel {
 
     /// Back to waiting for a head, unless the connection is closing.
     fn next_request(&mut self, chan: &mut Channel) {
+        chan.hide_data(false);
         if !chan.is_closing() {
             self.phase = Phase::Idle { since: chan.now() };
             chan.set_terminator(b"\n");
@@ -528,6 +546,7 @@ impl HttpChannel {
             BodyStep::ChunkData => {
                 self.set_body_step(BodyStep::ChunkEnd);
                 chan.set_terminator(b"\n");
+                chan.hide_data(false);
             }
             BodyStep::ChunkEnd => {
                 if matches!(self.line.as_slice(), b"" | b"\r") {
@@ -571,6 +590,7 @@ impl HttpChannel {
             trace!(chan.tracer(), "chunk of {size} bytes");
             body.step = BodyStep::ChunkData;
             chan.set_terminator(Terminator::Count(size));
+            chan.hide_data(matches!(body.waiting.outcome, Outcome::Store(_)));
         }
     }
 
@@ -683,9 +703,20 @@ impl AsyncChat for HttpChannel {
 
     fn observe(&mut self, chan: &Channel) {
         if self.shared.monitor.keeps_board() {
+            let upload = match &self.phase {
+                Phase::Body(Body {
+                    waiting:
+                        Waiting {
+                            outcome: Outcome::Store(store),
+                            ..
+                        },
+                    ..
+                }) => Some(store.progress()),
+                _ => None,
+            };
             self.shared
                 .monitor
-                .observe(chan, self.phase_name(chan), self.served);
+                .observe(chan, self.phase_name(chan), self.served, upload);
         }
     }
 

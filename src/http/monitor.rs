@@ -57,6 +57,19 @@ pub struct Row {
     pub requests: u64,
     /// Reading and delivery are paused by back-pressure.
     pub paused: bool,
+    /// The upload in flight, if the connection is storing a body.
+    pub upload: Option<UploadProgress>,
+}
+
+/// How far an upload in flight has come, for the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadProgress {
+    /// Where it goes: a file's path, or a form's directory.
+    pub target: String,
+    /// Body bytes stored so far.
+    pub received: u64,
+    /// The body's length, when its Content-Length announced it.
+    pub announced: Option<u64>,
 }
 
 /// Counters since start, and (when the page is on) the board of channels.
@@ -116,7 +129,13 @@ impl Monitor {
     }
 
     /// Copies what the page shows of `chan` into its row.
-    pub fn observe(&self, chan: &Channel, phase: &'static str, requests: u64) {
+    pub fn observe(
+        &self,
+        chan: &Channel,
+        phase: &'static str,
+        requests: u64,
+        upload: Option<UploadProgress>,
+    ) {
         let Some(board) = &self.board else { return };
         let mut board = board.borrow_mut();
         let row = board.entry(chan.id()).or_insert_with(|| Row {
@@ -130,6 +149,7 @@ impl Monitor {
             queued_bytes: 0,
             requests: 0,
             paused: false,
+            upload: None,
         });
         row.active = chan.now();
         row.phase = phase;
@@ -141,6 +161,7 @@ impl Monitor {
         row.queued_bytes = chan.fifo().queued_bytes();
         row.requests = requests;
         row.paused = chan.is_paused();
+        row.upload = upload;
     }
 
     /// Removes a closed channel's row.
@@ -221,6 +242,30 @@ impl Monitor {
             );
         }
         page.push_str("</table>\n");
+        let uploads: Vec<_> = rows
+            .iter()
+            .filter_map(|(id, r)| Some((id, r.upload.as_ref()?)))
+            .collect();
+        if !uploads.is_empty() {
+            let _ = write!(
+                page,
+                "<h2>Uploads in flight ({})</h2>\n<table id=\"uploads\">\n\
+                 <tr><th>id</th><th class=\"l\">target</th><th>received</th>\
+                 <th>announced</th></tr>\n",
+                uploads.len()
+            );
+            for (id, u) in uploads.iter().take(HTML_ROWS) {
+                let _ = writeln!(
+                    page,
+                    "<tr><td>{id}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
+                    escape_html(&u.target),
+                    u.received,
+                    u.announced
+                        .map_or_else(|| "chunked".to_string(), |n| n.to_string()),
+                );
+            }
+            page.push_str("</table>\n");
+        }
         if rows.len() > HTML_ROWS {
             let _ = writeln!(
                 page,
@@ -264,7 +309,7 @@ impl Monitor {
                 out,
                 "{comma}{{\"id\":{id},\"peer\":{},\"age_secs\":{:.3},\"idle_secs\":{:.3},\
                  \"phase\":{},\"terminator\":{},\"input_bytes\":{},\"queued\":{},\
-                 \"queued_bytes\":{},\"requests\":{},\"paused\":{}}}",
+                 \"queued_bytes\":{},\"requests\":{},\"paused\":{},\"upload\":{}}}",
                 peer.as_deref()
                     .map_or_else(|| "null".to_string(), |p| Json(p).to_string()),
                 now.saturating_duration_since(r.accepted).as_secs_f64(),
@@ -276,6 +321,16 @@ impl Monitor {
                 r.queued_bytes,
                 r.requests,
                 r.paused,
+                r.upload.as_ref().map_or_else(
+                    || "null".to_string(),
+                    |u| format!(
+                        "{{\"target\":{},\"received\":{},\"announced\":{}}}",
+                        Json(&u.target),
+                        u.received,
+                        u.announced
+                            .map_or_else(|| "null".to_string(), |n| n.to_string())
+                    )
+                ),
             );
         }
         out.push_str("]}\n");
@@ -346,15 +401,15 @@ mod tests {
     fn the_board_follows_channels_only_when_kept() {
         let off = Monitor::new(false);
         let chan = Channel::new(b"\n");
-        off.observe(&chan, "idle", 0);
+        off.observe(&chan, "idle", 0, None);
         assert!(off.rows().is_empty() && !off.keeps_board());
 
         let on = Monitor::new(true);
         let mut chan = Channel::new(b"\r\n\r\n");
-        on.observe(&chan, "idle", 0);
+        on.observe(&chan, "idle", 0, None);
         chan.set_terminator(Terminator::Count(10));
         chan.push(&b"queued"[..]);
-        on.observe(&chan, "body", 3);
+        on.observe(&chan, "body", 3, None);
         let rows = on.rows();
         assert_eq!(rows.len(), 1);
         let (id, row) = &rows[0];
@@ -375,7 +430,7 @@ mod tests {
     fn terminators_are_escaped_in_html() {
         let on = Monitor::new(true);
         let chan = Channel::new(b"<&>");
-        on.observe(&chan, "idle", 0);
+        on.observe(&chan, "idle", 0, None);
         let html = on.html(Instant::now());
         assert!(html.contains("&quot;&lt;&amp;&gt;&quot;"), "{html}");
     }

@@ -82,6 +82,8 @@ pub struct Reply {
     /// The number of body bytes sent, for the access log (0 for HEAD, even
     /// though Content-Length announces the GET body's length).
     pub body_len: u64,
+    /// The request body bytes stored, for the access log: set for uploads.
+    pub received: Option<u64>,
 }
 
 impl Reply {
@@ -92,6 +94,7 @@ impl Reply {
             fields: Fields::Owned(Vec::with_capacity(128)),
             body: Body::None,
             body_len: 0,
+            received: None,
         }
     }
 
@@ -192,6 +195,7 @@ impl Reply {
             fields: Fields::Shared(Rc::clone(&f.fields_200)),
             body,
             body_len: f.len,
+            received: None,
         }
     }
 

@@ -46,7 +46,8 @@ use rustix::io::Errno;
 
 use super::beneath::{OpenError, Root};
 use super::error::HttpError;
-use super::head::{Method, Request};
+use super::head::{Framing, Method, Request};
+use super::monitor::UploadProgress;
 use super::path::{self, Resolved};
 use super::response::Reply;
 use super::{Config, Shared, byteranges, conditional};
@@ -174,6 +175,8 @@ pub struct Pending {
     file: Option<File>,
     /// Bytes written so far.
     written: u64,
+    /// Bytes handed to it so far, written or (after a failure) not.
+    received: u64,
     /// Why writing stopped, if it did: the rest is discarded.
     failed: Option<HttpError>,
 }
@@ -198,6 +201,7 @@ impl Pending {
             temp: Some(temp),
             file: Some(File::from(fd)),
             written: 0,
+            received: 0,
             failed: None,
         })
     }
@@ -219,6 +223,11 @@ impl Pending {
         self.written
     }
 
+    /// Bytes handed to it so far, written or not.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
     /// Why writing stopped, if it did.
     pub fn failed(&self) -> Option<HttpError> {
         self.failed
@@ -227,6 +236,7 @@ impl Pending {
     /// Writes `data`, one piece of the body as it arrived. After a failure
     /// (the temporary file is then removed) pieces are discarded.
     pub fn write(&mut self, data: &[u8]) {
+        self.received += data.len() as u64;
         let Some(file) = self.file.as_mut() else {
             return;
         };
@@ -307,6 +317,8 @@ pub struct Put {
     /// The target's path, encoded: its `Location`, and the file cache's
     /// key for it.
     location: String,
+    /// The body's Content-Length, if it has one.
+    announced: Option<u64>,
 }
 
 impl Put {
@@ -339,6 +351,7 @@ impl Put {
             file: Pending::create(dir, name)?,
             condition,
             location: path::encode_path(&resolved.segments, false),
+            announced: announced(req),
         })
     }
 
@@ -368,6 +381,7 @@ impl Put {
     /// the error that kept it from being stored.
     pub fn finish(self, chan: &Channel, shared: &Shared) -> Reply {
         let (written, temp) = (self.file.written(), self.file.temp_name());
+        let received = self.file.received();
         let result = self.file.commit(&self.condition);
         // Whatever the file cache held for this path is another file now.
         shared.cache.borrow_mut().remove(&self.location);
@@ -379,20 +393,33 @@ impl Put {
                     trace::Escaped(&temp),
                     trace::Escaped(&self.location)
                 );
-                if created {
+                let mut reply = if created {
                     Reply::created(&self.location)
                 } else {
                     Reply::no_content()
-                }
+                };
+                reply.received = Some(received);
+                reply
             }
             Err(e) => {
                 trace!(
                     chan.tracer(),
                     "upload: not stored ({e}); temporary file removed"
                 );
-                Reply::from_error(e)
+                let mut reply = Reply::from_error(e);
+                reply.received = Some(received);
+                reply
             }
         }
+    }
+}
+
+/// The body length `req` announced, if any.
+fn announced(req: &Request<'_>) -> Option<u64> {
+    match req.framing {
+        Framing::Length(n) => Some(n),
+        Framing::None => Some(0),
+        Framing::Chunked => None,
     }
 }
 
@@ -539,6 +566,8 @@ impl FormParts {
         self.file = None;
         self.step = FormStep::Epilogue;
         chan.set_terminator(Terminator::None);
+        // What is left may be a file's bytes: shown by size alone.
+        chan.hide_data(true);
     }
 
     /// A part's head is complete: a file part gets its temporary file.
@@ -557,6 +586,7 @@ impl FormParts {
             .and_then(|()| Pending::create(Rc::clone(&self.dir), &name));
         match file {
             Ok(file) => {
+                chan.hide_data(true);
                 trace!(
                     chan.tracer(),
                     "file {} goes to the temporary file {}",
@@ -573,6 +603,7 @@ impl FormParts {
     fn end_part(&mut self, chan: &mut Channel) {
         self.step = FormStep::AfterDelimiter;
         chan.set_terminator(b"\r\n");
+        chan.hide_data(false);
         let Some(file) = self.file.take() else { return };
         let (name, written) = (file.name().to_string(), file.written());
         match file.commit(&Condition::Any) {
@@ -660,6 +691,10 @@ pub struct Form {
     /// The directory's path, encoded with its `/`: where the answer sends
     /// the browser back to.
     location: String,
+    /// The body's Content-Length, if it has one.
+    announced: Option<u64>,
+    /// Body bytes received so far.
+    received: u64,
 }
 
 impl Form {
@@ -703,11 +738,14 @@ impl Form {
             chan,
             parts,
             location: path::encode_path(&resolved.segments, true),
+            announced: announced(req),
+            received: 0,
         })
     }
 
     /// Feeds one piece of the body to the nested channel.
     pub fn write(&mut self, data: &[u8]) {
+        self.received += data.len() as u64;
         self.chan.feed(&mut self.parts, data);
     }
 
@@ -738,10 +776,12 @@ impl Form {
             "upload: form done: {}",
             trace::Escaped(&stored)
         );
-        match self.parts.failed {
+        let mut reply = match self.parts.failed {
             None => Reply::see_other(&self.location, &stored),
             Some(e) => Reply::error_page(e, &format!("{e} {stored}")),
-        }
+        };
+        reply.received = Some(self.received);
+        reply
     }
 }
 
@@ -775,7 +815,7 @@ impl Store {
             Store::Put(put) => trace.event(format_args!(
                 "upload: the body goes to the temporary file {}, renamed to {} when complete",
                 trace::Escaped(&put.file.temp_name()),
-                trace::Escaped(put.file.name())
+                trace::Escaped(&put.location)
             )),
             Store::Form(form) => {
                 trace.event(format_args!(
@@ -804,11 +844,16 @@ impl Store {
         }
     }
 
-    /// Bytes stored so far, for the status page.
-    pub fn received(&self) -> u64 {
-        match self {
-            Store::Put(put) => put.file.written(),
-            Store::Form(form) => form.parts.written,
+    /// How far it has come, for the status page.
+    pub fn progress(&self) -> UploadProgress {
+        let (target, received, announced) = match self {
+            Store::Put(put) => (&put.location, put.file.received(), put.announced),
+            Store::Form(form) => (&form.location, form.received, form.announced),
+        };
+        UploadProgress {
+            target: target.clone(),
+            received,
+            announced,
         }
     }
 }
