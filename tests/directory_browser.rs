@@ -430,3 +430,76 @@ fn the_sortable_listing_renders_and_sorts() {
     let modified = active(&headers(&dom)).label.clone();
     assert_eq!(modified, "Modified");
 }
+
+// ---------------------------------------------------------------- uploads
+
+/// A page that opens the listing of `/inbox/` in a frame (same origin),
+/// picks two files in its upload form as a person would (a script cannot
+/// type a path, but it may hand the input files through a `DataTransfer`,
+/// as a drag and drop does), submits the form, and once the frame has
+/// followed the 303 back to the listing, writes into `#out` where it ended
+/// and the names the listing shows.
+const PICKER: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>upload from a browser</title></head>
+<body>
+<pre id="out">pending</pre>
+<iframe id="frame" src="/inbox/"></iframe>
+<script>
+const out = document.getElementById("out");
+const frame = document.getElementById("frame");
+let submitted = false;
+frame.addEventListener("load", () => {
+  const doc = frame.contentDocument;
+  if (!submitted) {
+    submitted = true;
+    const form = doc.querySelector("form.upload");
+    if (!form) { out.textContent = "no form"; return; }
+    const picked = new DataTransfer();
+    picked.items.add(new File(["picked in a browser\n"], "from-chromium.txt", { type: "text/plain" }));
+    picked.items.add(new File(["second\n"], "second file.txt"));
+    form.querySelector("input[type=file]").files = picked.files;
+    form.requestSubmit();
+  } else {
+    const names = [...doc.querySelectorAll("tbody a")].map((a) => a.textContent);
+    out.textContent = "after:" + doc.location.pathname + ":" + names.join("|");
+  }
+});
+</script>
+</body>
+</html>
+"#;
+
+#[test]
+fn a_file_picked_in_the_listing_form_is_stored_and_listed() {
+    let Some(chromium) = chromium() else {
+        eprintln!("SKIPPED: chromium not installed");
+        return;
+    };
+    let tmp = TempDir::new("upload-browser-chromium");
+    let root = TempDir::new("upload-browser-root");
+    root.file("picker.html", PICKER);
+    root.dir("inbox");
+    let mut config = Config::new(root.path()).unwrap();
+    config.upload = true;
+    let server = TestServer::start(config);
+    let dom = dump_dom(
+        &chromium,
+        &tmp,
+        "upload",
+        &format!("http://{}/picker.html", server.addr),
+    );
+    assert_eq!(
+        out_text(&dom),
+        "after:/inbox/:../|from-chromium.txt|second file.txt"
+    );
+    let inbox = root.path().join("inbox");
+    assert_eq!(
+        std::fs::read_to_string(inbox.join("from-chromium.txt")).unwrap(),
+        "picked in a browser\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(inbox.join("second file.txt")).unwrap(),
+        "second\n"
+    );
+}
