@@ -82,6 +82,9 @@ pub enum Sink {
 pub struct Trace {
     tag: Box<str>,
     sink: Sink,
+    /// What a nested channel's lines are marked with where the sink keeps
+    /// no tag ([`Trace::nested`]); empty for a connection's own trace.
+    inner: Box<str>,
 }
 
 impl Trace {
@@ -90,6 +93,7 @@ impl Trace {
         Trace {
             tag: tag.into().into_boxed_str(),
             sink,
+            inner: Box::default(),
         }
     }
 
@@ -114,9 +118,14 @@ impl Trace {
     }
 
     /// A trace to the same place, tagged with this one's tag and `what`:
-    /// a channel inside this one's channel (an upload form's parts).
+    /// a channel inside this one's channel (an upload form's parts). Where
+    /// the lines keep no tag ([`Trace::collect`]), they start `what: `.
     pub fn nested(&self, what: &str) -> Trace {
-        Trace::new(format!("{} {what}", self.tag), self.sink.clone())
+        Trace {
+            tag: format!("{} {what}", self.tag).into_boxed_str(),
+            sink: self.sink.clone(),
+            inner: format!("{what}: ").into_boxed_str(),
+        }
     }
 
     /// The tag that starts every line.
@@ -128,7 +137,10 @@ impl Trace {
     pub fn event(&self, what: fmt::Arguments<'_>) {
         match &self.sink {
             Sink::Log => log::trace!(target: TARGET, "{} {what}", self.tag),
-            Sink::Lines(lines) => lines.borrow_mut().push(what.to_string()),
+            Sink::Lines(lines) if self.inner.is_empty() => {
+                lines.borrow_mut().push(what.to_string())
+            }
+            Sink::Lines(lines) => lines.borrow_mut().push(format!("{}{what}", self.inner)),
         }
     }
 }

@@ -1123,3 +1123,61 @@ fn shipped_captures_come_from_live_connections() {
         }
     }
 }
+
+/// An upload session (a PUT, then a form of two files) captured live
+/// replays, with `--upload` against a fresh copy of the root, to the very
+/// responses it got; without `--upload` the replay says the server stored
+/// uploads and answers them 405, writing nothing.
+#[test]
+fn an_upload_captured_live_replays_to_the_same_responses() {
+    let root = www_copy("capture-upload");
+    let dir = TempDir::new("capture-upload-out");
+    let httpd = Httpd::start(&[
+        path_str(root.path()),
+        "--upload",
+        "--capture",
+        path_str(dir.path()),
+    ]);
+    let mut input =
+        b"PUT /new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nfresh\n".to_vec();
+    input.extend_from_slice(&scenario("form-upload.http"));
+    let cut = pieces(&input, 3);
+    let (peer, got) = converse(httpd.addr, &cut, Duration::from_millis(150));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 201 Created"), "{text}");
+    assert!(text.contains("HTTP/1.1 303 See Other"), "{text}");
+    assert_eq!(
+        std::fs::read(root.path().join("new.txt")).unwrap(),
+        b"fresh\n"
+    );
+    let captures = complete_captures(dir.path(), 1);
+    let (path, _) = capture_of(&captures, peer);
+
+    let scratch = www_copy("capture-upload-scratch");
+    let (code, out, err) = run_replay(&[
+        "--upload",
+        "--root",
+        path_str(scratch.path()),
+        path_str(path),
+    ]);
+    let want = format!(
+        "--- the responses: identical to the {} bytes sent (Date fields aside)",
+        got.len()
+    );
+    assert!(out.contains(&want), "{}{err}", tail(&out));
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("form: close delimiter"),
+        "the nested channel is traced"
+    );
+    assert_eq!(
+        std::fs::read(scratch.path().join("notes.txt")).unwrap(),
+        b"first line\r\nsecond line\r\n"
+    );
+
+    let untouched = www_copy("capture-upload-untouched");
+    let (_, out, err) = run_replay(&["--root", path_str(untouched.path()), path_str(path)]);
+    assert!(err.contains("the server stored uploads"), "{err}");
+    assert!(out.contains("HTTP/1.1 405"), "{}", tail(&out));
+    assert!(!untouched.path().join("new.txt").exists());
+}

@@ -84,6 +84,12 @@ struct Args {
     /// connection was accepted) of the recorded event it follows.
     #[arg(long)]
     times: bool,
+    /// Store uploads (PUT, forms) as `asynchat-httpd --upload` would, under
+    /// `--root`, which must be given: a replay never writes to the root a
+    /// capture was served from unless told to. Without it an upload is
+    /// answered as by a server without `--upload` (405).
+    #[arg(long, requires = "root")]
+    upload: bool,
 }
 
 /// The most traffic a capture may record for a replay: the replay holds a
@@ -634,13 +640,21 @@ fn main() -> ExitCode {
             Input::Capture(c) => c.header.extra.clone(),
             Input::Raw(_) => Vec::new(),
         };
-        let config = match Config::new(&root).and_then(|c| c.with_capture_fields(&fields)) {
+        let mut config = match Config::new(&root).and_then(|c| c.with_capture_fields(&fields)) {
             Ok(config) => config,
             Err(e) => {
                 eprintln!("replay: {}: {e}", path.display());
                 return ExitCode::FAILURE;
             }
         };
+        if config.upload && !args.upload {
+            eprintln!(
+                "replay: {}: the server stored uploads; here they are answered 405 \
+                 (pass --upload --root DIR, a scratch copy, to store them)",
+                path.display()
+            );
+        }
+        config.upload = args.upload;
         if args.check {
             let (stream, _) = input.stream();
             let base = compare::mask_dates(&replay(&config, &input.plan(Split::Recorded)).out);

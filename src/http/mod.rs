@@ -325,7 +325,8 @@ impl Config {
 
     /// The settings that decide how a request is answered, as capture
     /// header fields (`max-body`, `index`, `listing`, `hidden`, `status`,
-    /// `status-public`), so that a replay can answer as this server did.
+    /// `status-public`, `upload`, `max-upload`), so that a replay can
+    /// answer as this server did.
     /// Timeouts are left out: a capture records when they fired.
     pub fn capture_fields(&self) -> Vec<(String, String)> {
         let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
@@ -339,6 +340,8 @@ impl Config {
                 self.status_path.clone().unwrap_or_else(|| "-".into()),
             ),
             ("status-public".into(), yes(self.status_public)),
+            ("upload".into(), yes(self.upload)),
+            ("max-upload".into(), self.max_upload.to_string()),
         ]
     }
 
@@ -380,6 +383,8 @@ impl Config {
                 "status" if value == "-" => self.status_path = None,
                 "status" => self = self.with_status(value)?,
                 "status-public" => self.status_public = yes()?,
+                "upload" => self.upload = yes()?,
+                "max-upload" => self.max_upload = value.parse().map_err(|_| bad())?,
                 _ => {}
             }
         }
