@@ -220,7 +220,13 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
             }
             Terminator::Bytes(t) if !t.is_empty() => {
                 let t_len = t.len();
-                match memchr::memmem::find(rest, t) {
+                // A one-byte terminator (HTTP's head lines) is a byte
+                // search, without the setup of a substring search.
+                let found = match **t {
+                    [byte] => memchr::memchr(byte, rest),
+                    _ => memchr::memmem::find(rest, t),
+                };
+                match found {
                     Some(i) => {
                         sink.searched(Step::Found {
                             at: i,

@@ -437,15 +437,31 @@ impl HttpChannel {
             Answer::AfterBody {
                 reply,
                 send_continue,
-            } => self.take_body(chan, &req, Outcome::Reply(reply), send_continue),
+            } => self.take_body(chan, &req, reply, send_continue),
             Answer::Store {
-                mut store,
+                store,
                 send_continue,
-            } => {
-                store.trace_with(chan.tracer());
-                self.take_body(chan, &req, Outcome::Store(store), send_continue);
-            }
+            } => self.take_upload(chan, &req, store, send_continue),
         }
+    }
+
+    /// Starts storing `req`'s body in `store` (`--upload`), or stores the
+    /// empty body of a request without one.
+    #[cold]
+    fn take_upload(
+        &mut self,
+        chan: &mut Channel,
+        req: &Request<'_>,
+        mut store: Box<Store>,
+        send_continue: bool,
+    ) {
+        store.trace_with(chan.tracer());
+        if req.framing == Framing::None {
+            let reply = store.finish(chan, &self.shared);
+            self.queue(chan, reply, req.persistence, &RequestLine(req));
+            return self.next_request(chan);
+        }
+        self.read_body(chan, req, Outcome::Store(store), send_continue);
     }
 
     /// Answers `req` with `reply` at once when it has no body; otherwise
@@ -455,15 +471,27 @@ impl HttpChannel {
         &mut self,
         chan: &mut Channel,
         req: &Request<'_>,
+        reply: Reply,
+        send_continue: bool,
+    ) {
+        if req.framing == Framing::None {
+            self.queue(chan, reply, req.persistence, &RequestLine(req));
+            return self.next_request(chan);
+        }
+        self.read_body(chan, req, Outcome::Reply(reply), send_continue);
+    }
+
+    /// Switches the terminator to the framing of `req`'s body (which it
+    /// has) and holds what answers it until the body has been read.
+    fn read_body(
+        &mut self,
+        chan: &mut Channel,
+        req: &Request<'_>,
         outcome: Outcome,
         send_continue: bool,
     ) {
         let step = match req.framing {
-            Framing::None => {
-                let reply = self.outcome(chan, outcome);
-                self.queue(chan, reply, req.persistence, &RequestLine(req));
-                return self.next_request(chan);
-            }
+            Framing::None => unreachable!("a request without a body is answered at once"),
             Framing::Length(n) => {
                 chan.set_terminator(Terminator::Count(n));
                 chan.hide_data(matches!(outcome, Outcome::Store(_)));

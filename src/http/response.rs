@@ -289,45 +289,81 @@ pub fn answer(
     peer: Option<SocketAddr>,
     now: Instant,
 ) -> Answer {
-    let uploading = shared.config.upload && matches!(req.method, Method::Put | Method::Post);
-    if let Framing::Length(n) = req.framing
-        && n > body_limit(&shared.config, req)
-    {
-        return Answer::Fail(if uploading {
-            HttpError::UploadTooLarge
-        } else {
-            HttpError::BodyTooLarge
-        });
+    if shared.config.upload && matches!(req.method, Method::Put | Method::Post) {
+        return answer_upload(shared, req, now);
     }
-    let waits_for_continue =
-        req.expect_continue && req.version == Version::Http11 && req.framing != Framing::None;
-    // A browser sends no credentials with a CORS preflight (the Fetch
-    // standard's rule), and the answer to one reveals nothing.
-    let preflight = shared.config.cors && req.method == Method::Options && req.cors_preflight;
-    let served = if let Some(credentials) = &shared.config.auth
-        && !preflight
-        && !credentials.accept(req.authorization)
+    if let Framing::Length(n) = req.framing
+        && n > shared.config.max_body
     {
+        return Answer::Fail(HttpError::BodyTooLarge);
+    }
+    let served = if !authorized(shared, req) {
         // Before anything else, the status page included.
         Err(HttpError::Unauthorized)
     } else {
         match status_page(shared, req, peer, now) {
             Some(page) => Ok(page),
-            None if uploading => match upload::Store::begin(shared, req) {
-                Ok(store) => {
-                    return Answer::Store {
-                        store: Box::new(store),
-                        send_continue: waits_for_continue,
-                    };
-                }
-                Err(e) => Err(e),
-            },
             None => serve(shared, &mut shared.cache.borrow_mut(), req, now),
         }
     };
+    after_body(shared, req, served, now)
+}
+
+/// The answer to an upload (`--upload`, PUT or POST): a store its body
+/// goes to, or why there is none, decided as for any request.
+#[cold]
+fn answer_upload(shared: &Shared, req: &Request<'_>, now: Instant) -> Answer {
+    if let Framing::Length(n) = req.framing
+        && n > shared.config.max_upload
+    {
+        return Answer::Fail(HttpError::UploadTooLarge);
+    }
+    let failed = if authorized(shared, req) {
+        match upload::Store::begin(shared, req) {
+            Ok(store) => {
+                return Answer::Store {
+                    store: Box::new(store),
+                    send_continue: waits_for_continue(req),
+                };
+            }
+            Err(e) => e,
+        }
+    } else {
+        HttpError::Unauthorized
+    };
+    after_body(shared, req, Err(failed), now)
+}
+
+/// True when `req` may be answered: no `--auth`, the credentials it asks
+/// for, or a CORS preflight (a browser sends no credentials with one, the
+/// Fetch standard's rule, and the answer to one reveals nothing).
+fn authorized(shared: &Shared, req: &Request<'_>) -> bool {
+    let preflight = shared.config.cors && req.method == Method::Options && req.cors_preflight;
+    shared
+        .config
+        .auth
+        .as_ref()
+        .is_none_or(|credentials| preflight || credentials.accept(req.authorization))
+}
+
+/// True when the client waits for `100 Continue` before it sends the body.
+fn waits_for_continue(req: &Request<'_>) -> bool {
+    req.expect_continue && req.version == Version::Http11 && req.framing != Framing::None
+}
+
+/// The answer once the reply to `req` is known: sent after its body is
+/// read, or, for an error to a client that waits for `100 Continue`, at
+/// once without reading it.
+fn after_body(
+    shared: &Shared,
+    req: &Request<'_>,
+    served: Result<Reply, HttpError>,
+    now: Instant,
+) -> Answer {
+    let waits = waits_for_continue(req);
     let (mut reply, refused) = match served {
         Ok(reply) => (reply, false),
-        Err(e) => (error_reply(shared, e, now), waits_for_continue),
+        Err(e) => (error_reply(shared, e, now), waits),
     };
     // A response to HEAD has no content, even an error page (RFC 9110
     // §9.3.2).
@@ -339,7 +375,7 @@ pub fn answer(
     } else {
         Answer::AfterBody {
             reply,
-            send_continue: waits_for_continue,
+            send_continue: waits,
         }
     }
 }
