@@ -185,9 +185,9 @@ impl Channel {
         }
     }
 
-    /// While `hide` is set, the trace shows the data handed to
-    /// `collect_incoming_data` by its size alone, not its bytes: an
-    /// upload's body, whose contents are the uploader's business.
+    /// While `hide` is set, the trace shows the data read and the data
+    /// handed to `collect_incoming_data` by its size alone, not its bytes:
+    /// an upload's body, whose contents are the uploader's business.
     pub fn hide_data(&mut self, hide: bool) {
         self.hide_data = hide;
     }
@@ -866,7 +866,12 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
                     break;
                 }
                 Ok(n) => {
-                    trace!(&self.chan.trace, "read {n} bytes {}", Shown(&buf[..n]));
+                    if self.chan.hide_data {
+                        // Inside an upload's body: by size alone, as below.
+                        trace!(&self.chan.trace, "read {n} bytes, not shown");
+                    } else {
+                        trace!(&self.chan.trace, "read {n} bytes {}", Shown(&buf[..n]));
+                    }
                     match &mut self.capture {
                         None => self.chan.feed(&mut self.handler, &buf[..n]),
                         Some(rec) => {

@@ -287,7 +287,7 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
         None => None,
     };
     config.capture = capture.clone();
-    raise_descriptor_limit(config.max_connections, capture.is_some());
+    raise_descriptor_limit(config.max_connections, capture.is_some(), config.upload);
 
     let root = config.root.clone();
     let addr = SocketAddr::new(ip, args.port);
@@ -362,7 +362,7 @@ fn start_capture(args: &Args, dir: &std::path::Path, config: &Config) -> Result<
 /// Raises the soft descriptor limit towards the hard one, so the connection
 /// cap rather than `EMFILE` is what limits connections (as nginx's
 /// `worker_rlimit_nofile` does).
-fn raise_descriptor_limit(max_connections: usize, capture: bool) {
+fn raise_descriptor_limit(max_connections: usize, capture: bool, upload: bool) {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);
     // A socket per connection, a file being sent per connection, the
@@ -374,8 +374,10 @@ fn raise_descriptor_limit(max_connections: usize, capture: bool) {
     } else {
         0
     };
+    // An upload holds its directory and its temporary file besides.
+    let per_connection = if upload { 4 } else { 2 };
     let want = (max_connections as u64)
-        .saturating_mul(2)
+        .saturating_mul(per_connection)
         .saturating_add(cache + captures + 64);
     let target = match limit.maximum {
         Some(hard) => want.min(hard),

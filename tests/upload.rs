@@ -65,8 +65,11 @@ fn put_creates_replaces_and_answers_each_case() {
     root.file("afile", "x");
     let server = TestServer::start(upload_config(&root));
     let mut c = server.connect();
+    assert!(!c.request(get("/inbox/")).text().contains("y.txt"));
     let r = c.request(put("/inbox/y.txt", b"first", ""));
     assert_eq!(r.status, 201, "{r:?}");
+    // The listing, kept for a second, shows the new file at once.
+    assert!(c.request(get("/inbox/")).text().contains("y.txt"));
     assert_eq!(r.header("location"), Some("/inbox/y.txt"));
     assert_eq!(fs::read(root.path().join("inbox/y.txt")).unwrap(), b"first");
     let r = c.request(put("/inbox/y.txt", b"second!", ""));
@@ -284,6 +287,13 @@ fn conditional_puts_lose_no_update() {
     assert_eq!(fs::read(root.path().join("a.txt")).unwrap(), b"v2");
     // The tag named is the old version's now: a second writer loses.
     assert_eq!(c.request(put("/a.txt", b"v3", &matching)).status, 412);
+    // If-None-Match with the current tag: 412 (RFC 9110 §13.1.2); with
+    // another: stored.
+    let etag = c.request(get("/a.txt")).header("etag").unwrap().to_string();
+    let current = format!("If-None-Match: \"other\", {etag}\r\n");
+    assert_eq!(c.request(put("/a.txt", b"no", &current)).status, 412);
+    let other = "If-None-Match: \"other\"\r\n";
+    assert_eq!(c.request(put("/a.txt", b"v2", other)).status, 204);
     // A weak tag never matches (RFC 9110 §13.1.1).
     let etag = c.request(get("/a.txt")).header("etag").unwrap().to_string();
     let weak = format!("If-Match: W/{etag}\r\n");
@@ -444,6 +454,55 @@ fn the_status_page_shows_uploads_in_flight_and_the_log_what_they_received() {
     );
     let _ = child.kill();
     let _ = child.wait();
+
+    // With --trace, no line shows an upload's bytes: not the reads, not
+    // the chunks, not a form's fields.
+    let (mut child, out, err) = spawn_binary(
+        &[path_str(root.path()), "-p", "0", "--upload", "--trace"],
+        &[],
+    );
+    let first = out.recv_timeout(Duration::from_secs(10)).unwrap();
+    let addr: std::net::SocketAddr = first
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let mut c = Client::connect(addr);
+    c.send("PUT /traced.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(20));
+        c.send("c\r\nSECRET-CHUNK\r\n");
+    }
+    c.send("0\r\n\r\n");
+    assert_eq!(c.read_response_to("PUT").unwrap().status, 201);
+    let body = form_body(
+        "bb",
+        &[
+            ("field", None, b"SECRET-FIELD"),
+            ("f", Some("filename=\"t.bin\""), b"SECRET-FILE"),
+        ],
+    );
+    assert_eq!(c.request(post("/", "bb", &body)).status, 303);
+    assert_eq!(c.request(get("/a.txt")).status, 200);
+    let mut lines = Vec::new();
+    while let Ok(line) = err.recv_timeout(Duration::from_secs(10)) {
+        let done = line.contains("\"GET /a.txt HTTP/1.1\" 200");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(|l| l.contains("upload:")),
+        "traced: {lines:?}"
+    );
+    for l in &lines {
+        assert!(!l.contains("SECRET"), "an upload's bytes in the trace: {l}");
+    }
 }
 
 #[test]
@@ -561,6 +620,41 @@ fn a_form_stores_its_files_and_sends_the_browser_back() {
     assert!(listing.contains("one.txt") && listing.contains("win.txt"));
 }
 
+/// A form of thousands of tiny files held the loop for seconds (an fsync
+/// each, all in one turn); now a form stores at most 100 files, their data
+/// flushed by one `syncfs` when it ends.
+#[test]
+fn a_form_stores_at_most_100_files() {
+    let root = a_txt_root("up-form-many");
+    root.dir("d");
+    let server = TestServer::start(upload_config(&root));
+    let names: Vec<String> = (0..150).map(|i| format!("filename=\"p{i}\"")).collect();
+    let parts: Vec<(&str, Option<&str>, &[u8])> = names
+        .iter()
+        .map(|n| ("f", Some(n.as_str()), &b"x"[..]))
+        .collect();
+    let r = server
+        .connect()
+        .request(post("/d/", "b", &form_body("b", &parts[..100])));
+    assert_eq!(r.status, 303);
+    assert_eq!(names_in(&root, "d"), 100);
+    let r = server
+        .connect()
+        .request(post("/d/", "b", &form_body("b", &parts)));
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("at most 100 files"), "{}", r.text());
+    assert_eq!(
+        names_in(&root, "d"),
+        100,
+        "the first 100 stored, the rest not"
+    );
+    assert!(!has_temp(&root.path().join("d")));
+}
+
+fn names_in(root: &TempDir, dir: &str) -> usize {
+    names(&root.path().join(dir)).len()
+}
+
 #[test]
 fn a_broken_form_keeps_what_it_stored_and_says_so() {
     let root = a_txt_root("up-form-broken");
@@ -581,6 +675,10 @@ fn a_broken_form_keeps_what_it_stored_and_says_so() {
         "POST / HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
     );
     assert_eq!(r.status, 415);
+    // A file name that is nothing once cut to its last component: 400,
+    // not a part skipped in silence.
+    let body = form_body(b, &[("file", Some("filename=\"evil/\""), b"x")]);
+    assert_eq!(server.connect().request(post("/", b, &body)).status, 400);
     // A hidden file name in a form is refused, and nothing else of it kept.
     let body = form_body(b, &[("file", Some("filename=\".bashrc\""), b"x")]);
     assert_eq!(server.connect().request(post("/", b, &body)).status, 403);

@@ -456,6 +456,8 @@ impl HttpChannel {
         send_continue: bool,
     ) {
         store.trace_with(chan.tracer());
+        // The whole body, its chunk framing included, is traced by size.
+        chan.hide_data(true);
         if req.framing == Framing::None {
             let reply = store.finish(chan, &self.shared);
             self.queue(chan, reply, req.persistence, &RequestLine(req));
@@ -494,7 +496,6 @@ impl HttpChannel {
             Framing::None => unreachable!("a request without a body is answered at once"),
             Framing::Length(n) => {
                 chan.set_terminator(Terminator::Count(n));
-                chan.hide_data(matches!(outcome, Outcome::Store(_)));
                 BodyStep::Length
             }
             Framing::Chunked => {
@@ -538,7 +539,7 @@ impl HttpChannel {
 
     /// The reply a request's body has come to: the one decided from the
     /// head, or what storing the body gave.
-    fn outcome(&self, chan: &Channel, outcome: Outcome) -> Reply {
+    fn outcome(&self, chan: &mut Channel, outcome: Outcome) -> Reply {
         match outcome {
             Outcome::Reply(reply) => reply,
             Outcome::Store(store) => (*store).finish(chan, &self.shared),
@@ -574,7 +575,6 @@ impl HttpChannel {
             BodyStep::ChunkData => {
                 self.set_body_step(BodyStep::ChunkEnd);
                 chan.set_terminator(b"\n");
-                chan.hide_data(false);
             }
             BodyStep::ChunkEnd => {
                 if matches!(self.line.as_slice(), b"" | b"\r") {
@@ -618,7 +618,6 @@ impl HttpChannel {
             trace!(chan.tracer(), "chunk of {size} bytes");
             body.step = BodyStep::ChunkData;
             chan.set_terminator(Terminator::Count(size));
-            chan.hide_data(matches!(body.waiting.outcome, Outcome::Store(_)));
         }
     }
 

@@ -126,6 +126,8 @@ pub enum HttpError {
     FormNotMultipart,
     /// A `multipart/form-data` body that breaks its framing.
     FormMalformed,
+    /// A form with more files than one form may store.
+    FormTooManyFiles,
     /// No range of the Range field lies inside the file, which is this long.
     RangeNotSatisfiable {
         /// The file's length, for `Content-Range: bytes */len`.
@@ -151,7 +153,7 @@ impl HttpError {
             Timeout => 408,
             UploadParentMissing | UploadNotAFile => 409,
             PreconditionFailed => 412,
-            BodyTooLarge | UploadTooLarge => 413,
+            BodyTooLarge | UploadTooLarge | FormTooManyFiles => 413,
             FormNotMultipart => 415,
             RequestLineTooLong => 414,
             RangeNotSatisfiable { .. } => 416,
@@ -217,6 +219,7 @@ impl fmt::Display for HttpError {
             InsufficientStorage => "There is no room left to store the file.",
             FormNotMultipart => "An upload form must be sent as multipart/form-data.",
             FormMalformed => "The multipart/form-data body is malformed.",
+            FormTooManyFiles => "A form may upload at most 100 files at once.",
         })
     }
 }
@@ -278,6 +281,7 @@ mod tests {
             InsufficientStorage,
             FormNotMultipart,
             FormMalformed,
+            FormTooManyFiles,
         ];
         for e in all {
             assert!((400..600).contains(&e.status()), "{e:?}");

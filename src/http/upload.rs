@@ -123,6 +123,8 @@ pub enum Condition {
     Absent,
     /// The version an `If-Match` value names (`*`: any that exists).
     Matches(String),
+    /// None of the versions an `If-None-Match` list names.
+    MatchesNone(String),
 }
 
 impl Condition {
@@ -130,12 +132,12 @@ impl Condition {
     pub fn of(req: &Request<'_>) -> Condition {
         if let Some(value) = req.if_match.as_deref() {
             Condition::Matches(value.to_string())
-        } else if req
-            .if_none_match
-            .as_deref()
-            .is_some_and(|v| v.trim() == "*")
-        {
-            Condition::Absent
+        } else if let Some(value) = req.if_none_match.as_deref() {
+            if value.trim() == "*" {
+                Condition::Absent
+            } else {
+                Condition::MatchesNone(value.to_string())
+            }
         } else {
             Condition::Any
         }
@@ -148,6 +150,9 @@ impl Condition {
             Condition::Any => true,
             Condition::Absent => etag.is_none(),
             Condition::Matches(value) => conditional::if_match_matches(value, etag),
+            Condition::MatchesNone(value) => {
+                etag.is_none_or(|etag| !conditional::if_none_match_matches(value, etag))
+            }
         }
     }
 }
@@ -342,13 +347,31 @@ impl Pending {
     /// Stops writing for `why`, and removes the temporary file now.
     pub fn fail(&mut self, why: HttpError) {
         self.failed.get_or_insert(why);
-        self.file = None;
         self.remove();
+        self.file = None;
     }
 
     fn remove(&mut self) {
         if let Some(temp) = self.temp.take() {
             let _ = rustix::fs::unlinkat(&*self.dir, temp.as_c_str(), AtFlags::empty());
+            // Its blocks are freed when the last descriptor goes: for a
+            // large file, off the loop.
+            if self.written >= FREE_ELSEWHERE
+                && let Some(file) = self.file.take()
+            {
+                free_elsewhere(file.into());
+            }
+        }
+    }
+
+    /// Done writing, the file to be stored later with others (a form's
+    /// parts): the rest of its writeback is started and its descriptor
+    /// closed, so that a form of many files holds none open. Whoever
+    /// stores it must have its data on the disk first (`syncfs`).
+    pub fn close_written(&mut self) {
+        if let Some(file) = self.file.take() {
+            use std::os::fd::AsFd;
+            writeback::start(file.as_fd(), self.started, self.written - self.started);
         }
     }
 
@@ -366,11 +389,14 @@ impl Pending {
         if let Some(why) = self.failed {
             return Err(why);
         }
-        let (Some(file), Some(temp)) = (self.file.take(), self.temp.clone()) else {
+        let Some(temp) = self.temp.clone() else {
             return Err(HttpError::Unavailable);
         };
-        file.sync_all().map_err(|e| storage_error(&e))?;
-        drop(file);
+        // Kept open until it is renamed: a large file removed after a
+        // failure is then freed off the loop.
+        if let Some(file) = &self.file {
+            file.sync_all().map_err(|e| storage_error(&e))?;
+        }
         let temp: &CStr = temp.as_c_str();
         let dir = Rc::clone(&self.dir);
         let rename =
@@ -476,12 +502,17 @@ impl Put {
 
     /// The body is complete: stores the file, and answers 201 or 204, or
     /// the error that kept it from being stored.
-    pub fn finish(self, chan: &Channel, shared: &Shared) -> Reply {
+    pub fn finish(self, chan: &mut Channel, shared: &Shared) -> Reply {
         let (written, temp) = (self.file.written(), self.file.temp_name());
         let received = self.file.received();
+        let dir = Rc::clone(&self.file.dir);
         let result = self.file.commit(&self.condition);
-        // Whatever the file cache held for this path is another file now.
-        shared.cache.borrow_mut().remove(&self.location);
+        // An fsync is dear: pipelined uploads wait for later turns, an
+        // eighth of a turn's work each.
+        chan.charge(chan.limits().work_per_event / 8);
+        // Whatever the file cache held for this path, or listed in its
+        // directory, is another file now.
+        forget_cached(shared, &dir, &[self.location.as_str()]);
         match result {
             Ok(created) => {
                 trace!(
@@ -520,6 +551,23 @@ fn announced(req: &Request<'_>) -> Option<u64> {
     }
 }
 
+/// Forgets what the file cache holds of the files at `paths` and of the
+/// listing of `dir`, which an upload changed.
+fn forget_cached(shared: &Shared, dir: &OwnedFd, paths: &[&str]) {
+    let mut cache = shared.cache.borrow_mut();
+    if let Ok(stat) = rustix::fs::fstat(dir) {
+        cache.forget_listing((stat.st_dev, stat.st_ino));
+    }
+    for path in paths {
+        cache.remove(path);
+    }
+}
+
+/// The most files one form stores: each costs the loop a file's creation
+/// and, when the form ends, a rename (their data is flushed by one
+/// `syncfs`), so a form of thousands of tiny parts cannot hold the loop.
+pub const FORM_FILES_MAX: usize = 100;
+
 /// The longest line of a part's head in a form, and the most lines.
 const PART_LINE_MAX: usize = 8 * 1024;
 const PART_LINES_MAX: usize = 64;
@@ -552,25 +600,34 @@ pub fn form_boundary(content_type: Option<&str>) -> Option<String> {
 /// RFC 6266): `filename*` (`UTF-8''` and percent-encoded) over `filename`
 /// (a quoted string or a token), reduced to its last path component, as a
 /// browser's `C:\Users\me\a.txt` or a hostile `../../x` must be. `None`
-/// for a part that is not a file (no file name, or an empty one).
+/// for a part that is not a file: no file name, or an empty one (a form
+/// whose picker was left empty). A name that cannot be one (`dir/`, which
+/// is empty once cut, or a `filename*` that is not UTF-8) comes back as
+/// `/`, which [`check_name`] refuses: it is never skipped in silence.
 pub fn part_file_name(disposition: &str) -> Option<String> {
+    const UNNAMEABLE: &str = "/";
     let (mut plain, mut extended) = (None, None);
-    for param in disposition_params(disposition) {
-        let (name, value) = param;
+    for (name, value) in disposition_params(disposition) {
         if name.eq_ignore_ascii_case("filename") {
             plain = Some(value);
         } else if name.eq_ignore_ascii_case("filename*") {
-            let (charset, rest) = value.split_once('\'')?;
-            let (_language, encoded) = rest.split_once('\'')?;
-            if charset.eq_ignore_ascii_case("utf-8") {
-                let bytes: Vec<u8> = percent_encoding::percent_decode_str(encoded).collect();
-                extended = String::from_utf8(bytes).ok();
-            }
+            let utf8 = value
+                .split_once('\'')
+                .filter(|(charset, _)| charset.eq_ignore_ascii_case("utf-8"))
+                .and_then(|(_, rest)| rest.split_once('\''))
+                .and_then(|(_language, encoded)| {
+                    let bytes: Vec<u8> = percent_encoding::percent_decode_str(encoded).collect();
+                    String::from_utf8(bytes).ok()
+                });
+            extended = Some(utf8.unwrap_or_else(|| UNNAMEABLE.to_string()));
         }
     }
     let name = extended.or(plain)?;
+    if name.is_empty() {
+        return None;
+    }
     let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    (!last.is_empty()).then(|| last.to_string())
+    Some(if last.is_empty() { UNNAMEABLE } else { last }.to_string())
 }
 
 /// The parameters of a `Content-Disposition` value, after its type: each
@@ -644,7 +701,9 @@ struct FormParts {
     disposition: Option<String>,
     /// The file of the current part, when it is one.
     file: Option<Pending>,
-    /// The names stored so far.
+    /// The files whose parts are complete, stored when the form ends.
+    done: Vec<Pending>,
+    /// The names stored.
     stored: Vec<String>,
     /// Why the form stopped being stored, if it did.
     failed: Option<HttpError>,
@@ -672,6 +731,8 @@ impl FormParts {
         let name = self.disposition.take().as_deref().and_then(part_file_name);
         self.step = FormStep::Content;
         chan.set_terminator(self.delimiter());
+        // A part's content, a file's or a field's, is traced by size.
+        chan.hide_data(true);
         let Some(name) = name else {
             trace!(
                 chan.tracer(),
@@ -683,7 +744,6 @@ impl FormParts {
             .and_then(|()| Pending::create(Rc::clone(&self.dir), &name));
         match file {
             Ok(file) => {
-                chan.hide_data(true);
                 trace!(
                     chan.tracer(),
                     "file {} goes to the temporary file {}",
@@ -701,19 +761,54 @@ impl FormParts {
         self.step = FormStep::AfterDelimiter;
         chan.set_terminator(b"\r\n");
         chan.hide_data(false);
-        let Some(file) = self.file.take() else { return };
-        let (name, written) = (file.name().to_string(), file.written());
-        match file.commit(&Condition::Any) {
-            Ok(_) => {
-                trace!(
-                    chan.tracer(),
-                    "{written} bytes fsynced, stored as {}",
-                    trace::Escaped(&name)
-                );
-                self.stored.push(name);
-            }
-            Err(e) => self.fail(chan, e),
+        let Some(mut file) = self.file.take() else {
+            return;
+        };
+        if self.done.len() == FORM_FILES_MAX {
+            // This one is removed as it is dropped; those before are kept.
+            return self.fail(chan, HttpError::FormTooManyFiles);
         }
+        file.close_written();
+        trace!(
+            chan.tracer(),
+            "part complete: {} bytes for {}, stored when the form ends",
+            file.written(),
+            trace::Escaped(file.name())
+        );
+        self.done.push(file);
+    }
+
+    /// Stores the files of the parts that are complete: their data to the
+    /// disk in one `syncfs`, then each renamed into place.
+    fn store_done(&mut self, chan: &Channel) {
+        if self.done.is_empty() {
+            return;
+        }
+        // The directory's descriptor is an `O_PATH` one, which `syncfs`
+        // does not take: the directory opened for reading is.
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let synced =
+            rustix::fs::openat(&*self.dir, ".", flags, Mode::empty()).and_then(rustix::fs::syncfs);
+        if let Err(e) = synced {
+            self.failed.get_or_insert(storage_error(&e.into()));
+            self.done.clear();
+            return;
+        }
+        let count = self.done.len();
+        for file in self.done.drain(..) {
+            let name = file.name().to_string();
+            match file.commit(&Condition::Any) {
+                Ok(_) => self.stored.push(name),
+                Err(e) => {
+                    self.failed.get_or_insert(e);
+                }
+            }
+        }
+        trace!(
+            chan.tracer(),
+            "upload: {count} files synced to the disk (syncfs), {} renamed into place",
+            self.stored.len()
+        );
     }
 }
 
@@ -824,6 +919,7 @@ impl Form {
             line: Vec::new(),
             disposition: None,
             file: None,
+            done: Vec::new(),
             stored: Vec::new(),
             failed: None,
             written: 0,
@@ -848,22 +944,23 @@ impl Form {
 
     /// The body is complete: 303 back to the listing when every file was
     /// stored, or the error, saying which files were stored before it.
-    pub fn finish(mut self, chan: &Channel, shared: &Shared) -> Reply {
+    pub fn finish(mut self, chan: &mut Channel, shared: &Shared) -> Reply {
         if self.parts.failed.is_none() && self.parts.step != FormStep::Epilogue {
             self.parts.failed = Some(HttpError::FormMalformed);
         }
-        // Whatever was not stored is removed as the parts are dropped.
+        // An unfinished part is removed; the complete ones are stored.
         self.parts.file = None;
-        if let Ok(stat) = rustix::fs::fstat(&*self.parts.dir) {
-            shared
-                .cache
-                .borrow_mut()
-                .forget_listing((stat.st_dev, stat.st_ino));
-        }
-        let mut cache = shared.cache.borrow_mut();
-        for name in &self.parts.stored {
-            cache.remove(&format!("{}{}", self.location, path::encode_segment(name)));
-        }
+        self.parts.store_done(chan);
+        // A form's files cost a turn: pipelined requests wait for the next.
+        chan.charge(chan.limits().work_per_event);
+        let paths: Vec<String> = self
+            .parts
+            .stored
+            .iter()
+            .map(|name| format!("{}{}", self.location, path::encode_segment(name)))
+            .collect();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        forget_cached(shared, &self.parts.dir, &paths);
         let stored = match self.parts.stored.as_slice() {
             [] => "No file was stored.".to_string(),
             names => format!("Stored {}.", names.join(", ")),
@@ -934,7 +1031,7 @@ impl Store {
     }
 
     /// The body is complete: stores what it held and answers.
-    pub fn finish(self, chan: &Channel, shared: &Shared) -> Reply {
+    pub fn finish(self, chan: &mut Channel, shared: &Shared) -> Reply {
         match self {
             Store::Put(put) => put.finish(chan, shared),
             Store::Form(form) => (*form).finish(chan, shared),
