@@ -132,6 +132,11 @@ fn cors_allows_every_origin_and_answers_preflights() {
         r.header("access-control-allow-headers"),
         Some("x-one, x-two")
     );
+    // Empty list elements are ignored (RFC 9110 §5.6.1).
+    let r = preflight(
+        "Access-Control-Request-Headers: \r\nAccess-Control-Request-Headers: ,, x-b , \r\n",
+    );
+    assert_eq!(r.header("access-control-allow-headers"), Some("x-b"));
     // Requested headers that are not tokens are not echoed.
     let r = preflight("Access-Control-Request-Headers: a b, <c>\r\n");
     assert_eq!(r.status, 204);

@@ -404,16 +404,14 @@ impl FileCache {
     }
 
     /// Keeps the rows of the directory `dir` rendered in `view`, for as
-    /// long as its reading is kept, if they fit beside the other listings
-    /// (older directories make room; this directory's other pages do not).
+    /// long as its reading is kept: the newest page is always kept, other
+    /// pages and then other directories making room ([`FileCache::make_room`]),
+    /// so that clients asking for one view share one page.
     pub fn insert_page(&mut self, dir: DirKey, view: listing::View, page: Rc<[u8]>) {
         if !self.listings.contains_key(&dir) {
             return;
         }
         self.make_room(page.len(), Some(dir));
-        if self.listing_bytes + page.len() > FileCache::LISTING_BYTES {
-            return;
-        }
         if let Some(listing) = self.listings.get_mut(&dir) {
             self.listing_bytes += page.len();
             listing.bytes += page.len();
@@ -429,10 +427,28 @@ impl FileCache {
         }
     }
 
-    /// Drops the oldest directories but `keep` until `bytes` more fit, or
-    /// none is left to drop.
+    /// Drops what is oldest until `bytes` more fit, or nothing is left to
+    /// drop but `keep`'s reading: first the pages of other directories
+    /// (rendering again is cheap), then `keep`'s own other pages, then
+    /// other directories' readings (reading again is dear).
     fn make_room(&mut self, bytes: usize, keep: Option<DirKey>) {
-        while self.listing_bytes + bytes > FileCache::LISTING_BYTES {
+        let over = |cache: &FileCache| cache.listing_bytes + bytes > FileCache::LISTING_BYTES;
+        for own in [false, true] {
+            while over(self) {
+                let with_pages = self
+                    .listings
+                    .iter_mut()
+                    .filter(|(k, l)| (Some(**k) == keep) == own && !l.pages.is_empty())
+                    .min_by_key(|(_, l)| l.made);
+                let Some((_, listing)) = with_pages else {
+                    break;
+                };
+                let freed: usize = listing.pages.drain(..).map(|(_, p)| p.len()).sum();
+                listing.bytes -= freed;
+                self.listing_bytes -= freed;
+            }
+        }
+        while over(self) {
             let others = self.listings.iter().filter(|(k, _)| Some(**k) != keep);
             let Some((&oldest, _)) = others.min_by_key(|(_, l)| l.made) else {
                 break;
@@ -493,20 +509,22 @@ mod tests {
             "another directory"
         );
 
-        // A page too large for the bound is not kept; the reading stays.
-        let huge: Rc<[u8]> = vec![b'x'; FileCache::LISTING_BYTES].into();
-        cache.insert_page((1, 1), desc, huge);
+        // The newest page is kept, the directory's other pages making room
+        // for it (every client asking for that view then shares it).
+        let big = FileCache::LISTING_BYTES - 50;
+        cache.insert_page((1, 1), desc, vec![b'x'; big].into());
         let (_, page) = cache.listing((1, 1), desc, now).unwrap();
-        assert!(page.is_none());
-        // A page that fits once older directories go: they go.
+        assert_eq!(page.map(|p| p.len()), Some(big));
+        let (_, page) = cache.listing((1, 1), View::default(), now).unwrap();
+        assert!(page.is_none(), "the older page made room");
+        // Another directory's page makes room by dropping the other pages
+        // first; the readings, dear to make again, stay.
         let later = now + Duration::from_millis(10);
         cache.insert_listing((1, 2), read(1), later);
-        let big: Rc<[u8]> = vec![b'x'; FileCache::LISTING_BYTES - 100].into();
-        cache.insert_page((1, 2), View::default(), big);
-        assert!(
-            cache.listing((1, 1), desc, later).is_none(),
-            "the oldest went"
-        );
+        cache.insert_page((1, 2), View::default(), vec![b'y'; 2000].into());
+        let (reading, page) = cache.listing((1, 1), desc, later).unwrap();
+        assert_eq!(reading.entries().len(), 3, "the reading stayed");
+        assert!(page.is_none(), "its page went first");
         assert!(
             cache
                 .listing((1, 2), View::default(), later)
@@ -515,6 +533,16 @@ mod tests {
                 .is_some()
         );
         assert!(cache.listing_bytes <= FileCache::LISTING_BYTES);
+        // Readings go too when pages are not enough.
+        cache.insert_page(
+            (1, 2),
+            desc,
+            vec![b'z'; FileCache::LISTING_BYTES - 100].into(),
+        );
+        assert!(
+            cache.listing((1, 1), desc, later).is_none(),
+            "the oldest reading went"
+        );
         // And everything is let go of a second after it was read.
         cache.purge(later + FileCache::TTL);
         assert_eq!(cache.listing_bytes, 0);

@@ -461,15 +461,24 @@ fn push_header(out: &mut String, view: View, sort: Sort, label: &str, class: &st
 /// Links are relative, so the same rows serve every path the directory is
 /// reached by.
 pub fn render_rows(read: &DirRead, view: View) -> String {
-    let (entries, omitted) = (read.ordered(view), read.omitted);
-    let mut out = String::with_capacity(256 + entries.len() * 160);
+    let (entries, mut omitted) = (read.ordered(view), read.omitted);
+    let mut out = String::with_capacity((256 + entries.len() * 160).min(PAGE_MAX + 4096));
+    // Past PAGE_MAX the rows left are counted, not shown: the bytes of a
+    // page a client asked for and does not read are what its connection
+    // holds, so they are bounded as the output queue is.
+    let mut shown = 0;
     if view.format == Format::Json {
         for (i, entry) in entries.iter().enumerate() {
+            if out.len() >= PAGE_MAX {
+                break;
+            }
             if i > 0 {
                 out.push_str(",\n");
             }
             push_json_entry(&mut out, entry);
+            shown += 1;
         }
+        omitted.names += entries.len() - shown;
         let _ = writeln!(
             out,
             "\n],\"omitted\":{},\"omitted_exact\":{}}}",
@@ -478,8 +487,13 @@ pub fn render_rows(read: &DirRead, view: View) -> String {
         return out;
     }
     for entry in &entries {
+        if out.len() >= PAGE_MAX {
+            break;
+        }
         push_row(&mut out, entry);
+        shown += 1;
     }
+    omitted.names += entries.len() - shown;
     out.push_str("</tbody>\n</table>\n");
     if omitted.names > 0 {
         let n = omitted.names;
@@ -491,13 +505,18 @@ pub fn render_rows(read: &DirRead, view: View) -> String {
         let _ = writeln!(
             out,
             "<p class=\"omitted\">and {count} not listed: a listing stops after \
-             {} ms of work.</p>",
-            LISTING_BUDGET.as_millis()
+             {} ms of work or {} MiB of rows.</p>",
+            LISTING_BUDGET.as_millis(),
+            PAGE_MAX >> 20
         );
     }
     out.push_str("</main>\n</body>\n</html>\n");
     out
 }
+
+/// The most bytes of rows one listing page holds (about 10,000 rows of
+/// ordinary names); the rows past it are counted as left out.
+pub const PAGE_MAX: usize = 2 << 20;
 
 /// How long reading one directory for its listing may take before the
 /// entries not yet read are counted rather than shown: the loop serves no
@@ -950,6 +969,40 @@ mod tests {
             proptest::prop_assert!(natural_cmp(v[0], v[2]) != Ordering::Greater, "{v:?}");
             proptest::prop_assert!(natural_cmp(v[0], v[1]) != Ordering::Greater, "{v:?}");
             proptest::prop_assert!(natural_cmp(v[1], v[2]) != Ordering::Greater, "{v:?}");
+        }
+    }
+
+    /// A page holds at most `PAGE_MAX` bytes of rows; the rest are counted
+    /// with what the reading left out, in HTML and in JSON.
+    #[test]
+    fn a_page_stops_at_its_bound_and_counts_the_rest() {
+        let long = "n".repeat(200);
+        let entries: Vec<Entry> = (0..20_000)
+            .map(|i| file(&format!("{long}{i:05}"), i))
+            .collect();
+        let read = DirRead::new(
+            entries,
+            Omitted {
+                names: 7,
+                exact: true,
+            },
+        );
+        for format in [Format::Html, Format::Json] {
+            let view = View {
+                format,
+                ..View::default()
+            };
+            let page = render_rows(&read, view);
+            assert!(page.len() < PAGE_MAX + 4096, "{format:?}: {}", page.len());
+            // Each row names the file twice: its text and its link.
+            let shown = page.matches(&long).count() / 2;
+            assert!(shown > 1000 && shown < 20_000, "{format:?}: {shown}");
+            let omitted = 20_000 - shown + 7;
+            let said = match format {
+                Format::Html => format!("and {omitted} more not listed"),
+                Format::Json => format!("\"omitted\":{omitted},"),
+            };
+            assert!(page.contains(&said), "{format:?}: {said}");
         }
     }
 

@@ -546,13 +546,17 @@ fn preflight(req: &Request<'_>) -> Reply {
     let mut reply = Reply::new(204)
         .field("Access-Control-Allow-Methods", ALLOW)
         .field("Access-Control-Max-Age", 86_400);
-    if let Some(asked) = req.cors_headers.as_deref()
-        && asked
+    // Empty list elements are ignored (RFC 9110 §5.6.1): several field
+    // lines, or `a,,b`, are one list of names.
+    if let Some(asked) = req.cors_headers.as_deref() {
+        let names: Vec<&str> = asked
             .split(',')
             .map(ows::trim)
-            .all(|h| !h.is_empty() && h.bytes().all(head::is_tchar))
-    {
-        reply = reply.field("Access-Control-Allow-Headers", ows::trim(asked));
+            .filter(|h| !h.is_empty())
+            .collect();
+        if !names.is_empty() && names.iter().all(|h| h.bytes().all(head::is_tchar)) {
+            reply = reply.field("Access-Control-Allow-Headers", names.join(", "));
+        }
     }
     reply
 }
