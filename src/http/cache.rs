@@ -405,8 +405,9 @@ impl FileCache {
 
     /// Keeps the rows of the directory `dir` rendered in `view`, for as
     /// long as its reading is kept: the newest page is always kept, other
-    /// pages and then other directories making room ([`FileCache::make_room`]),
-    /// so that clients asking for one view share one page.
+    /// directories' pages, then this one's, then other directories'
+    /// readings making room, so that clients asking for one view share one
+    /// page.
     pub fn insert_page(&mut self, dir: DirKey, view: listing::View, page: Rc<[u8]>) {
         if !self.listings.contains_key(&dir) {
             return;
