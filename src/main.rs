@@ -28,7 +28,9 @@ Examples:
   asynchat-httpd --auth alice:s3cret share    ask for a user and password
   gzip -k www/app.js && asynchat-httpd www    app.js.gz is sent to clients that accept gzip
   curl 'http://127.0.0.1:8000/files/?format=json&sort=size&order=desc'
-                                              a listing as JSON, largest first";
+                                              a listing as JSON, largest first
+  asynchat-httpd --upload --auth me:pw inbox  accept uploads (the listing has a form)
+  curl -T photo.jpg http://127.0.0.1:8000/    store photo.jpg (201; If-None-Match: * to never replace)";
 
 /// Serve a directory over HTTP/1.1 from one thread: an asyncore/asynchat
 /// reactor in Rust.
