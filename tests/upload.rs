@@ -105,6 +105,12 @@ fn put_creates_replaces_and_answers_each_case() {
         let r = c.request(put(path, b"data", ""));
         assert_eq!(r.status, status, "{path}: {r:?}");
     }
+    let r = server.connect().request(put("/inbox/", b"data", ""));
+    assert_eq!(
+        r.header("allow"),
+        Some("GET, HEAD, OPTIONS, POST"),
+        "a 405 says what is allowed"
+    );
     let long = format!("/inbox/{}", "n".repeat(256));
     assert_eq!(server.connect().request(put(&long, b"d", "")).status, 400);
     let just = format!("/inbox/{}", "n".repeat(255));

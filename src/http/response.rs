@@ -152,6 +152,9 @@ impl Reply {
         let reply = Reply::page(e.status(), message);
         match e {
             HttpError::MethodNotAllowed => reply.field("Allow", ALLOW),
+            // A directory takes a form's POST, and reads (RFC 9110 §15.5.6:
+            // a 405 says what is allowed).
+            HttpError::UploadIsDirectory => reply.field("Allow", "GET, HEAD, OPTIONS, POST"),
             HttpError::Unauthorized => reply.field("WWW-Authenticate", auth::CHALLENGE),
             HttpError::Unavailable => reply.field("Retry-After", 1),
             HttpError::RangeNotSatisfiable { len } => {

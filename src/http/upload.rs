@@ -406,6 +406,15 @@ impl Pending {
             Condition::Absent => match rename(RenameFlags::NOREPLACE) {
                 Ok(()) => true,
                 Err(Errno::EXIST) => return Err(HttpError::PreconditionFailed),
+                // A file system without RENAME_NOREPLACE (some network
+                // ones): checked just before the rename instead.
+                Err(Errno::INVAL | Errno::NOSYS) => {
+                    if target_tag(&self.dir, &self.name)?.is_some() {
+                        return Err(HttpError::PreconditionFailed);
+                    }
+                    rename(RenameFlags::empty()).map_err(|e| storage_error(&e.into()))?;
+                    true
+                }
                 Err(e) => return Err(storage_error(&e.into())),
             },
             _ => {
