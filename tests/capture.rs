@@ -16,16 +16,14 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use asynchat::capture::format::{self, Capture, Event};
 use asynchat::capture::{Options, Sink, Store};
 use asynchat::http::Config;
-use common::{PATIENCE, TempDir, TestServer, path_str, run_replay, spawn_binary, www_copy};
+use common::{Httpd, PATIENCE, TempDir, TestServer, path_str, run_replay, www_copy};
 
 /// How long to wait for a start, an exit or a capture file (generous: only
 /// a failing test waits this long).
@@ -33,23 +31,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 // ------------------------------------------------------------ the process
 
-/// A running `asynchat-httpd` on a free port, killed when dropped.
-struct Httpd {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Receiver<String>,
-}
-
 impl Httpd {
-    /// Runs the binary with these arguments (`-p 0` is added; the bind
-    /// address is 127.0.0.1 unless they say otherwise).
-    fn start(args: &[&str]) -> Httpd {
-        let mut all = vec!["-p", "0"];
-        all.extend_from_slice(args);
-        let (child, out, err) = spawn_binary(&all, &[]);
-        Httpd::started(child, out, err)
-    }
-
     /// As [`Httpd::start`], through `bash -c` with this `ulimit -f` (in KiB).
     fn start_limited(file_kib: u64, args: &[&str]) -> Httpd {
         let script = format!("ulimit -f {file_kib} && exec \"$0\" \"$@\"");
@@ -73,51 +55,6 @@ impl Httpd {
         let out = common::lines_of(child.stdout.take().unwrap());
         let err = common::lines_of(child.stderr.take().unwrap());
         Httpd::started(child, out, err)
-    }
-
-    fn started(mut child: Child, out: Receiver<String>, err: Receiver<String>) -> Httpd {
-        let line = match out.recv_timeout(WAIT) {
-            Ok(line) => line,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err: Vec<String> = err.try_iter().collect();
-                panic!("no start-up line ({e:?}); stderr {err:?}");
-            }
-        };
-        let addr = line
-            .rsplit(" at http://")
-            .next()
-            .and_then(|s| s.strip_suffix('/'))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Httpd {
-            child,
-            addr,
-            stderr: err,
-        }
-    }
-
-    /// Stderr lines received so far, waiting up to `patience` for one that
-    /// contains `want`.
-    fn stderr_until(&self, want: &str, patience: Duration) -> Vec<String> {
-        let deadline = Instant::now() + patience;
-        let mut lines = Vec::new();
-        while !lines.iter().any(|l: &String| l.contains(want)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => lines.push(line),
-                Err(_) => break,
-            }
-        }
-        lines
-    }
-}
-
-impl Drop for Httpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

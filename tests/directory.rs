@@ -675,27 +675,13 @@ fn auth_on_a_public_address_warns_and_bad_specs_are_refused() {
         assert!(Credentials::parse(spec).is_err(), "{spec:?} taken");
     }
     let root = site("dir-auth-warn");
-    let (mut child, out, err) = spawn_binary(
-        &[
-            path_str(root.path()),
-            "-b",
-            "0.0.0.0",
-            "-p",
-            "0",
-            "--auth",
-            "u:p",
-        ],
-        &[],
-    );
-    let first = out.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert!(first.starts_with("Serving"), "{first}");
-    let warning = err.recv_timeout(Duration::from_secs(10)).unwrap();
+    let httpd = Httpd::start(&[path_str(root.path()), "-b", "0.0.0.0", "--auth", "u:p"]);
+    let warning = httpd.stderr.recv_timeout(START_PATIENCE).unwrap();
     assert!(
         warning.contains("clear text") && warning.contains("TLS"),
         "{warning}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(httpd);
     let (status, _, err) = run_binary(&[path_str(root.path()), "-p", "0", "--auth", "nocolon"]);
     assert_eq!(status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

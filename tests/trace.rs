@@ -16,8 +16,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::process::{Child, ExitStatus};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::process::ExitStatus;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use common::{A_TXT, Client, PATIENCE, a_txt_root, get, path_str, run_binary, spawn_binary};
@@ -31,9 +31,8 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A running `asynchat-httpd` on 127.0.0.1 and a free port, killed and
 /// reaped when dropped, with every stderr line received so far.
 struct Httpd {
-    child: Child,
+    server: common::Httpd,
     addr: SocketAddr,
-    stderr: Receiver<String>,
     /// Every stderr line received so far, in order.
     lines: Vec<String>,
 }
@@ -50,27 +49,11 @@ impl Httpd {
             .into_iter()
             .chain(args.iter().copied())
             .collect();
-        let (mut child, stdout, stderr) = spawn_binary(&all, env);
-        let line = match stdout.recv_timeout(WAIT) {
-            Ok(line) => line,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err: Vec<String> = stderr.try_iter().collect();
-                panic!("{args:?}: no start-up line ({e:?}); stderr {err:?}");
-            }
-        };
-        // `Serving ROOT at http://ADDR/`
-        let addr = line
-            .rsplit(" at http://")
-            .next()
-            .and_then(|s| s.strip_suffix('/'))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let (child, stdout, stderr) = spawn_binary(&all, env);
+        let server = common::Httpd::started(child, stdout, stderr);
         Httpd {
-            child,
-            addr,
-            stderr,
+            addr: server.addr,
+            server,
             lines: Vec::new(),
         }
     }
@@ -82,7 +65,7 @@ impl Httpd {
         let deadline = Instant::now() + WAIT;
         while !done(&self.lines) {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
+            match self.server.stderr.recv_timeout(left) {
                 Ok(line) => self.lines.push(line),
                 Err(e) => panic!(
                     "waited {WAIT:?} for {what} ({e:?}); stderr so far:\n{}",
@@ -107,10 +90,10 @@ impl Httpd {
     /// and returns the exit status.
     fn stop(&mut self) -> ExitStatus {
         use rustix::process::{Pid, Signal, kill_process};
-        kill_process(Pid::from_child(&self.child), Signal::TERM).unwrap();
+        kill_process(Pid::from_child(&self.server.child), Signal::TERM).unwrap();
         let deadline = Instant::now() + WAIT;
         let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.server.child.try_wait().unwrap() {
                 break status;
             }
             assert!(Instant::now() < deadline, "no exit within {WAIT:?}");
@@ -118,7 +101,7 @@ impl Httpd {
         };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
+            match self.server.stderr.recv_timeout(left) {
                 Ok(line) => self.lines.push(line),
                 Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => panic!("stderr still open after the exit"),
@@ -130,13 +113,6 @@ impl Httpd {
     /// The trace lines received so far.
     fn trace(&self) -> Vec<TraceLine> {
         self.lines.iter().filter_map(|l| parse_trace(l)).collect()
-    }
-}
-
-impl Drop for Httpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

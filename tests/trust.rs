@@ -917,28 +917,12 @@ fn slow_404_root(tag: &str) -> TempDir {
 /// end, in order), while as many cheap ones go in one turn.
 #[test]
 fn attack_requests_dear_to_answer_are_answered_a_turn_at_a_time() {
-    use asynchat::http::conn::HttpChannel;
-    use asynchat::http::{Config, Shared};
-    use asynchat::{AsyncChat, Channel};
     let root = slow_404_root("trust-work-bound");
     let run = |target: &str| -> (usize, Vec<usize>) {
-        let shared = Shared::new(Config::new(root.path()).unwrap()).unwrap();
-        let mut handler = HttpChannel::new(shared);
-        let mut chan = Channel::new(HttpChannel::initial_terminator());
-        handler.handle_connect(&mut chan);
-        let mut out = Vec::new();
-        let count = |out: &[u8]| String::from_utf8_lossy(out).matches("HTTP/1.1 404").count();
-        chan.feed(&mut handler, get(target).repeat(200).as_bytes());
-        let mut per_turn = Vec::new();
-        let mut seen = 0;
-        while chan.writable() {
-            assert!(per_turn.len() < 1000, "no progress");
-            chan.send(&mut handler, &mut out).unwrap();
-            let now = count(&out);
-            per_turn.push(now - seen);
-            seen = now;
-        }
-        (seen, per_turn)
+        let config = asynchat::http::Config::new(root.path()).unwrap();
+        let per_turn =
+            responses_per_turn(config, get(target).repeat(200).as_bytes(), "HTTP/1.1 404");
+        (per_turn.iter().sum(), per_turn)
     };
     let (cheap, cheap_turns) = run("/nothing");
     assert_eq!(cheap, 200);
@@ -1111,34 +1095,17 @@ fn listing_views() -> Vec<String> {
 /// is kept for a second, and answering it again costs next to nothing.)
 #[test]
 fn attack_pipelined_listings_are_answered_a_turn_at_a_time() {
-    use asynchat::http::conn::HttpChannel;
-    use asynchat::http::{Config, Shared};
-    use asynchat::{AsyncChat, Channel};
     let root = TempDir::new("trust-listing-turns");
     for i in 0..5_000 {
         root.file(&format!("big/f{i:05}"), "");
     }
-    let shared = Shared::new(Config::new(root.path()).unwrap()).unwrap();
-    let mut handler = HttpChannel::new(shared);
-    let mut chan = Channel::new(HttpChannel::initial_terminator());
-    handler.handle_connect(&mut chan);
-    let views = listing_views();
-    let heads: String = views
+    let heads: String = listing_views()
         .iter()
         .map(|v| format!("HEAD /big/{v} HTTP/1.1\r\nHost: test\r\n\r\n"))
         .collect();
-    chan.feed(&mut handler, heads.as_bytes());
-    let mut out = Vec::new();
-    let count = |out: &[u8]| String::from_utf8_lossy(out).matches("HTTP/1.1 200").count();
-    let mut per_turn = Vec::new();
-    let mut seen = 0;
-    while chan.writable() {
-        assert!(per_turn.len() < 1000, "no progress");
-        chan.send(&mut handler, &mut out).unwrap();
-        let now = count(&out);
-        per_turn.push(now - seen);
-        seen = now;
-    }
+    let config = asynchat::http::Config::new(root.path()).unwrap();
+    let per_turn = responses_per_turn(config, heads.as_bytes(), "HTTP/1.1 200");
+    let seen: usize = per_turn.iter().sum();
     assert_eq!(seen, 12, "every listing is answered");
     // A turn writes what the turn before made and may make one more.
     assert!(per_turn.len() >= 6, "{per_turn:?}");

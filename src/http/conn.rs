@@ -131,10 +131,9 @@ struct Body {
     /// When the body started, or an upload's last made progress (the body
     /// timeout runs from here).
     started: Instant,
-    /// Body bytes announced by chunk sizes so far (against `limit`).
+    /// Body bytes announced by chunk sizes so far: against `--max-body`,
+    /// or `--max-upload` for an upload.
     announced: u64,
-    /// The most body bytes taken: `--max-body`, or `--max-upload`.
-    limit: u64,
     waiting: Waiting,
 }
 
@@ -437,63 +436,35 @@ impl HttpChannel {
             Answer::AfterBody {
                 reply,
                 send_continue,
-            } => self.take_body(chan, &req, reply, send_continue),
+            } => self.take_body(chan, &req, Outcome::Reply(reply), send_continue),
             Answer::Store {
                 store,
                 send_continue,
-            } => self.take_upload(chan, &req, store, send_continue),
+            } => self.take_body(chan, &req, Outcome::Store(store), send_continue),
         }
     }
 
-    /// Starts storing `req`'s body in `store` (`--upload`), or stores the
-    /// empty body of a request without one.
-    #[cold]
-    fn take_upload(
-        &mut self,
-        chan: &mut Channel,
-        req: &Request<'_>,
-        mut store: Box<Store>,
-        send_continue: bool,
-    ) {
-        store.trace_with(chan.tracer());
-        // The whole body, its chunk framing included, is traced by size.
-        chan.hide_data(true);
-        if req.framing == Framing::None {
-            let reply = store.finish(chan, &self.shared);
-            self.queue(chan, reply, req.persistence, &RequestLine(req));
-            return self.next_request(chan);
-        }
-        self.read_body(chan, req, Outcome::Store(store), send_continue);
-    }
-
-    /// Answers `req` with `reply` at once when it has no body; otherwise
-    /// switches the terminator to the body's framing and holds the reply
-    /// until the body has been read.
+    /// Answers `req` at once when it has no body; otherwise switches the
+    /// terminator to the body's framing and holds `outcome` until the body
+    /// has been read. An upload's body, chunk framing included, is traced
+    /// by size alone.
     fn take_body(
         &mut self,
         chan: &mut Channel,
         req: &Request<'_>,
-        reply: Reply,
+        mut outcome: Outcome,
         send_continue: bool,
     ) {
-        if req.framing == Framing::None {
-            self.queue(chan, reply, req.persistence, &RequestLine(req));
-            return self.next_request(chan);
+        if let Outcome::Store(store) = &mut outcome {
+            store.trace_with(chan.tracer());
+            chan.hide_data(true);
         }
-        self.read_body(chan, req, Outcome::Reply(reply), send_continue);
-    }
-
-    /// Switches the terminator to the framing of `req`'s body (which it
-    /// has) and holds what answers it until the body has been read.
-    fn read_body(
-        &mut self,
-        chan: &mut Channel,
-        req: &Request<'_>,
-        outcome: Outcome,
-        send_continue: bool,
-    ) {
         let step = match req.framing {
-            Framing::None => unreachable!("a request without a body is answered at once"),
+            Framing::None => {
+                let reply = self.outcome(chan, outcome);
+                self.queue(chan, reply, req.persistence, &RequestLine(req));
+                return self.next_request(chan);
+            }
             Framing::Length(n) => {
                 chan.set_terminator(Terminator::Count(n));
                 BodyStep::Length
@@ -515,7 +486,6 @@ impl HttpChannel {
             step,
             started: chan.now(),
             announced: 0,
-            limit: response::body_limit(self.config(), req),
             waiting: Waiting {
                 outcome,
                 persistence: req.persistence,
@@ -600,16 +570,17 @@ impl HttpChannel {
             Err(e) => return self.fail(chan, e),
         };
         self.line.clear();
+        let cfg = &self.shared.config;
         let Phase::Body(body) = &mut self.phase else {
             return;
         };
         body.announced = body.announced.saturating_add(size);
-        if body.announced > body.limit {
-            let e = match body.waiting.outcome {
-                Outcome::Store(_) => HttpError::UploadTooLarge,
-                Outcome::Reply(_) => HttpError::BodyTooLarge,
-            };
-            return self.fail(chan, e);
+        let (limit, too_large) = match body.waiting.outcome {
+            Outcome::Store(_) => (cfg.max_upload, HttpError::UploadTooLarge),
+            Outcome::Reply(_) => (cfg.max_body, HttpError::BodyTooLarge),
+        };
+        if body.announced > limit {
+            return self.fail(chan, too_large);
         }
         if size == 0 {
             trace!(chan.tracer(), "last chunk: trailer fields follow");

@@ -383,16 +383,6 @@ fn after_body(
     }
 }
 
-/// The most body bytes `req` may send: `--max-upload` for an upload,
-/// `--max-body` for a body that is read and discarded.
-pub fn body_limit(cfg: &Config, req: &Request<'_>) -> u64 {
-    if cfg.upload && matches!(req.method, Method::Put | Method::Post) {
-        cfg.max_upload
-    } else {
-        cfg.max_body
-    }
-}
-
 /// The reply to an error: the `--404` page for a 404 when there is one,
 /// the server's own error page otherwise.
 fn error_reply(shared: &Shared, e: HttpError, now: Instant) -> Reply {

@@ -487,11 +487,6 @@ impl Put {
         })
     }
 
-    /// The file being written.
-    pub fn file(&self) -> &Pending {
-        &self.file
-    }
-
     /// Writes one piece of the body.
     pub fn write(&mut self, chan: &Channel, data: &[u8]) {
         self.file.write(data);
@@ -716,8 +711,6 @@ struct FormParts {
     stored: Vec<String>,
     /// Why the form stopped being stored, if it did.
     failed: Option<HttpError>,
-    /// Bytes of file content written.
-    written: u64,
 }
 
 impl FormParts {
@@ -828,7 +821,6 @@ impl AsyncChat for FormParts {
             FormStep::Content => {
                 if let Some(file) = self.file.as_mut() {
                     file.write(data);
-                    self.written += data.len() as u64;
                     if let Some(why) = file.failed() {
                         self.fail(chan, why);
                     }
@@ -931,7 +923,6 @@ impl Form {
             done: Vec::new(),
             stored: Vec::new(),
             failed: None,
-            written: 0,
         };
         // The first delimiter has no CRLF before it: one is fed first, so
         // every delimiter is the same terminator.

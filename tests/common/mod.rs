@@ -6,10 +6,11 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub mod ws;
 
@@ -353,6 +354,101 @@ pub fn spawn_binary(
     let out = lines_of(child.stdout.take().unwrap());
     let err = lines_of(child.stderr.take().unwrap());
     (child, out, err)
+}
+
+/// How long a spawned server may take to print its start-up line.
+pub const START_PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running `asynchat-httpd` on a free port, killed when dropped.
+pub struct Httpd {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stderr: mpsc::Receiver<String>,
+}
+
+impl Httpd {
+    /// Runs the binary with these arguments (`-p 0` is added; the bind
+    /// address is 127.0.0.1 unless they say otherwise).
+    pub fn start(args: &[&str]) -> Httpd {
+        let mut all = vec!["-p", "0"];
+        all.extend_from_slice(args);
+        let (child, out, err) = spawn_binary(&all, &[]);
+        Httpd::started(child, out, err)
+    }
+
+    /// The server `child` started: its address from the start-up line on
+    /// `out`, its stderr lines from `err`.
+    pub fn started(
+        mut child: Child,
+        out: mpsc::Receiver<String>,
+        err: mpsc::Receiver<String>,
+    ) -> Httpd {
+        let line = match out.recv_timeout(START_PATIENCE) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let err: Vec<String> = err.try_iter().collect();
+                panic!("no start-up line ({e:?}); stderr {err:?}");
+            }
+        };
+        let addr = line
+            .rsplit(" at http://")
+            .next()
+            .and_then(|s| s.strip_suffix('/'))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Httpd {
+            child,
+            addr,
+            stderr: err,
+        }
+    }
+
+    /// Stderr lines received so far, waiting up to `patience` for one that
+    /// contains `want`.
+    pub fn stderr_until(&self, want: &str, patience: Duration) -> Vec<String> {
+        let deadline = Instant::now() + patience;
+        let mut lines = Vec::new();
+        while !lines.iter().any(|l: &String| l.contains(want)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(_) => break,
+            }
+        }
+        lines
+    }
+}
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The HTTP channel serving `config`, in memory: fed `input` as one read,
+/// then given write events until it has nothing more to write. Returns how
+/// many responses starting with `status_line` (`"HTTP/1.1 200"`) each write
+/// event wrote: what the work bound lets one turn answer.
+pub fn responses_per_turn(config: Config, input: &[u8], status_line: &str) -> Vec<usize> {
+    use asynchat::http::Shared;
+    use asynchat::http::conn::HttpChannel;
+    use asynchat::{AsyncChat, Channel};
+    let mut handler = HttpChannel::new(Shared::new(config).unwrap());
+    let mut chan = Channel::new(HttpChannel::initial_terminator());
+    handler.handle_connect(&mut chan);
+    chan.feed(&mut handler, input);
+    let (mut out, mut per_turn, mut seen) = (Vec::new(), Vec::new(), 0);
+    while chan.writable() {
+        assert!(per_turn.len() < 1000, "no progress");
+        chan.send(&mut handler, &mut out).unwrap();
+        let now = String::from_utf8_lossy(&out).matches(status_line).count();
+        per_turn.push(now - seen);
+        seen = now;
+    }
+    per_turn
 }
 
 /// Runs the binary with `args` (and no `RUST_LOG`) to its end, which must
