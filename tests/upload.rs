@@ -138,6 +138,30 @@ fn with_hidden_a_dotfile_may_be_uploaded() {
     assert_eq!(fs::read(root.path().join(".env")).unwrap(), b"K=V");
 }
 
+/// A reader during an upload gets the old file whole, never part of the
+/// new one, and the new one whole once the upload has been answered.
+#[test]
+fn a_reader_never_sees_a_partial_file() {
+    let root = a_txt_root("up-reader");
+    let server = TestServer::start(upload_config(&root));
+    let new = vec![b'n'; 200_000];
+    let req = put("/a.txt", &new, "");
+    let mut writer = server.connect();
+    let mut reader = server.connect();
+    let (head, body) = req.split_at(req.len() - new.len());
+    writer.send(head);
+    let pieces: Vec<&[u8]> = body.chunks(50_000).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        writer.send(piece);
+        if i + 1 < pieces.len() {
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(reader.request(get("/a.txt")).text(), A_TXT, "mid-upload");
+        }
+    }
+    assert_eq!(writer.read_response_to("PUT").unwrap().status, 204);
+    assert_eq!(reader.request(get("/a.txt")).body, new);
+}
+
 #[test]
 fn pipelined_put_then_get_returns_the_new_bytes() {
     let root = a_txt_root("up-pipelined");
