@@ -382,6 +382,17 @@ fn raise_descriptor_limit(max_connections: usize, capture: bool, upload: bool) {
         .saturating_mul(per_connection)
         .saturating_add(cache + captures + 64);
     let target = match limit.maximum {
+        // Short of descriptors, accepting pauses until one is free, and an
+        // upload fails (503): said with --verbose, as most machines' hard
+        // limit is short of what the default 10,000 connections could use.
+        Some(hard) if hard < want => {
+            log::debug!(
+                "the descriptor limit is {hard}, fewer than the {want} that {max_connections} \
+                 connections may need: lower --max-connections or raise the hard limit \
+                 (ulimit -Hn)"
+            );
+            hard
+        }
         Some(hard) => want.min(hard),
         None => want,
     };

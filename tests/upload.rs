@@ -487,14 +487,18 @@ fn the_status_page_shows_uploads_in_flight_and_the_log_what_they_received() {
     }
     c.send("0\r\n\r\n");
     assert_eq!(c.read_response_to("PUT").unwrap().status, 201);
-    let body = form_body(
+    let mut body = b"SECRET-PREAMBLE ".to_vec();
+    body.extend(form_body(
         "bb",
         &[
             ("field", None, b"SECRET-FIELD"),
             ("f", Some("filename=\"t.bin\""), b"SECRET-FILE"),
         ],
-    );
+    ));
+    body.extend_from_slice(b" SECRET-EPILOGUE");
     assert_eq!(c.request(post("/", "bb", &body)).status, 303);
+    // Refused, the body is still read, and still not shown.
+    assert_eq!(c.request(put("/nope/x", b"SECRET-REFUSED", "")).status, 409);
     assert_eq!(c.request(get("/a.txt")).status, 200);
     let lines = httpd.stderr_until("\"GET /a.txt HTTP/1.1\" 200", START_PATIENCE);
     assert!(
@@ -609,8 +613,7 @@ fn a_form_stores_its_files_and_sends_the_browser_back() {
 }
 
 /// A form of thousands of tiny files held the loop for seconds (an fsync
-/// each, all in one turn); now a form stores at most 100 files, their data
-/// flushed by one `syncfs` when it ends.
+/// each, all in one turn); now a form stores at most 100 files.
 #[test]
 fn a_form_stores_at_most_100_files() {
     let root = a_txt_root("up-form-many");

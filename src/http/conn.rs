@@ -446,8 +446,7 @@ impl HttpChannel {
 
     /// Answers `req` at once when it has no body; otherwise switches the
     /// terminator to the body's framing and holds `outcome` until the body
-    /// has been read. An upload's body, chunk framing included, is traced
-    /// by size alone.
+    /// has been read.
     fn take_body(
         &mut self,
         chan: &mut Channel,
@@ -457,6 +456,9 @@ impl HttpChannel {
     ) {
         if let Outcome::Store(store) = &mut outcome {
             store.trace_with(chan.tracer());
+        }
+        // An upload's body is traced by size alone, stored or refused.
+        if self.config().upload && matches!(req.method, Method::Put | Method::Post) {
             chan.hide_data(true);
         }
         let step = match req.framing {

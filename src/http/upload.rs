@@ -352,6 +352,10 @@ impl Pending {
     }
 
     fn remove(&mut self) {
+        if self.written >= FREE_ELSEWHERE {
+            // Held open across the unlink, whatever closed it before.
+            self.reopen();
+        }
         if let Some(temp) = self.temp.take() {
             let _ = rustix::fs::unlinkat(&*self.dir, temp.as_c_str(), AtFlags::empty());
             // Its blocks are freed when the last descriptor goes: for a
@@ -364,10 +368,23 @@ impl Pending {
         }
     }
 
+    /// Opens the temporary file again if [`Pending::close_written`] closed
+    /// it: to flush it, or to hold it while it is removed.
+    fn reopen(&mut self) {
+        if self.file.is_some() {
+            return;
+        }
+        let Some(temp) = &self.temp else { return };
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        if let Ok(fd) = rustix::fs::openat(&*self.dir, temp.as_c_str(), flags, Mode::empty()) {
+            self.file = Some(File::from(fd));
+        }
+    }
+
     /// Done writing, the file to be stored later with others (a form's
     /// parts): the rest of its writeback is started and its descriptor
-    /// closed, so that a form of many files holds none open. Whoever
-    /// stores it must have its data on the disk first (`syncfs`).
+    /// closed, so that a form of many files holds none open;
+    /// [`Pending::commit`] opens it again to flush it.
     pub fn close_written(&mut self) {
         if let Some(file) = self.file.take() {
             use std::os::fd::AsFd;
@@ -393,10 +410,13 @@ impl Pending {
             return Err(HttpError::Unavailable);
         };
         // Kept open until it is renamed: a large file removed after a
-        // failure is then freed off the loop.
-        if let Some(file) = &self.file {
-            file.sync_all().map_err(|e| storage_error(&e))?;
-        }
+        // failure is then freed off the loop. Only this file is flushed
+        // (a `syncfs` would wait for every file on the file system).
+        self.reopen();
+        let Some(file) = &self.file else {
+            return Err(HttpError::Unavailable);
+        };
+        file.sync_all().map_err(|e| storage_error(&e))?;
         let temp: &CStr = temp.as_c_str();
         let dir = Rc::clone(&self.dir);
         let rename =
@@ -510,10 +530,9 @@ impl Put {
         let (written, temp) = (self.file.written(), self.file.temp_name());
         let received = self.file.received();
         let dir = Rc::clone(&self.file.dir);
+        let started = std::time::Instant::now();
         let result = self.file.commit(&self.condition);
-        // An fsync is dear: pipelined uploads wait for later turns, an
-        // eighth of a turn's work each.
-        chan.charge(chan.limits().work_per_event / 8);
+        charge_storing(chan, started);
         // Whatever the file cache held for this path, or listed in its
         // directory, is another file now.
         forget_cached(shared, &dir, &[self.location.as_str()]);
@@ -555,6 +574,15 @@ fn announced(req: &Request<'_>) -> Option<u64> {
     }
 }
 
+/// Charges `chan` for storing what it stored since `started`: an eighth of
+/// the turn's work at least (an `fsync` is dear), or a unit per
+/// microsecond it took, so that pipelined uploads on a slow disk wait for
+/// later turns as much as on a fast one.
+fn charge_storing(chan: &mut Channel, started: std::time::Instant) {
+    let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    chan.charge(took.max(chan.limits().work_per_event / 8));
+}
+
 /// Forgets what the file cache holds of the files at `paths` and of the
 /// listing of `dir`, which an upload changed.
 fn forget_cached(shared: &Shared, dir: &OwnedFd, paths: &[&str]) {
@@ -568,8 +596,8 @@ fn forget_cached(shared: &Shared, dir: &OwnedFd, paths: &[&str]) {
 }
 
 /// The most files one form stores: each costs the loop a file's creation
-/// and, when the form ends, a rename (their data is flushed by one
-/// `syncfs`), so a form of thousands of tiny parts cannot hold the loop.
+/// and, when the form ends, an `fsync` and a rename, so a form of
+/// thousands of tiny parts cannot hold the loop.
 pub const FORM_FILES_MAX: usize = 100;
 
 /// The longest line of a part's head in a form, and the most lines.
@@ -735,6 +763,9 @@ impl FormParts {
         chan.set_terminator(self.delimiter());
         // A part's content, a file's or a field's, is traced by size.
         chan.hide_data(true);
+        if name.is_some() && self.done.len() == FORM_FILES_MAX {
+            return self.fail(chan, HttpError::FormTooManyFiles);
+        }
         let Some(name) = name else {
             trace!(
                 chan.tracer(),
@@ -766,10 +797,6 @@ impl FormParts {
         let Some(mut file) = self.file.take() else {
             return;
         };
-        if self.done.len() == FORM_FILES_MAX {
-            // This one is removed as it is dropped; those before are kept.
-            return self.fail(chan, HttpError::FormTooManyFiles);
-        }
         file.close_written();
         trace!(
             chan.tracer(),
@@ -780,20 +807,10 @@ impl FormParts {
         self.done.push(file);
     }
 
-    /// Stores the files of the parts that are complete: their data to the
-    /// disk in one `syncfs`, then each renamed into place.
+    /// Stores the files of the parts that are complete, each flushed and
+    /// renamed into place.
     fn store_done(&mut self, chan: &Channel) {
         if self.done.is_empty() {
-            return;
-        }
-        // The directory's descriptor is an `O_PATH` one, which `syncfs`
-        // does not take: the directory opened for reading is.
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let synced =
-            rustix::fs::openat(&*self.dir, ".", flags, Mode::empty()).and_then(rustix::fs::syncfs);
-        if let Err(e) = synced {
-            self.failed.get_or_insert(storage_error(&e.into()));
-            self.done.clear();
             return;
         }
         let count = self.done.len();
@@ -808,7 +825,7 @@ impl FormParts {
         }
         trace!(
             chan.tracer(),
-            "upload: {count} files synced to the disk (syncfs), {} renamed into place",
+            "upload: {count} files flushed to the disk, {} renamed into place",
             self.stored.len()
         );
     }
@@ -841,6 +858,7 @@ impl AsyncChat for FormParts {
             FormStep::Preamble => {
                 self.step = FormStep::AfterDelimiter;
                 chan.set_terminator(b"\r\n");
+                chan.hide_data(false);
             }
             FormStep::Content => self.end_part(chan),
             FormStep::AfterDelimiter => {
@@ -852,6 +870,7 @@ impl AsyncChat for FormParts {
                     trace!(chan.tracer(), "close delimiter; the rest is epilogue");
                     self.step = FormStep::Epilogue;
                     chan.set_terminator(Terminator::None);
+                    chan.hide_data(true);
                 } else {
                     self.fail(chan, HttpError::FormMalformed);
                 }
@@ -926,6 +945,8 @@ impl Form {
         };
         // The first delimiter has no CRLF before it: one is fed first, so
         // every delimiter is the same terminator.
+        // The preamble, like every part's content, is traced by size.
+        chan.hide_data(true);
         chan.feed(&mut parts, b"\r\n");
         Ok(Form {
             chan,
