@@ -8,6 +8,7 @@
 //! Producers are asked for more only while the gathered total is under
 //! [`GATHER_MAX`], so laziness survives gathering.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
@@ -20,6 +21,16 @@ pub const GATHER_PIECES: usize = 128;
 /// The most bytes gathered before a write; producers are not asked for more
 /// once this much is ready.
 pub const GATHER_MAX: u64 = 256 * 1024;
+
+/// Gathered pieces of at most this many bytes in all are copied into one
+/// buffer and written as one, rather than as a vectored write.
+pub const COALESCE_MAX: usize = 16 * 1024;
+
+thread_local! {
+    /// Where gathered pieces are copied ([`COALESCE_MAX`]): one buffer per
+    /// thread, kept at its size, so a write allocates nothing.
+    static STAGING: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// How much of a span sent by copying ([`FileSpan::copy`]) is read and
 /// written at once.
@@ -271,10 +282,26 @@ impl Fifo {
                     total += b.len() - start;
                 }
                 let file_next = matches!(self.items.get(k), Some(Item::Ready(Piece::File(_))));
-                let written = if file_next {
-                    t.write_vectored_before_file(&iov[..k])
+                let write = |t: &mut _, bufs: &[IoSlice<'_>]| {
+                    if file_next {
+                        Transport::write_vectored_before_file(t, bufs)
+                    } else {
+                        Transport::write_vectored(t, bufs)
+                    }
+                };
+                let written = if k > 1 && total <= COALESCE_MAX {
+                    // Many small pieces (pipelined responses are four or
+                    // five each) cost the kernel more as separate iovecs
+                    // than a copy into one buffer costs here.
+                    STAGING.with_borrow_mut(|staging| {
+                        staging.clear();
+                        for b in &iov[..k] {
+                            staging.extend_from_slice(b);
+                        }
+                        write(t, &[IoSlice::new(staging)])
+                    })
                 } else {
-                    t.write_vectored(&iov[..k])
+                    write(t, &iov[..k])
                 };
                 written.map(|n| (n, total))
             } else if let Some(Item::Ready(Piece::File(span))) = self.items.front() {

@@ -185,6 +185,22 @@ impl Write for LogSink {
     /// waiting would exceed the capacity; either way it reports success, so
     /// the logger never retries or blocks.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.take(buf);
+        Ok(buf.len())
+    }
+
+    /// Lines are written by the writer thread when the loop hands them over
+    /// ([`LogSink::flush_now`]); a logger's flush after every record does
+    /// nothing.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogSink {
+    /// Takes `buf` (whole lines) into the buffer, or drops and counts them
+    /// when the lines waiting would exceed the capacity. Never blocks.
+    pub fn take(&self, buf: &[u8]) {
         if self.0.direct.is_some() {
             let full = {
                 let st = self.0.lock();
@@ -212,14 +228,6 @@ impl Write for LogSink {
         if was_idle && self.0.direct.is_none() {
             self.0.work.notify_one();
         }
-        Ok(buf.len())
-    }
-
-    /// Lines are written by the writer thread when the loop hands them over
-    /// ([`LogSink::flush_now`]); a logger's flush after every record does
-    /// nothing.
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

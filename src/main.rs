@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use asynchat::capture::{self, Sink};
+use asynchat::http::access::AccessLog;
 use asynchat::http::auth::Credentials;
 use asynchat::http::{Config, Server};
 use asynchat::logsink::LogSink;
@@ -268,6 +269,13 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
             );
         }
     }
+    // Access lines go straight to the log's sink (the logger's format
+    // adds nothing to them): rendered by hand, not through log records.
+    config.access_log = if log::log_enabled!(target: "access", log::Level::Info) {
+        AccessLog::Sink(log.clone())
+    } else {
+        AccessLog::Off
+    };
     config.upload = args.upload;
     config.max_upload = args.max_upload;
     if args.upload && config.auth.is_none() && !ip.to_canonical().is_loopback() {

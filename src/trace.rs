@@ -194,11 +194,28 @@ impl fmt::Display for Shown<'_> {
 /// ```
 pub struct Escaped<'a>(pub &'a str);
 
+impl Escaped<'_> {
+    /// True when the text is printable ASCII with nothing to escape, as
+    /// most targets are.
+    fn is_plain(&self) -> bool {
+        let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\';
+        self.0.as_bytes().iter().all(plain)
+    }
+
+    /// Appends the escaped text to `out`, as `Display` shows it.
+    pub fn render(&self, out: &mut Vec<u8>) {
+        if self.is_plain() {
+            out.extend_from_slice(self.0.as_bytes());
+        } else {
+            // Writing to a Vec cannot fail.
+            let _ = std::io::Write::write_fmt(out, format_args!("{self}"));
+        }
+    }
+}
+
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Most targets are printable ASCII with nothing to escape.
-        let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\';
-        if self.0.as_bytes().iter().all(plain) {
+        if self.is_plain() {
             return f.write_str(self.0);
         }
         let needs = |c: char| c.is_control() || matches!(c, '"' | '\\') || is_format(c);

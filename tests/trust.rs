@@ -1059,7 +1059,13 @@ fn attack_a_listing_out_of_time_counts_a_bounded_number_of_names() {
             doc["omitted_exact"], false,
             "{listed} listed, {omitted} omitted"
         );
-        assert!(omitted <= 10_001, "{omitted}");
+        // Fewer names than there are were counted: the count stopped. (The
+        // omitted also include entries read but left off a page past its
+        // size bound, so `omitted` alone may exceed the counting bound.)
+        assert!(
+            listed + omitted < 60_001,
+            "{listed} listed, {omitted} omitted"
+        );
         let html = c.request(get("/big/")).text();
         assert!(
             html.contains("more than"),

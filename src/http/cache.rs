@@ -17,6 +17,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+/// The maps' hasher: foldhash, seeded at random per process (so a client
+/// cannot choose paths that collide), and several times cheaper than
+/// std's SipHash on the short paths of every request.
+type Hasher = foldhash::fast::RandomState;
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::ops::Range;
@@ -268,9 +273,9 @@ struct Listing {
 /// Request paths mapped to the files they resolved to, and directories to
 /// their rendered listings.
 pub struct FileCache {
-    entries: HashMap<Box<str>, Rc<CachedFile>>,
+    entries: HashMap<Box<str>, Rc<CachedFile>, Hasher>,
     /// Directories read for their listings, and their rendered rows.
-    listings: HashMap<DirKey, Listing>,
+    listings: HashMap<DirKey, Listing, Hasher>,
     /// Bytes of the listings held.
     listing_bytes: usize,
     /// When the oldest entry expires: the next purge is due.
@@ -295,8 +300,8 @@ impl FileCache {
     /// An empty cache.
     pub fn new() -> FileCache {
         FileCache {
-            entries: HashMap::new(),
-            listings: HashMap::new(),
+            entries: HashMap::default(),
+            listings: HashMap::default(),
             listing_bytes: 0,
             next_purge: None,
         }

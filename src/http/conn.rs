@@ -16,12 +16,12 @@
 //! `"\n\n"`. Reading lines also skips leading blank lines and tells an
 //! over-long request line (414) from an over-long head (431).
 
-use std::fmt;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use super::access::{Entry, Logged};
 use super::error::HttpError;
-use super::head::{self, Framing, MAX_HEADERS, Method, Persistence, Request, Version};
+use super::head::{self, Framing, MAX_HEADERS, Method, Persistence, Request};
 use super::monitor::Monitor;
 use super::response::{self, Answer, Reply};
 use super::status::reason;
@@ -31,12 +31,9 @@ use crate::channel::{AsyncChat, Channel};
 use crate::reactor::CloseReason;
 use crate::terminator::Terminator;
 use crate::trace;
-use crate::trace::Escaped;
 
 /// The longest chunk-size line (with extensions) or trailer line accepted.
 pub const MAX_LINE: usize = 4096;
-/// How much of a malformed request line the access log shows.
-const MAX_LOGGED_LINE: usize = 200;
 
 /// The time as responses and the access log show it, rendered at most once
 /// per second and shared by every response in that second.
@@ -61,51 +58,6 @@ impl Clock {
             self.second = Some(second);
         }
         self
-    }
-}
-
-/// A parsed request line, as the access log shows it.
-struct RequestLine<'a>(&'a Request<'a>);
-
-impl fmt::Display for RequestLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let version = match self.0.version {
-            Version::Http10 => "HTTP/1.0",
-            Version::Http11 => "HTTP/1.1",
-        };
-        // The method is a token (httparse checked), the target anything a
-        // request line may hold: escaped, so one request is one log line.
-        let (method, target) = (self.0.method_token, Escaped(self.0.target));
-        write!(f, "{method} {target} {version}")
-    }
-}
-
-/// The body bytes an upload received, as the access log shows them:
-/// ` received=N`, or nothing for a request that was no upload.
-struct Received(Option<u64>);
-
-impl fmt::Display for Received {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(n) => write!(f, " received={n}"),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The start of a head that could not be parsed, as the access log shows it:
-/// its first line, escaped and shortened.
-struct RawLine<'a>(&'a [u8]);
-
-impl fmt::Display for RawLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let line = self.0.split(|&b| b == b'\n').next().unwrap_or_default();
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        write!(
-            f,
-            "{}",
-            line[..line.len().min(MAX_LOGGED_LINE)].escape_ascii()
-        )
     }
 }
 
@@ -167,7 +119,7 @@ struct Waiting {
     outcome: Outcome,
     persistence: Persistence,
     /// The request line for the access log (empty when the log is off).
-    request: String,
+    request: Vec<u8>,
     /// The request was HEAD: an error while reading its body has no
     /// content either.
     head_only: bool,
@@ -237,8 +189,6 @@ pub struct HttpChannel {
     last_sent: Instant,
     /// The server is shutting down: the next response closes.
     stopping: bool,
-    /// The client's address as the access log shows it, rendered once.
-    client: String,
     /// Responses queued on this connection.
     served: u64,
 }
@@ -254,7 +204,6 @@ impl HttpChannel {
             line: Vec::new(),
             last_sent: now,
             stopping: false,
-            client: "-".to_string(),
             served: 0,
         }
     }
@@ -300,10 +249,12 @@ impl HttpChannel {
         }
         trace!(chan.tracer(), "http error {status}: {e}; close when sent");
         let phase = std::mem::replace(&mut self.phase, Phase::Idle { since: chan.now() });
-        let raw = RawLine(head);
-        let (head_only, request): (bool, &dyn fmt::Display) = match &phase {
-            Phase::Body(body) => (body.waiting.head_only, &body.waiting.request),
-            _ => (head.starts_with(b"HEAD "), &raw),
+        let (head_only, request) = match &phase {
+            Phase::Body(body) => (
+                body.waiting.head_only,
+                Logged::Rendered(&body.waiting.request),
+            ),
+            _ => (head.starts_with(b"HEAD "), Logged::Raw(head)),
         };
         // A response to HEAD has no content, even an error page (RFC 9110
         // §9.3.2), when the method can be told.
@@ -323,7 +274,7 @@ impl HttpChannel {
         chan: &mut Channel,
         reply: Reply,
         persistence: Persistence,
-        request: &dyn fmt::Display,
+        request: Logged<'_>,
     ) {
         let persistence = if self.stopping {
             Persistence::Close
@@ -332,18 +283,19 @@ impl HttpChannel {
         };
         let mut clock = self.shared.clock.borrow_mut();
         let clock = clock.tick(SystemTime::now());
-        if log::log_enabled!(target: "access", log::Level::Info) {
-            // An upload's line ends with the body bytes it received (after
-            // the Common Log Format's fields, where log tools expect extras).
-            let stored = Received(reply.received);
-            log::info!(
-                target: "access",
-                "{} - - [{}] \"{request}\" {} {}{stored}",
-                self.client,
-                clock.clf,
-                reply.status,
-                reply.body_len
-            );
+        let access = &self.shared.config.access_log;
+        if access.enabled() {
+            let mut line = self.shared.access_line.borrow_mut();
+            Entry {
+                client: chan.peer().map(|peer| peer.ip()),
+                time: &clock.clf,
+                request,
+                status: reply.status,
+                body_len: reply.body_len,
+                received: reply.received,
+            }
+            .render(&mut line);
+            access.write(&line);
         }
         if chan.fifo().is_empty() {
             self.last_sent = chan.now();
@@ -422,7 +374,12 @@ impl HttpChannel {
             Ok(req) => req,
             Err(e) => return self.fail_for(chan, e, head),
         };
-        trace!(chan.tracer(), "head {}: {}", RequestLine(&req), req.framing);
+        trace!(
+            chan.tracer(),
+            "head {}: {}",
+            Logged::Line(&req),
+            req.framing
+        );
         let work = self.shared.root.work();
         let answer = response::answer(&self.shared, &req, chan.peer(), chan.now());
         // A path that took many steps to resolve costs its sender as much
@@ -431,7 +388,7 @@ impl HttpChannel {
         match answer {
             Answer::Fail(e) => self.fail_for(chan, e, head),
             Answer::RefuseBody(reply) => {
-                self.queue(chan, reply, Persistence::Close, &RequestLine(&req));
+                self.queue(chan, reply, Persistence::Close, Logged::Line(&req));
             }
             Answer::AfterBody {
                 reply,
@@ -464,7 +421,7 @@ impl HttpChannel {
         let step = match req.framing {
             Framing::None => {
                 let reply = self.outcome(chan, outcome);
-                self.queue(chan, reply, req.persistence, &RequestLine(req));
+                self.queue(chan, reply, req.persistence, Logged::Line(req));
                 return self.next_request(chan);
             }
             Framing::Length(n) => {
@@ -479,11 +436,10 @@ impl HttpChannel {
         if send_continue {
             chan.push(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]);
         }
-        let request = if log::log_enabled!(target: "access", log::Level::Info) {
-            RequestLine(req).to_string()
-        } else {
-            String::new()
-        };
+        let mut request = Vec::new();
+        if self.config().access_log.enabled() {
+            Logged::Line(req).render(&mut request);
+        }
         self.phase = Phase::Body(Body {
             step,
             started: chan.now(),
@@ -524,7 +480,7 @@ impl HttpChannel {
         if let Phase::Body(body) = std::mem::replace(&mut self.phase, idle) {
             let w = body.waiting;
             let reply = self.outcome(chan, w.outcome);
-            self.queue(chan, reply, w.persistence, &w.request);
+            self.queue(chan, reply, w.persistence, Logged::Rendered(&w.request));
         }
         self.next_request(chan);
     }
@@ -652,9 +608,6 @@ impl AsyncChat for HttpChannel {
 
     fn handle_connect(&mut self, chan: &mut Channel) {
         Monitor::count(&self.shared.monitor.accepted);
-        if let Some(peer) = chan.peer() {
-            self.client = peer.ip().to_string();
-        }
         self.phase = Phase::Idle { since: chan.now() };
         self.update_deadline(chan);
     }

@@ -17,6 +17,7 @@
 //! Tests build a [`Config`] directly and run a [`Server`] on `127.0.0.1:0`;
 //! `main.rs` only turns flags into a `Config`.
 
+pub mod access;
 pub mod auth;
 pub mod beneath;
 pub mod byteranges;
@@ -50,6 +51,7 @@ use std::time::{Duration, Instant};
 use crate::capture::Sink;
 use crate::channel::{Channel, Connection, Limits};
 use crate::reactor::{Context, Reactor, Stopper};
+use access::AccessLog;
 use beneath::Root;
 use cache::FileCache;
 use conn::{Clock, HttpChannel};
@@ -120,6 +122,8 @@ pub struct Config {
     pub upload: bool,
     /// The largest upload stored (`--max-upload`); larger is 413.
     pub max_upload: u64,
+    /// Where the access log goes: by default, `log` records.
+    pub access_log: AccessLog,
 }
 
 /// Fields the server computes for each response: `--header` may not set
@@ -219,6 +223,7 @@ impl Config {
             auth: None,
             upload: false,
             max_upload: 1 << 30,
+            access_log: AccessLog::default(),
         })
     }
 
@@ -410,6 +415,8 @@ pub struct Shared {
     pub root: Root,
     pub(crate) cache: RefCell<FileCache>,
     pub(crate) clock: RefCell<Clock>,
+    /// The access log line being rendered, its buffer reused.
+    pub(crate) access_line: RefCell<Vec<u8>>,
     /// Counters, and the board the status page shows.
     pub monitor: Monitor,
     /// The housekeeping's own state.
@@ -439,6 +446,7 @@ impl Shared {
             root: Root::new(&config.root, config.hidden)?,
             cache: RefCell::new(FileCache::new()),
             clock: RefCell::new(Clock::default()),
+            access_line: RefCell::new(Vec::new()),
             monitor: Monitor::new(config.status_path.is_some()),
             chores: Cell::new(Chores::default()),
             extra_fields: config.extra_fields(),

@@ -1,0 +1,238 @@
+//! The access log: one Common Log Format line per response.
+//!
+//! A line is rendered straight into bytes, with no `format!` machinery:
+//! under pipelining the log is written as often as responses are, and
+//! rendering it through `log`'s records and `fmt::Write` cost more than
+//! answering the request did. Where the line goes is [`AccessLog`]: the
+//! binary hands lines to its [`LogSink`] directly; a program using the
+//! library gets them as `log` records with target `"access"`, as before.
+
+use std::fmt;
+use std::io::Write as _;
+use std::net::IpAddr;
+
+use super::head::{Request, Version};
+use crate::logsink::LogSink;
+use crate::trace::Escaped;
+
+/// How much of a malformed request line the access log shows.
+pub const MAX_LOGGED_LINE: usize = 200;
+
+/// Where access log lines go.
+#[derive(Clone, Default)]
+pub enum AccessLog {
+    /// Nowhere (`--quiet`).
+    Off,
+    /// To the `log` crate, as `Info` records with target `"access"`, when
+    /// its logger has that target enabled: what a program that embeds the
+    /// server gets.
+    #[default]
+    Log,
+    /// Straight to this sink, one line per write (the binary, whose
+    /// logger writes to the same sink).
+    Sink(LogSink),
+}
+
+impl fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AccessLog::Off => "Off",
+            AccessLog::Log => "Log",
+            AccessLog::Sink(_) => "Sink",
+        })
+    }
+}
+
+impl AccessLog {
+    /// True when a line written now would go somewhere.
+    pub fn enabled(&self) -> bool {
+        match self {
+            AccessLog::Off => false,
+            AccessLog::Log => log::log_enabled!(target: "access", log::Level::Info),
+            AccessLog::Sink(_) => true,
+        }
+    }
+
+    /// Writes one rendered line (with its `\n`), as [`Entry::render`] made it.
+    pub fn write(&self, line: &[u8]) {
+        match self {
+            AccessLog::Off => {}
+            AccessLog::Log => {
+                let line = line.strip_suffix(b"\n").unwrap_or(line);
+                // The line is UTF-8: escaped text, ASCII fields.
+                log::info!(target: "access", "{}", String::from_utf8_lossy(line));
+            }
+            AccessLog::Sink(sink) => sink.take(line),
+        }
+    }
+}
+
+/// The request as its access log line shows it, between the quotes.
+pub enum Logged<'a> {
+    /// A parsed request line: method, escaped target, version.
+    Line(&'a Request<'a>),
+    /// The start of a head that could not be parsed: its first line,
+    /// escaped and cut to [`MAX_LOGGED_LINE`] bytes.
+    Raw(&'a [u8]),
+    /// A request line rendered earlier (kept while its body was read).
+    Rendered(&'a [u8]),
+}
+
+impl Logged<'_> {
+    /// Appends the request's rendering to `out`.
+    pub fn render(&self, out: &mut Vec<u8>) {
+        match *self {
+            Logged::Line(req) => {
+                // The method is a token (httparse checked), the target
+                // anything a request line may hold: escaped, so one request
+                // is one log line.
+                out.extend_from_slice(req.method_token.as_bytes());
+                out.push(b' ');
+                Escaped(req.target).render(out);
+                out.extend_from_slice(match req.version {
+                    Version::Http10 => b" HTTP/1.0",
+                    Version::Http11 => b" HTTP/1.1",
+                });
+            }
+            Logged::Raw(head) => {
+                let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let line = &line[..line.len().min(MAX_LOGGED_LINE)];
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "{}", line.escape_ascii());
+            }
+            Logged::Rendered(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+}
+
+impl fmt::Display for Logged<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Vec::new();
+        self.render(&mut out);
+        f.write_str(&String::from_utf8_lossy(&out))
+    }
+}
+
+/// What one access log line says.
+pub struct Entry<'a> {
+    /// The client's address.
+    pub client: Option<IpAddr>,
+    /// The time, in the Common Log Format (`03/Dec/2026:09:00:00 +0000`).
+    pub time: &'a str,
+    /// The request.
+    pub request: Logged<'a>,
+    /// The response's status.
+    pub status: u16,
+    /// The response's content length.
+    pub body_len: u64,
+    /// The body bytes an upload received (shown as ` received=N`, after
+    /// the Common Log Format's fields, where log tools expect extras).
+    pub received: Option<u64>,
+}
+
+impl Entry<'_> {
+    /// Renders the line, with its `\n`, into `out` (cleared first):
+    /// `127.0.0.1 - - [03/Dec/2026:09:00:00 +0000] "GET / HTTP/1.1" 200 195`.
+    pub fn render(&self, out: &mut Vec<u8>) {
+        out.clear();
+        match self.client {
+            Some(IpAddr::V4(ip)) => {
+                let [a, b, c, d] = ip.octets();
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in [a, b, c, d].into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(digits.format(octet).as_bytes());
+                }
+            }
+            Some(ip @ IpAddr::V6(_)) => {
+                let _ = write!(out, "{ip}");
+            }
+            None => out.push(b'-'),
+        }
+        out.extend_from_slice(b" - - [");
+        out.extend_from_slice(self.time.as_bytes());
+        out.extend_from_slice(b"] \"");
+        self.request.render(out);
+        out.extend_from_slice(b"\" ");
+        let mut digits = itoa::Buffer::new();
+        out.extend_from_slice(digits.format(self.status).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(digits.format(self.body_len).as_bytes());
+        if let Some(n) = self.received {
+            out.extend_from_slice(b" received=");
+            out.extend_from_slice(digits.format(n).as_bytes());
+        }
+        out.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::head;
+
+    fn line(entry: &Entry<'_>) -> String {
+        let mut out = Vec::new();
+        entry.render(&mut out);
+        String::from_utf8(out).expect("a line is ASCII")
+    }
+
+    #[test]
+    fn lines_are_common_log_format() {
+        let head = b"GET /a%20b?q=\"x\" HTTP/1.0\r\nHost: h\r\n\r\n";
+        let req = head::parse(head).expect("parses");
+        let time = "03/Dec/2026:09:00:00 +0000";
+        let cases: &[(Entry<'_>, &str)] = &[
+            (
+                Entry {
+                    client: Some("127.0.0.1".parse().unwrap()),
+                    time,
+                    request: Logged::Line(&req),
+                    status: 200,
+                    body_len: 195,
+                    received: None,
+                },
+                "127.0.0.1 - - [03/Dec/2026:09:00:00 +0000] \"GET /a%20b?q=\\\"x\\\" HTTP/1.0\" 200 195\n",
+            ),
+            (
+                Entry {
+                    client: Some("::ffff:10.0.0.255".parse().unwrap()),
+                    time,
+                    request: Logged::Rendered(b"PUT /f HTTP/1.1"),
+                    status: 201,
+                    body_len: 0,
+                    received: Some(18_446_744_073_709_551_615),
+                },
+                "::ffff:10.0.0.255 - - [03/Dec/2026:09:00:00 +0000] \"PUT /f HTTP/1.1\" 201 0 received=18446744073709551615\n",
+            ),
+            (
+                Entry {
+                    client: None,
+                    time,
+                    request: Logged::Raw(b"\x16\x03\x01\x02\x00\r\nrest"),
+                    status: 400,
+                    body_len: 11,
+                    received: None,
+                },
+                "- - - [03/Dec/2026:09:00:00 +0000] \"\\x16\\x03\\x01\\x02\\x00\" 400 11\n",
+            ),
+        ];
+        for (entry, want) in cases {
+            assert_eq!(line(entry), *want);
+        }
+    }
+
+    #[test]
+    fn a_raw_line_is_cut_and_a_target_escaped() {
+        let long = [b'A'; 300];
+        let mut out = Vec::new();
+        Logged::Raw(&long).render(&mut out);
+        assert_eq!(out.len(), MAX_LOGGED_LINE);
+        let head = "GET /\u{202e}x HTTP/1.1\r\nHost: h\r\n\r\n";
+        let req = head::parse(head.as_bytes()).expect("parses");
+        assert_eq!(Logged::Line(&req).to_string(), "GET /\\u{202e}x HTTP/1.1");
+    }
+}
