@@ -201,18 +201,14 @@ impl LogSink {
     /// Takes `buf` (whole lines) into the buffer, or drops and counts them
     /// when the lines waiting would exceed the capacity. Never blocks.
     pub fn take(&self, buf: &[u8]) {
-        if self.0.direct.is_some() {
-            let full = {
-                let st = self.0.lock();
-                !st.closed && st.buf.len() + buf.len() > self.0.capacity
-            };
-            if full {
-                // An output that cannot stall is written now rather than
-                // dropping lines: the loop pays for one write.
-                self.flush_now();
-            }
-        }
         let mut st = self.0.lock();
+        if self.0.direct.is_some() && !st.closed && st.buf.len() + buf.len() > self.0.capacity {
+            // An output that cannot stall is written now rather than
+            // dropping lines: the loop pays for one write.
+            drop(st);
+            self.flush_now();
+            st = self.0.lock();
+        }
         let was_idle = st.buf.is_empty() && st.dropped == 0;
         if st.closed || st.buf.len() + buf.len() > self.0.capacity {
             let lines = buf.iter().filter(|&&b| b == b'\n').count().max(1) as u64;

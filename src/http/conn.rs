@@ -17,14 +17,14 @@
 //! over-long request line (414) from an over-long head (431).
 
 use std::rc::Rc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::access::{Entry, Logged};
 use super::error::HttpError;
 use super::head::{self, Framing, MAX_HEADERS, Method, Persistence, Request};
 use super::monitor::Monitor;
 use super::response::{self, Answer, Reply};
-use super::status::reason;
+use super::status::{reason, status_line};
 use super::upload::Store;
 use super::{Config, Shared, date};
 use crate::channel::{AsyncChat, Channel};
@@ -41,8 +41,13 @@ pub const MAX_LINE: usize = 4096;
 pub(crate) struct Clock {
     /// The second since the epoch shown, or `None` before the first tick.
     second: Option<u64>,
+    /// When, on the loop's clock, the second shown ends.
+    next: Option<Instant>,
     /// `Date` field value with its CRLF.
     date_line: Rc<[u8]>,
+    /// The start of every 200: status line, `Server`, `Date` and its value,
+    /// one piece rather than two for the most common status.
+    ok_start: Rc<[u8]>,
     /// Common Log Format time.
     clf: String,
 }
@@ -55,9 +60,36 @@ impl Clock {
             let date = date::fmt_http_date(now);
             self.clf = clf_time(&date);
             self.date_line = Rc::from(format!("{date}\r\n").into_bytes());
+            self.ok_start = [status_line(200), &self.date_line[..]].concat().into();
             self.second = Some(second);
         }
         self
+    }
+
+    /// Brings the rendered time up to date when the second shown has ended
+    /// by `now`, the loop's clock: the wall clock is read once a second,
+    /// not for every response.
+    fn tick_at(&mut self, now: Instant) -> &Clock {
+        if self.next.is_none_or(|next| now >= next) {
+            let wall = SystemTime::now();
+            let into = wall
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            self.next = Some(now + Duration::from_nanos(u64::from(1_000_000_000 - into)));
+            self.tick(wall);
+        }
+        self
+    }
+
+    /// Pushes the start of a response with `status`: its status line and
+    /// `Server` field, then `Date` with its value.
+    pub(crate) fn push_start(&self, chan: &mut Channel, status: u16) {
+        if status == 200 {
+            chan.push(Rc::clone(&self.ok_start));
+        } else {
+            chan.push(status_line(status));
+            chan.push(Rc::clone(&self.date_line));
+        }
     }
 }
 
@@ -282,7 +314,7 @@ impl HttpChannel {
             persistence
         };
         let mut clock = self.shared.clock.borrow_mut();
-        let clock = clock.tick(SystemTime::now());
+        let clock = clock.tick_at(chan.now());
         let access = &self.shared.config.access_log;
         if access.enabled() {
             let mut line = self.shared.access_line.borrow_mut();
@@ -313,7 +345,7 @@ impl HttpChannel {
             }
         );
         let extra = self.shared.extra_fields.as_ref();
-        reply.push_onto(chan, &clock.date_line, extra, persistence);
+        reply.push_onto(chan, clock, extra, persistence);
         if persistence == Persistence::Close {
             chan.close_when_done();
         }
@@ -714,5 +746,42 @@ mod tests {
         let next = clock.tick(t + Duration::from_secs(1));
         assert_eq!(&*next.date_line, b"Sun, 06 Nov 1994 08:49:38 GMT\r\n");
         assert_eq!(next.clf, "06/Nov/1994:08:49:38 +0000");
+        assert_eq!(
+            &*next.ok_start,
+            [status_line(200), b"Sun, 06 Nov 1994 08:49:38 GMT\r\n"].concat()
+        );
+    }
+
+    #[test]
+    fn the_loop_clock_reads_the_wall_clock_once_a_second() {
+        let mut clock = Clock::default();
+        let start = Instant::now();
+        let first = Rc::clone(&clock.tick_at(start).date_line);
+        let next = clock.next.expect("the end of the second is known");
+        assert!(next > start && next <= start + Duration::from_secs(1));
+        // Until the second ends, the same bytes, whatever the wall clock.
+        clock.second = Some(0);
+        let same = Rc::clone(&clock.tick_at(next - Duration::from_nanos(1)).date_line);
+        assert!(Rc::ptr_eq(&first, &same));
+        // Then the wall clock is read again, and rendered anew.
+        let later = Rc::clone(&clock.tick_at(next).date_line);
+        assert!(!Rc::ptr_eq(&first, &later));
+        assert!(clock.next.expect("known") >= next);
+    }
+
+    #[test]
+    fn a_200_starts_with_one_piece_and_others_with_two() {
+        let mut clock = Clock::default();
+        clock.tick(UNIX_EPOCH + Duration::from_secs(784_111_777));
+        for (status, pieces) in [(200, 1), (404, 2), (206, 2)] {
+            let mut chan = Channel::new(b"\n");
+            clock.push_start(&mut chan, status);
+            assert_eq!(chan.fifo().len(), pieces, "{status}");
+            let mut wire = Vec::new();
+            let mut handler = HttpChannel::new(Shared::new(Config::new(".").unwrap()).unwrap());
+            chan.send(&mut handler, &mut wire).unwrap();
+            let want = [status_line(status), b"Sun, 06 Nov 1994 08:49:37 GMT\r\n"].concat();
+            assert_eq!(wire, want, "{status}");
+        }
     }
 }

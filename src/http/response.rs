@@ -32,12 +32,13 @@ use super::auth;
 use super::beneath::{OpenError, Opened, Root};
 use super::byteranges::{self, ByteRanges};
 use super::cache::{self, CachedFile, FileCache, Part};
+use super::conn::Clock;
 use super::encoding::Coding;
 use super::error::HttpError;
 use super::head::{Framing, Method, Persistence, Request, Version};
 use super::path::{self, Resolved};
 use super::range::{self, RangeRequest};
-use super::status::{SERVER, reason, status_line};
+use super::status::{SERVER, reason};
 use super::{Config, Shared, conditional, head, listing, ows, upload};
 use crate::channel::Channel;
 use crate::producer::{FileStamp, Piece, Producer, time_of};
@@ -217,19 +218,18 @@ impl Reply {
         self.body_len = 0;
     }
 
-    /// Queues the reply on `chan`: status line, `date_line` (the `Date`
-    /// field with its CRLF), fields, the fields added to every response
+    /// Queues the reply on `chan`: status line and `Date` field from
+    /// `clock` ([`Clock::push_start`]), fields, the fields added to every response
     /// (`extra`: `--header`, `--cors`), the `Connection` field that
     /// `persistence` calls for, blank line, body.
-    pub fn push_onto(
+    pub(crate) fn push_onto(
         self,
         chan: &mut Channel,
-        date_line: &Rc<[u8]>,
+        clock: &Clock,
         extra: Option<&Rc<[u8]>>,
         persistence: Persistence,
     ) {
-        chan.push(status_line(self.status));
-        chan.push(Rc::clone(date_line));
+        clock.push_start(chan, self.status);
         match self.fields {
             Fields::Owned(fields) => chan.push(fields),
             Fields::Shared(fields) => chan.push(fields),
