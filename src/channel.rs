@@ -36,6 +36,7 @@ use crate::capture::{InputMarks, Recorder, Sink};
 use crate::fifo::{Fifo, Transport};
 use crate::producer::{FILE_SPAN_MAX, FileSpan, Piece, Producer};
 use crate::reactor::{CloseReason, Context, Dispatcher, Flow, Token};
+use crate::spare;
 use crate::terminator::{self, Records, Step, Terminator};
 use crate::trace;
 use crate::trace::{Searched, Shown, Size, Trace};
@@ -64,14 +65,19 @@ pub struct Limits {
     pub work_per_event: u64,
 }
 
+impl Limits {
+    /// The defaults: see each field.
+    pub const DEFAULT: Limits = Limits {
+        max_queued: 256,
+        max_queued_bytes: 1 << 20,
+        write_budget: FILE_SPAN_MAX,
+        work_per_event: WORK_PER_EVENT,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_queued: 256,
-            max_queued_bytes: 1 << 20,
-            write_budget: FILE_SPAN_MAX,
-            work_per_event: WORK_PER_EVENT,
-        }
+        Limits::DEFAULT
     }
 }
 
@@ -107,12 +113,18 @@ pub struct Channel {
     deadline: Option<Instant>,
     token: Token,
     peer: Option<SocketAddr>,
-    wakes: Vec<Token>,
-    limits: Limits,
+    /// Channels to wake after this callback (boxed: few channels wake
+    /// others, and an idle channel is small).
+    #[allow(clippy::box_collection)] // one pointer in the channel, not three
+    wakes: Option<Box<Vec<Token>>>,
+    /// The channel's bounds when they are not [`Limits::DEFAULT`] (boxed:
+    /// most channels keep the defaults, and an idle channel is small).
+    limits: Option<Box<Limits>>,
     /// The connection id (0 for a channel without a connection).
     id: u64,
-    /// The connection trace, when this channel is traced.
-    trace: Option<Trace>,
+    /// The connection trace, when this channel is traced (boxed: most
+    /// channels are not).
+    trace: Option<Box<Trace>>,
     /// Back-pressure as the trace last reported it.
     traced_pause: bool,
     /// The trace shows the data of records by size only ([`Channel::hide_data`]).
@@ -142,8 +154,8 @@ impl Channel {
             deadline: None,
             token: Token::DETACHED,
             peer: None,
-            wakes: Vec::new(),
-            limits: Limits::default(),
+            wakes: None,
+            limits: None,
             id: 0,
             trace: None,
             traced_pause: false,
@@ -162,13 +174,13 @@ impl Channel {
 
     /// Traces this channel's events to `trace`, or stops tracing.
     pub fn set_trace(&mut self, trace: Option<Trace>) {
-        self.trace = trace;
+        self.trace = trace.map(Box::new);
     }
 
     /// The trace, when this channel is traced. Handlers add their own
     /// events with [`trace!`](crate::trace!): `trace!(chan.tracer(), "...")`.
     pub fn tracer(&self) -> Option<&Trace> {
-        self.trace.as_ref()
+        self.trace.as_deref()
     }
 
     /// Says that the data of the `collect_incoming_data` call now running
@@ -286,8 +298,8 @@ impl Channel {
     }
 
     fn output_full(&self) -> bool {
-        self.fifo.len() >= self.limits.max_queued
-            || self.fifo.queued_bytes() >= self.limits.max_queued_bytes
+        self.fifo.len() >= self.limits().max_queued
+            || self.fifo.queued_bytes() >= self.limits().max_queued_bytes
     }
 
     /// True while delivery of records is paused: the output queue is over
@@ -332,12 +344,12 @@ impl Channel {
 
     /// The back-pressure and fairness bounds.
     pub fn limits(&self) -> Limits {
-        self.limits
+        self.limits.as_deref().copied().unwrap_or(Limits::DEFAULT)
     }
 
     /// Replaces the back-pressure and fairness bounds.
     pub fn set_limits(&mut self, limits: Limits) {
-        self.limits = limits;
+        self.limits = (limits != Limits::DEFAULT).then(|| Box::new(limits));
     }
 
     /// The loop's clock when the current callback started.
@@ -370,7 +382,7 @@ impl Channel {
     /// with `token` (Medusa's `trigger`), for example after putting a
     /// message in a queue it shares with this one.
     pub fn wake(&mut self, token: Token) {
-        self.wakes.push(token);
+        self.wakes.get_or_insert_default().push(token);
     }
 
     /// Feeds bytes that arrived to the terminator loop, delivering every
@@ -396,7 +408,10 @@ impl Channel {
                 },
                 data,
             );
-            if self.life == Life::Open {
+            if self.life == Life::Open && used < data.len() {
+                if self.inbox.capacity() == 0 {
+                    self.inbox = spare::take(&spare::BYTES);
+                }
                 self.inbox.extend_from_slice(&data[used..]);
             }
         } else {
@@ -411,7 +426,12 @@ impl Channel {
             );
             if self.life == Life::Open {
                 buf.drain(..used);
-                self.inbox = buf;
+                if buf.is_empty() {
+                    // Nothing held: an idle channel keeps no input buffer.
+                    spare::give(&spare::BYTES, buf, spare::BYTES_LARGEST);
+                } else {
+                    self.inbox = buf;
+                }
             }
         }
         if self.life == Life::Open && !self.inbox.is_empty() && self.work_done() {
@@ -428,7 +448,7 @@ impl Channel {
     }
 
     fn work_done(&self) -> bool {
-        self.work >= self.limits.work_per_event
+        self.work >= self.limits().work_per_event
     }
 
     /// Marks the end of the peer's stream. Buffered records are still
@@ -470,8 +490,8 @@ impl Channel {
         let mut sent = 0;
         self.work = 0;
         loop {
-            let budget = self.limits.write_budget.saturating_sub(sent);
-            let n = self.fifo.send_traced(t, budget, self.trace.as_ref())?;
+            let budget = self.limits().write_budget.saturating_sub(sent);
+            let n = self.fifo.send_traced(t, budget, self.trace.as_deref())?;
             if n > 0 {
                 sent += n;
                 handler.handle_sent(self, n);
@@ -488,7 +508,7 @@ impl Channel {
             // more input can complete. Past the budget or the event's work,
             // what was just delivered (or `held`) keeps the channel
             // writable, so the rest waits for the next write event.
-            if self.inbox.len() == held || sent >= self.limits.write_budget || self.work_done() {
+            if self.inbox.len() == held || sent >= self.limits().write_budget || self.work_done() {
                 break;
             }
         }
@@ -507,7 +527,7 @@ impl Channel {
     /// channel should close.
     fn leave(&mut self, cx: &mut Context<'_>) -> Flow {
         cx.set_deadline(self.deadline);
-        for token in self.wakes.drain(..) {
+        for token in self.wakes.iter_mut().flat_map(|w| w.drain(..)) {
             cx.wake(token);
         }
         if self.is_done() {
@@ -716,7 +736,7 @@ impl<H: AsyncChat> Connection<H> {
         chan.peer = peer;
         chan.id = trace::next_id();
         if chan.trace.is_none() && trace::wanted(chan.id, chan.peer) {
-            chan.trace = Some(Trace::for_connection(chan.id, chan.peer));
+            chan.trace = Some(Box::new(Trace::for_connection(chan.id, chan.peer)));
         }
         Connection {
             stream,
@@ -945,7 +965,7 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             rec.end(self.chan.marks.as_deref_mut(), &reason);
         }
         self.handler.handle_close(&mut self.chan, reason);
-        for token in self.chan.wakes.drain(..) {
+        for token in self.chan.wakes.iter_mut().flat_map(|w| w.drain(..)) {
             cx.wake(token);
         }
     }

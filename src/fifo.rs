@@ -14,6 +14,7 @@ use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 
 use crate::producer::{FileSpan, Piece, Producer, file_shrank, next_piece};
+use crate::spare;
 use crate::trace::Trace;
 
 /// The most pieces gathered into one vectored write.
@@ -27,6 +28,8 @@ pub const GATHER_MAX: u64 = 256 * 1024;
 pub const COALESCE_MAX: usize = 16 * 1024;
 
 thread_local! {
+    /// Spare buffers of queues that emptied ([`Fifo::release_if_empty`]).
+    static SPARE_QUEUES: RefCell<Vec<VecDeque<Item>>> = const { RefCell::new(Vec::new()) };
     /// Where gathered pieces are copied ([`COALESCE_MAX`]): one buffer per
     /// thread, kept at its size, so a write allocates nothing.
     static STAGING: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -148,6 +151,7 @@ impl Fifo {
             return;
         }
         self.queued += piece.weight();
+        self.reserve();
         self.items.push_back(Item::Ready(piece));
     }
 
@@ -157,7 +161,26 @@ impl Fifo {
     pub fn push_producer(&mut self, producer: Box<dyn Producer>) {
         let weight = producer.weight();
         self.queued += weight;
+        self.reserve();
         self.items.push_back(Item::Producer(producer, weight));
+    }
+
+    /// An empty queue holds no buffer: before its first item it takes a
+    /// spare one ([`crate::spare`]), which costs no allocation once the
+    /// thread has spares.
+    fn reserve(&mut self) {
+        if self.items.capacity() == 0 {
+            self.items = spare::take(&SPARE_QUEUES);
+        }
+    }
+
+    /// Gives the queue's buffer back as a spare once everything is sent, so
+    /// that an idle channel holds none.
+    fn release_if_empty(&mut self) {
+        if self.items.is_empty() && self.items.capacity() > 0 {
+            let items = std::mem::take(&mut self.items);
+            spare::give(&SPARE_QUEUES, items, GATHER_PIECES * 2);
+        }
     }
 
     /// True when nothing is queued.
@@ -186,6 +209,7 @@ impl Fifo {
         self.items.clear();
         self.front_sent = 0;
         self.queued = 0;
+        self.release_if_empty();
     }
 
     /// Makes sure the leading items are ready pieces, asking producers for
@@ -270,6 +294,8 @@ impl Fifo {
         let mut sent = 0u64;
         while sent < budget {
             let k = self.fill();
+            // The gathered pieces were copied into one buffer.
+            let mut copied = false;
             let result = if k > 0 {
                 let mut iov = [IoSlice::new(&[]); GATHER_PIECES];
                 let mut total = 0;
@@ -289,7 +315,8 @@ impl Fifo {
                         Transport::write_vectored(t, bufs)
                     }
                 };
-                let written = if k > 1 && total <= COALESCE_MAX {
+                copied = k > 1 && total <= COALESCE_MAX;
+                let written = if copied {
                     // Many small pieces (pipelined responses are four or
                     // five each) cost the kernel more as separate iovecs
                     // than a copy into one buffer costs here.
@@ -310,7 +337,7 @@ impl Fifo {
                 break;
             };
             if let Some(trace) = trace {
-                trace_write(trace, &result, k);
+                trace_write(trace, &result, k, copied);
             }
             match result {
                 Ok((0, _)) => return Err(io::ErrorKind::WriteZero.into()),
@@ -344,16 +371,18 @@ impl Fifo {
                 Err(e) => return Err(e),
             }
         }
+        self.release_if_empty();
         Ok(sent)
     }
 }
 
 /// One trace line for one write: `k` gathered pieces, or a file span when
 /// `k` is 0.
-fn trace_write(trace: &Trace, result: &io::Result<(usize, usize)>, k: usize) {
+fn trace_write(trace: &Trace, result: &io::Result<(usize, usize)>, k: usize, copied: bool) {
     let how = match k {
         0 => "sendfile".to_string(),
         1 => "write, 1 piece".to_string(),
+        k if copied => format!("write, {k} pieces copied into one"),
         k => format!("writev, {k} pieces gathered"),
     };
     match result {

@@ -97,6 +97,7 @@ pub mod http;
 pub mod logsink;
 pub mod producer;
 pub mod reactor;
+pub mod spare;
 pub mod terminator;
 pub mod trace;
 

@@ -320,6 +320,9 @@ struct Slot<D> {
     armed: Option<Instant>,
 }
 
+/// The most slots [`Reactor::set_max_channels`] reserves ahead.
+pub const SLOTS_RESERVED: usize = 1 << 16;
+
 /// The event loop: asyncore's socket map plus `loop()`.
 pub struct Reactor<D: Dispatcher> {
     poller: Arc<Poller>,
@@ -375,8 +378,16 @@ impl<D: Dispatcher> Reactor<D> {
     /// Caps the number of open channels: listeners stop accepting at the cap
     /// and resume when a channel closes. Connections wait in the kernel's
     /// backlog meanwhile.
+    ///
+    /// Room for that many slots is reserved at once (up to
+    /// [`SLOTS_RESERVED`]): the memory is only address space until slots
+    /// are used, and the table never moves as it fills, so no copy of it is
+    /// left behind in the heap (an idle connection costs its slot alone).
     pub fn set_max_channels(&mut self, max: usize) {
         self.max_channels = max;
+        let want = max.min(SLOTS_RESERVED) + self.listeners.len() + 1;
+        self.slots
+            .reserve_exact(want.saturating_sub(self.slots.len()));
     }
 
     /// How long a graceful shutdown may take before the remaining channels

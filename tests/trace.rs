@@ -204,8 +204,9 @@ fn assert_one_tag(trace: &[TraceLine], peer: SocketAddr) -> u64 {
     id
 }
 
-/// The bytes written in a `write, 1 piece: N of M bytes`, `writev, K pieces
-/// gathered: N of M bytes` or `sendfile: N of M bytes` event.
+/// The bytes written in a `write, 1 piece: N of M bytes`, `write, K pieces
+/// copied into one: N of M bytes`, `writev, K pieces gathered: N of M
+/// bytes` or `sendfile: N of M bytes` event.
 fn written(event: &str) -> Option<u64> {
     let (how, rest) = event.split_once(": ")?;
     if !(how.starts_with("write") || how == "sendfile") {
@@ -335,7 +336,7 @@ fn a_pipelined_post_and_get_are_traced_in_order() {
             "head GET /a.txt HTTP/1.1: no body",
             "respond 200, body 17 bytes, then keep alive",
             "push ",
-            "writev, ",
+            "write, ",
             "read: end of stream",
             "close: ",
         ],
@@ -353,8 +354,8 @@ fn a_pipelined_post_and_get_are_traced_in_order() {
         "{}",
         numbered(&events)
     );
-    // Both responses left in one gathered write: as many pieces as were
-    // pushed before it.
+    // Both responses left in one gathered write (small pieces copied into
+    // one buffer): as many pieces as were pushed before it.
     let writev = ev(19);
     let pushes = events[..found[19]]
         .iter()
@@ -362,7 +363,7 @@ fn a_pipelined_post_and_get_are_traced_in_order() {
         .count();
     assert!(
         writev.starts_with(&format!(
-            "writev, {pushes} pieces gathered: {} of ",
+            "write, {pushes} pieces copied into one: {} of ",
             n1 + n2
         )),
         "{pushes} pushes, then {writev:?}"

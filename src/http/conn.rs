@@ -29,6 +29,7 @@ use super::upload::Store;
 use super::{Config, Shared, date};
 use crate::channel::{AsyncChat, Channel};
 use crate::reactor::CloseReason;
+use crate::spare;
 use crate::terminator::Terminator;
 use crate::trace;
 
@@ -105,8 +106,9 @@ enum Phase {
     /// from `started`, the request's first byte, and is not reset by later
     /// bytes (slowloris).
     Head { started: Instant },
-    /// Reading a request body: discarding it, or storing it.
-    Body(Body),
+    /// Reading a request body: discarding it, or storing it. Boxed: an
+    /// idle connection does not carry a waiting reply's size.
+    Body(Box<Body>),
 }
 
 /// A request body being read; its response waits for the end.
@@ -119,6 +121,8 @@ struct Body {
     /// or `--max-upload` for an upload.
     announced: u64,
     waiting: Waiting,
+    /// The current chunk-size, chunk-end or trailer line.
+    line: Vec<u8>,
 }
 
 /// Where in a body the channel is.
@@ -157,18 +161,19 @@ struct Waiting {
     head_only: bool,
 }
 
-/// The head being collected, a line at a time. It lives beside [`Phase`]
-/// rather than in it, so that its buffer, grown by the first request, is
-/// cleared and reused by every later request on the connection: a request
-/// whose head fits costs no allocation (`tests/allocations.rs`).
+/// The head being collected, a line at a time. Its buffer is a spare
+/// ([`crate::spare`]) taken at the head's first byte and given back once
+/// the head is parsed: a request whose head fits costs no allocation
+/// (`tests/allocations.rs`), and an idle connection holds no buffer.
 #[derive(Default)]
 struct HeadLines {
     /// The lines as received, each ended by `\n`.
     buf: Vec<u8>,
-    /// Where the current line starts in `buf`.
-    line_start: usize,
+    /// Where the current line starts in `buf` (a head is at most
+    /// `--max-head` bytes, far below 4 GiB).
+    line_start: u32,
     /// Complete lines so far (the request line included).
-    lines: usize,
+    lines: u32,
     /// The request line's method has ended (a space was seen).
     method_done: bool,
 }
@@ -176,10 +181,10 @@ struct HeadLines {
 impl HeadLines {
     /// The line being collected (without its `\n`).
     fn current(&self) -> &[u8] {
-        &self.buf[self.line_start..]
+        &self.buf[self.line_start as usize..]
     }
 
-    /// Empties the head for the next request, keeping the buffer.
+    /// Empties the head for the next request.
     fn clear(&mut self) {
         self.buf.clear();
         self.line_start = 0;
@@ -215,8 +220,6 @@ pub struct HttpChannel {
     shared: Rc<Shared>,
     phase: Phase,
     head: HeadLines,
-    /// The current chunk-size, chunk-end or trailer line.
-    line: Vec<u8>,
     /// When output last made progress (send timeout).
     last_sent: Instant,
     /// The server is shutting down: the next response closes.
@@ -233,7 +236,6 @@ impl HttpChannel {
             shared,
             phase: Phase::Idle { since: now },
             head: HeadLines::default(),
-            line: Vec::new(),
             last_sent: now,
             stopping: false,
             served: 0,
@@ -360,6 +362,9 @@ impl HttpChannel {
             };
             self.update_deadline(chan);
         }
+        if self.head.buf.capacity() == 0 {
+            self.head.buf = spare::take(&spare::BYTES);
+        }
         self.head.buf.extend_from_slice(data);
         if self.head.lines == 0 && !self.head.plausible_request_line(data) {
             return self.fail(chan, HttpError::RequestLineMalformed);
@@ -388,12 +393,16 @@ impl HttpChannel {
         if blank {
             let head = std::mem::take(&mut self.head.buf);
             self.answer_head(chan, &head);
-            self.head.buf = head;
+            // Between requests a connection holds no head buffer: the next
+            // head takes this one back, or another spare.
+            spare::give(&spare::BYTES, head, spare::BYTES_LARGEST);
             self.head.clear();
         } else {
             self.head.lines += 1;
-            self.head.line_start = self.head.buf.len();
-            if self.head.lines > MAX_HEADERS + 1 {
+            // The head's bound (`max_head`, checked as bytes arrive) keeps
+            // it far below 4 GiB.
+            self.head.line_start = u32::try_from(self.head.buf.len()).unwrap_or(u32::MAX);
+            if self.head.lines as usize > MAX_HEADERS + 1 {
                 self.fail(chan, HttpError::TooManyFields);
             }
         }
@@ -472,7 +481,7 @@ impl HttpChannel {
         if self.config().access_log.enabled() {
             Logged::Line(req).render(&mut request);
         }
-        self.phase = Phase::Body(Body {
+        self.phase = Phase::Body(Box::new(Body {
             step,
             started: chan.now(),
             announced: 0,
@@ -482,7 +491,8 @@ impl HttpChannel {
                 request,
                 head_only: req.method == Method::Head,
             },
-        });
+            line: Vec::new(),
+        }));
     }
 
     /// The phase's name on the status page.
@@ -537,14 +547,29 @@ impl HttpChannel {
                 chan.set_terminator(b"\n");
             }
             BodyStep::ChunkEnd => {
-                if matches!(self.line.as_slice(), b"" | b"\r") {
-                    self.line.clear();
+                if matches!(self.line(), b"" | b"\r") {
+                    self.clear_line();
                     self.set_body_step(BodyStep::ChunkSize);
                 } else {
                     self.fail(chan, HttpError::ChunkNotTerminated);
                 }
             }
             BodyStep::Trailers { bytes, lines } => self.found_trailer(chan, bytes, lines),
+        }
+    }
+
+    /// The current chunk-size, chunk-end or trailer line (empty outside a
+    /// body).
+    fn line(&self) -> &[u8] {
+        match &self.phase {
+            Phase::Body(body) => &body.line,
+            _ => &[],
+        }
+    }
+
+    fn clear_line(&mut self) {
+        if let Phase::Body(body) = &mut self.phase {
+            body.line.clear();
         }
     }
 
@@ -555,11 +580,11 @@ impl HttpChannel {
     }
 
     fn found_chunk_size(&mut self, chan: &mut Channel) {
-        let size = match head::parse_chunk_size(&self.line) {
+        let size = match head::parse_chunk_size(self.line()) {
             Ok(size) => size,
             Err(e) => return self.fail(chan, e),
         };
-        self.line.clear();
+        self.clear_line();
         let cfg = &self.shared.config;
         let Phase::Body(body) = &mut self.phase else {
             return;
@@ -583,13 +608,13 @@ impl HttpChannel {
     }
 
     fn found_trailer(&mut self, chan: &mut Channel, bytes: usize, lines: usize) {
-        if matches!(self.line.as_slice(), b"" | b"\r") {
-            self.line.clear();
+        if matches!(self.line(), b"" | b"\r") {
+            self.clear_line();
             trace!(chan.tracer(), "end of trailers: body complete");
             return self.body_done(chan);
         }
-        let (bytes, lines) = (bytes + self.line.len() + 1, lines + 1);
-        self.line.clear();
+        let (bytes, lines) = (bytes + self.line().len() + 1, lines + 1);
+        self.clear_line();
         if bytes > self.config().max_head || lines > MAX_HEADERS {
             return self.fail(chan, HttpError::TooManyTrailers);
         }
@@ -616,8 +641,8 @@ impl AsyncChat for HttpChannel {
                     }
                 }
                 BodyStep::ChunkSize | BodyStep::ChunkEnd | BodyStep::Trailers { .. } => {
-                    self.line.extend_from_slice(data);
-                    if self.line.len() > MAX_LINE {
+                    body.line.extend_from_slice(data);
+                    if body.line.len() > MAX_LINE {
                         self.fail(chan, HttpError::ChunkLineTooLong);
                     }
                 }
@@ -689,14 +714,10 @@ impl AsyncChat for HttpChannel {
     fn observe(&mut self, chan: &Channel) {
         if self.shared.monitor.keeps_board() {
             let upload = match &self.phase {
-                Phase::Body(Body {
-                    waiting:
-                        Waiting {
-                            outcome: Outcome::Store(store),
-                            ..
-                        },
-                    ..
-                }) => Some(store.progress()),
+                Phase::Body(body) => match &body.waiting.outcome {
+                    Outcome::Store(store) => Some(store.progress()),
+                    Outcome::Reply(_) => None,
+                },
                 _ => None,
             };
             self.shared
