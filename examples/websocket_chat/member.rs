@@ -20,7 +20,10 @@
 //! [`Channel::wake`], as in `examples/chat.rs`. A member whose output is
 //! over its bound (a client that stopped reading) is paused: messages for
 //! it are dropped rather than queued, and the send timeout closes it when
-//! nothing has been written for that long.
+//! nothing has been written for that long. The timeout runs only while
+//! something is queued: if the kernel later finds room for all of it, the
+//! member owes nothing, and a client that is still not reading is dropped
+//! when what is said next gets stuck, not while the room is silent.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
