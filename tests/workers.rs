@@ -387,3 +387,51 @@ fn the_unspecified_ipv6_address_serves_both_families_with_workers() {
         assert_eq!(c.request(get("/a.txt")).status, 200, "{addr}");
     }
 }
+
+/// Conditional PUTs that name the same version, sent at the same moment
+/// on connections the kernel spreads over two workers: exactly one
+/// replaces it, and every other gets 412. (One worker's check of the
+/// target and its rename are one step for the other workers, as they are
+/// on one thread: no update is lost between them.)
+#[test]
+fn if_match_puts_racing_on_two_workers_lose_no_update() {
+    use std::sync::{Arc, Barrier};
+    const CLIENTS: usize = 8;
+    const ROUNDS: usize = 20;
+    let root = TempDir::new("workers-if-match");
+    root.file("doc.txt", "v0\n");
+    let httpd = Httpd::start(&[path_str(root.path()), "-q", "--workers", "2", "--upload"]);
+    for round in 0..ROUNDS {
+        let mut c = Client::connect(httpd.addr);
+        let etag = c
+            .request(get("/doc.txt"))
+            .header("etag")
+            .unwrap()
+            .to_string();
+        let barrier = Arc::new(Barrier::new(CLIENTS));
+        let puts: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let (addr, barrier, etag) = (httpd.addr, Arc::clone(&barrier), etag.clone());
+                std::thread::spawn(move || {
+                    let body = format!("round {round} client {i}\n");
+                    let req = format!(
+                        "PUT /doc.txt HTTP/1.1\r\nHost: t\r\nIf-Match: {etag}\r\n\
+                         Content-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let (head, last) = req.as_bytes().split_at(req.len() - 1);
+                    let mut c = Client::connect(addr);
+                    c.send(head);
+                    barrier.wait();
+                    c.send(last);
+                    c.read_response_to("PUT").unwrap().status
+                })
+            })
+            .collect();
+        let mut statuses: Vec<u16> = puts.into_iter().map(|t| t.join().unwrap()).collect();
+        statuses.sort_unstable();
+        let mut want = vec![412; CLIENTS];
+        want[0] = 204;
+        assert_eq!(statuses, want, "round {round}");
+    }
+}
