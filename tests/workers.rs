@@ -58,17 +58,18 @@ fn per_worker(page: &Value, name: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The binary serving `root` with two workers, no access log, and `more`
+/// flags.
+fn two_workers(root: &TempDir, more: &[&str]) -> Httpd {
+    let mut args = vec![path_str(root.path()), "-q", "--workers", "2"];
+    args.extend_from_slice(more);
+    Httpd::start(&args)
+}
+
 #[test]
 fn connections_spread_over_workers_and_the_page_sums_them() {
     let root = a_txt_root("workers-spread");
-    let httpd = Httpd::start(&[
-        path_str(root.path()),
-        "-q",
-        "--workers",
-        "2",
-        "--status",
-        STATUS,
-    ]);
+    let httpd = two_workers(&root, &["--status", STATUS]);
     let mut pager = Client::connect(httpd.addr);
     // Fresh connections, each kept open after its request, until both
     // workers hold some (bounded).
@@ -146,7 +147,7 @@ fn connections_spread_over_workers_and_the_page_sums_them() {
 #[test]
 fn trace_lines_name_the_worker() {
     let root = a_txt_root("workers-trace");
-    let httpd = Httpd::start(&[path_str(root.path()), "-q", "--workers", "2", "--trace"]);
+    let httpd = two_workers(&root, &["--trace"]);
     let mut c = Client::connect(httpd.addr);
     assert_eq!(c.request(get("/a.txt")).status, 200);
     let peer = c.stream().local_addr().unwrap();
@@ -168,14 +169,7 @@ fn a_signal_stops_every_worker_after_its_transfers_in_flight() {
     let root = TempDir::new("workers-stop");
     let body: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
     root.file("big.bin", &body);
-    let mut httpd = Httpd::start(&[
-        path_str(root.path()),
-        "-q",
-        "--workers",
-        "2",
-        "--status",
-        STATUS,
-    ]);
+    let mut httpd = two_workers(&root, &["--status", STATUS]);
     let mut pager = Client::connect(httpd.addr);
     // Downloads that have begun, until both workers have some (bounded).
     let mut downloads: Vec<(Client, u64, Vec<u8>)> = Vec::new();
@@ -250,14 +244,7 @@ fn answered_within(c: &mut Client, wait: Duration) -> bool {
 #[test]
 fn max_connections_is_the_total_over_the_workers() {
     let root = a_txt_root("workers-max");
-    let httpd = Httpd::start(&[
-        path_str(root.path()),
-        "-q",
-        "--workers",
-        "2",
-        "--max-connections",
-        "2",
-    ]);
+    let httpd = two_workers(&root, &["--max-connections", "2"]);
     // Each worker holds one connection. A connection the kernel gives a
     // worker that holds its one waits in that worker's backlog, even while
     // the other has room; so connections are opened until two are
@@ -344,7 +331,7 @@ fn bad_worker_counts_are_refused() {
 fn a_port_in_use_is_refused_with_several_workers_too() {
     let root = a_txt_root("workers-in-use");
     let dir = path_str(root.path());
-    let first = Httpd::start(&[dir, "-q", "--workers", "2"]);
+    let first = two_workers(&root, &[]);
     // The other server's sockets have SO_REUSEPORT too, and would share
     // the port with these if binding alone decided.
     let port = first.addr.port().to_string();
@@ -400,7 +387,7 @@ fn if_match_puts_racing_on_two_workers_lose_no_update() {
     const ROUNDS: usize = 20;
     let root = TempDir::new("workers-if-match");
     root.file("doc.txt", "v0\n");
-    let httpd = Httpd::start(&[path_str(root.path()), "-q", "--workers", "2", "--upload"]);
+    let httpd = two_workers(&root, &["--upload"]);
     for round in 0..ROUNDS {
         let mut c = Client::connect(httpd.addr);
         let etag = c

@@ -538,7 +538,20 @@ fn is_dual_stack(addr: SocketAddr) -> bool {
 /// user can listen on the same port, and the kernel spreads connections
 /// over them), and `IPV6_V6ONLY` off on `::`.
 fn listen_with(addr: SocketAddr, shared: bool) -> io::Result<TcpListener> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, listen, socket_with, sockopt};
+    use rustix::net::{listen, sockopt};
+    let fd = socket_for(addr)?;
+    if shared {
+        sockopt::set_socket_reuseport(&fd, true)?;
+    }
+    rustix::net::bind(&fd, &addr)?;
+    listen(&fd, BACKLOG)?;
+    Ok(TcpListener::from(fd))
+}
+
+/// A TCP socket, not yet bound, for `addr`: `SO_REUSEADDR` on, and
+/// `IPV6_V6ONLY` off on `::`.
+fn socket_for(addr: SocketAddr) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socket_with, sockopt};
     let family = if addr.is_ipv6() {
         AddressFamily::INET6
     } else {
@@ -549,12 +562,7 @@ fn listen_with(addr: SocketAddr, shared: bool) -> io::Result<TcpListener> {
         sockopt::set_ipv6_v6only(&fd, false)?;
     }
     sockopt::set_socket_reuseaddr(&fd, true)?;
-    if shared {
-        sockopt::set_socket_reuseport(&fd, true)?;
-    }
-    bind(&fd, &addr)?;
-    listen(&fd, BACKLOG)?;
-    Ok(TcpListener::from(fd))
+    Ok(fd)
 }
 
 impl Server {

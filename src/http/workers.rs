@@ -27,7 +27,7 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use super::monitor::Monitors;
-use super::{Config, Server, is_dual_stack, listen, listen_with};
+use super::{Config, Server, is_dual_stack, listen, listen_with, socket_for};
 use crate::reactor::Stopper;
 
 /// The stack of a worker's thread: what the main thread gets by default,
@@ -95,18 +95,7 @@ fn bind_all(addr: SocketAddr, n: usize) -> io::Result<(Vec<TcpListener>, bool)> 
 /// Binds (and closes) a socket on `addr` without `SO_REUSEPORT`: fails,
 /// `EADDRINUSE`, when any socket listens there.
 fn probe(addr: SocketAddr) -> io::Result<()> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, socket_with, sockopt};
-    let family = if addr.is_ipv6() {
-        AddressFamily::INET6
-    } else {
-        AddressFamily::INET
-    };
-    let fd = socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
-    if is_dual_stack(addr) {
-        sockopt::set_ipv6_v6only(&fd, false)?;
-    }
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    bind(&fd, &addr)?;
+    rustix::net::bind(&socket_for(addr)?, &addr)?;
     Ok(())
 }
 
