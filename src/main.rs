@@ -263,6 +263,14 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     config.listing = !args.no_listing;
     config.hidden = args.hidden;
     config.max_connections = args.max_connections.max(1);
+    let workers = args.workers;
+    if workers > config.max_connections {
+        return Err(format!(
+            "--workers {workers} is more than --max-connections {}: each worker needs a \
+             share of at least one connection",
+            config.max_connections
+        ));
+    }
     config.max_body = args.max_body;
     if let Some(path) = &args.status {
         config = config.with_status(path).map_err(|e| e.to_string())?;
@@ -310,14 +318,6 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
         None => None,
     };
     config.capture = capture.clone();
-    let workers = args.workers;
-    if workers > config.max_connections {
-        return Err(format!(
-            "--workers {workers} is more than --max-connections {}: each worker needs a \
-             share of at least one connection",
-            config.max_connections
-        ));
-    }
     raise_descriptor_limit(
         config.max_connections,
         workers,

@@ -1,5 +1,6 @@
 //! `asynchat-httpd`: a single-threaded HTTP/1.1 static-file server on the
-//! asynchat core.
+//! asynchat core (or several such servers on one port, one thread each:
+//! [`workers`]).
 //!
 //! The layers, each of which never looks upward:
 //!

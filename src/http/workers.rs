@@ -219,12 +219,12 @@ impl Workers {
                                 } else {
                                     e
                                 };
-                                let _ = ready.send((worker, Err(e)));
+                                let _ = ready.send(Err(e));
                                 return ended.send(Ok(()));
                             }
                         };
                     server.before_wait(move || before_wait());
-                    let _ = ready.send((worker, Ok(server.stopper())));
+                    let _ = ready.send(Ok(server.stopper()));
                     drop(ready);
                     ended.send(server.run());
                 });
@@ -240,8 +240,8 @@ impl Workers {
         let mut stoppers = Vec::with_capacity(threads.len());
         for _ in 0..threads.len() {
             match ready.recv() {
-                Ok((_, Ok(stopper))) => stoppers.push(stopper),
-                Ok((_, Err(e))) => {
+                Ok(Ok(stopper)) => stoppers.push(stopper),
+                Ok(Err(e)) => {
                     failed.get_or_insert(e);
                 }
                 Err(mpsc::RecvError) => {
