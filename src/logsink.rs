@@ -129,11 +129,13 @@ impl LogSink {
     /// writes itself ([`LogSink::for_output`]), writes them now.
     pub fn flush_now(&self) {
         if let Some(direct) = &self.0.direct {
+            // The output first, then the lines: two threads flushing (two
+            // workers) write their batches in the order they were taken.
+            let mut out = direct.lock().unwrap_or_else(|e| e.into_inner());
             let (batch, dropped) = {
                 let mut st = self.0.lock();
                 (std::mem::take(&mut st.buf), std::mem::take(&mut st.dropped))
             };
-            let mut out = direct.lock().unwrap_or_else(|e| e.into_inner());
             write_batch(&mut *out, &batch, dropped);
             let mut st = self.0.lock();
             if st.buf.is_empty() {
@@ -341,6 +343,44 @@ mod tests {
         assert_eq!(sink.lines_dropped(), 0);
         let all = std::fs::read_to_string(&path).unwrap();
         assert_eq!(all.lines().filter(|l| l.len() == 99).count(), 16_000);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Threads (workers) that each write lines and flush them
+    /// before their loops wait: each thread's lines come out in its order.
+    /// (Before: one thread could take a batch and another take and write
+    /// the next before the first wrote its own.)
+    #[test]
+    fn threads_flushing_a_file_log_keep_their_lines_in_order() {
+        let dir = std::env::temp_dir().join(format!("logsink-order-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log");
+        let sink = LogSink::for_output(std::fs::File::create(&path).unwrap(), 1 << 20).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let mut sink = sink.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20_000 {
+                        // One write for each line, as the logger makes.
+                        sink.write_all(format!("{t} {i}\n").as_bytes()).unwrap();
+                        sink.flush_now();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        sink.finish(Duration::from_secs(10));
+        let all = std::fs::read_to_string(&path).unwrap();
+        let mut next = [0; 4];
+        for line in all.lines() {
+            let (t, i) = line.split_once(' ').unwrap();
+            let (t, i): (usize, u32) = (t.parse().unwrap(), i.parse().unwrap());
+            assert_eq!(i, next[t], "thread {t}'s lines out of order");
+            next[t] += 1;
+        }
+        assert_eq!(next, [20_000; 4]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

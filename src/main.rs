@@ -10,9 +10,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use asynchat::capture::{self, Sink};
+use asynchat::http::Config;
 use asynchat::http::access::AccessLog;
 use asynchat::http::auth::Credentials;
-use asynchat::http::{Config, Server};
+use asynchat::http::workers::Workers;
 use asynchat::logsink::LogSink;
 use asynchat::trace::{self, Filter};
 use clap::Parser;
@@ -33,8 +34,8 @@ Examples:
   asynchat-httpd --upload --auth me:pw inbox  accept uploads (the listing has a form)
   curl -T photo.jpg http://127.0.0.1:8000/    store photo.jpg (201; If-None-Match: * to never replace)";
 
-/// Serve a directory over HTTP/1.1 from one thread: an asyncore/asynchat
-/// reactor in Rust.
+/// Serve a directory over HTTP/1.1 from one thread (or one per worker): an
+/// asyncore/asynchat reactor in Rust.
 #[derive(Parser, Debug)]
 #[command(name = "asynchat-httpd", version, about, after_help = EXAMPLES)]
 struct Args {
@@ -57,9 +58,16 @@ struct Args {
     /// Serve files and directories whose names start with a dot.
     #[arg(long)]
     hidden: bool,
-    /// The most connections open at once.
+    /// The most connections open at once (with --workers, in all: each
+    /// worker gets its share).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_connections: usize,
+    /// Event loops, each on a thread of its own with its own listening
+    /// socket on the port (SO_REUSEPORT: the kernel spreads connections
+    /// over them), its own file cache and clock; `auto` is one for each
+    /// core this process may run on.
+    #[arg(long, default_value = "1", value_name = "N|auto", value_parser = parse_workers)]
+    workers: usize,
     /// Header, body, keep-alive and send timeout, in seconds.
     #[arg(long, default_value_t = 30, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -144,6 +152,19 @@ struct Args {
     /// zeros in their place).
     #[arg(long, requires = "capture")]
     capture_no_bodies: bool,
+}
+
+/// `--workers`: a number from 1, or `auto` (the cores available to the
+/// process, `std::thread::available_parallelism`).
+fn parse_workers(s: &str) -> Result<usize, String> {
+    if s == "auto" {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match s.parse::<usize>() {
+        Ok(0) => Err("there must be at least one worker (or auto)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is neither a number of workers nor auto")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -243,6 +264,14 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     config.listing = !args.no_listing;
     config.hidden = args.hidden;
     config.max_connections = args.max_connections.max(1);
+    let workers = args.workers;
+    if workers > config.max_connections {
+        return Err(format!(
+            "--workers {workers} is more than --max-connections {}: each worker needs a \
+             share of at least one connection",
+            config.max_connections
+        ));
+    }
     config.max_body = args.max_body;
     if let Some(path) = &args.status {
         config = config.with_status(path).map_err(|e| e.to_string())?;
@@ -297,19 +326,27 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
         None => None,
     };
     config.capture = capture.clone();
-    raise_descriptor_limit(config.max_connections, capture.is_some(), config.upload);
+    raise_descriptor_limit(
+        config.max_connections,
+        workers,
+        capture.is_some(),
+        config.upload,
+    );
 
     let root = config.root.clone();
     let addr = SocketAddr::new(ip, args.port);
-    let mut server =
-        Server::bind(config, addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    server.before_wait(move || log.flush_now());
-    let stopper = server.stopper();
+    // Installed before the workers start serving: a signal from then on
+    // waits for the thread below, which stops them, and never kills the
+    // process in the middle of a response.
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
     ])
     .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    // Every worker flushes the log lines it made before its loop waits.
+    let server = Workers::start(config, addr, workers, move || log.flush_now())
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let stopper = server.stopper();
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             log::info!("signal {signal}: finishing responses in flight, then exiting");
@@ -324,14 +361,23 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     } else {
         ""
     };
-    let line = format!("Serving {}{both} at {}\n", root.display(), server.url());
+    let several = if workers > 1 {
+        format!(" with {workers} workers")
+    } else {
+        String::new()
+    };
+    let line = format!(
+        "Serving {}{both}{several} at {}\n",
+        root.display(),
+        server.url()
+    );
     if let Err(e) = io::stdout()
         .write_all(line.as_bytes())
         .and_then(|()| io::stdout().flush())
     {
         log::warn!("could not write the start-up line to stdout: {e}");
     }
-    let result = server.run().map_err(|e| format!("event loop failed: {e}"));
+    let result = server.join().map_err(|e| format!("event loop failed: {e}"));
     if let Some(sink) = &capture {
         sink.finish(capture::PATIENCE);
     }
@@ -372,13 +418,17 @@ fn start_capture(args: &Args, dir: &std::path::Path, config: &Config) -> Result<
 /// Raises the soft descriptor limit towards the hard one, so the connection
 /// cap rather than `EMFILE` is what limits connections (as nginx's
 /// `worker_rlimit_nofile` does).
-fn raise_descriptor_limit(max_connections: usize, capture: bool, upload: bool) {
+fn raise_descriptor_limit(max_connections: usize, workers: usize, capture: bool, upload: bool) {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);
-    // A socket per connection, a file being sent per connection, the
-    // file cache's descriptors, and a few for the process itself.
-    // The capture writer keeps a bounded number of files open too.
-    let cache = asynchat::http::cache::FileCache::CAPACITY as u64;
+    // A socket per connection, a file being sent per connection, each
+    // worker's file cache, and a few for the process itself (and for each
+    // worker's poller, listener and root beyond the first's). The capture
+    // writer keeps a bounded number of files open too.
+    let workers = workers.max(1) as u64;
+    let cache = (asynchat::http::cache::FileCache::CAPACITY as u64)
+        .saturating_mul(workers)
+        .saturating_add(8 * (workers - 1));
     let captures = if capture {
         capture::OPEN_FILES as u64
     } else {

@@ -27,7 +27,7 @@
 //! [`Channel::set_trace`](crate::Channel::set_trace). Events are recorded
 //! with the [`trace!`](crate::trace!) macro.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -98,16 +98,18 @@ impl Trace {
     }
 
     /// The trace of an accepted connection, to the log: tagged
-    /// `#ID PEER`.
+    /// `#ID PEER`, or `#ID wN PEER` on a thread that [`set_worker`] named
+    /// worker N.
     pub fn for_connection(id: u64, peer: Option<SocketAddr>) -> Trace {
-        let tag = match peer {
+        let mut tag = format!("#{id}");
+        if let Some(worker) = WORKER.get() {
+            let _ = write!(tag, " w{worker}");
+        }
+        if let Some(peer) = peer {
             // An IPv4 client of a server bound to `::` shows as IPv4.
-            Some(peer) => format!(
-                "#{id} {}",
-                SocketAddr::new(peer.ip().to_canonical(), peer.port())
-            ),
-            None => format!("#{id}"),
-        };
+            let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+            let _ = write!(tag, " {peer}");
+        }
         Trace::new(tag, Sink::Log)
     }
 
@@ -371,6 +373,19 @@ impl FromStr for Filter {
 static FILTERS: OnceLock<Vec<Filter>> = OnceLock::new();
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+thread_local! {
+    /// The worker this thread runs, when a server has several.
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Names the worker this thread runs (`Some(1)`: worker 1), so that the
+/// connections it traces from now on are tagged `#ID w1 PEER`; `None`, as
+/// threads start, leaves the tag `#ID PEER`. A server with one worker
+/// leaves it so.
+pub fn set_worker(worker: Option<usize>) {
+    WORKER.set(worker);
+}
+
 /// Limits the trace to connections that pass any of `filters` (all
 /// connections when it is empty, or when this is never called). Only the
 /// first call has an effect; returns false for the others.
@@ -479,6 +494,23 @@ mod tests {
         let exact = Filter::Peer(peer);
         let next_port: SocketAddr = "127.0.0.1:50313".parse().unwrap();
         assert!(exact.matches(9, Some(peer)) && !exact.matches(9, Some(next_port)));
+    }
+
+    #[test]
+    fn a_worker_s_connections_are_tagged_with_it() {
+        let peer: SocketAddr = "[::ffff:127.0.0.1]:50312".parse().unwrap();
+        let tags = std::thread::spawn(move || {
+            let alone = Trace::for_connection(12, Some(peer)).tag().to_string();
+            set_worker(Some(1));
+            let named = Trace::for_connection(12, Some(peer)).tag().to_string();
+            let no_peer = Trace::for_connection(13, None).tag().to_string();
+            (alone, named, no_peer)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(tags.0, "#12 127.0.0.1:50312");
+        assert_eq!(tags.1, "#12 w1 127.0.0.1:50312");
+        assert_eq!(tags.2, "#13 w1");
     }
 
     #[test]

@@ -285,6 +285,7 @@ fn help_lists_every_flag() {
         "--no-listing",
         "--hidden",
         "--max-connections",
+        "--workers",
         "--timeout",
         "--max-body",
         "--quiet",

@@ -127,7 +127,11 @@ const FLATTEN: &str = r#"
 import json, sys
 d = json.load(sys.stdin)
 assert isinstance(d["server"], str) and d["server"], d
-assert set(d) == {"server", "totals", "channels"}, sorted(d)
+assert set(d) == {"server", "totals", "workers", "channels"}, sorted(d)
+# One worker: its own totals are the totals.
+assert [w["worker"] for w in d["workers"]] == [0], d["workers"]
+for k, v in d["workers"][0].items():
+    assert k == "worker" or v == d["totals"][k], (k, v, d["totals"])
 for k, v in d["totals"].items():
     assert type(v) is int and v >= 0, (k, v)
     print("T", k, v, sep="\t")
@@ -137,6 +141,7 @@ for c in d["channels"]:
     for k in ("age_secs", "idle_secs"):
         assert type(c[k]) in (int, float) and 0 <= c[k] <= c["age_secs"] + 0.001, (k, c)
     assert type(c["paused"]) is bool, c
+    assert c["worker"] == 0, c
     print("C", c["id"], c["peer"], c["phase"], c["terminator"], c["input_bytes"],
           c["queued"], c["queued_bytes"], c["requests"], "yes" if c["paused"] else "no",
           sep="\t")

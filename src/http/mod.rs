@@ -1,5 +1,6 @@
 //! `asynchat-httpd`: a single-threaded HTTP/1.1 static-file server on the
-//! asynchat core.
+//! asynchat core (or several such servers on one port, one thread each:
+//! [`workers`]).
 //!
 //! The layers, each of which never looks upward:
 //!
@@ -12,7 +13,9 @@
 //! - [`conn`]: the [`conn::HttpChannel`] handler that walks each request's
 //!   framing with terminator switches;
 //! - [`Server`]: a [`Reactor`] with one listener, the connection cap and
-//!   graceful shutdown.
+//!   graceful shutdown;
+//! - [`workers::Workers`]: several servers on one port, each on a thread of
+//!   its own (`--workers N`).
 //!
 //! Tests build a [`Config`] directly and run a [`Server`] on `127.0.0.1:0`;
 //! `main.rs` only turns flags into a `Config`.
@@ -39,6 +42,7 @@ pub mod range;
 pub mod response;
 pub mod status;
 pub mod upload;
+pub mod workers;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -46,6 +50,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::capture::Sink;
@@ -55,7 +60,7 @@ use access::AccessLog;
 use beneath::Root;
 use cache::FileCache;
 use conn::{Clock, HttpChannel};
-use monitor::Monitor;
+use monitor::{Monitor, Monitors};
 
 /// Everything the server needs to know, validated.
 #[derive(Debug, Clone)]
@@ -69,6 +74,7 @@ pub struct Config {
     /// Serve files and directories whose names start with a dot.
     pub hidden: bool,
     /// The most connections open at once; more wait in the listen backlog.
+    /// For [`workers::Workers`], the total over every worker.
     pub max_connections: usize,
     /// From the first byte of a request to the end of its head.
     pub header_timeout: Duration,
@@ -407,7 +413,8 @@ impl Config {
 }
 
 /// What the server's channels share: the configuration, the file cache,
-/// the clock and the counters.
+/// the clock and the counters. Each worker has its own (it is not `Send`),
+/// and only the counters are seen by the other workers.
 pub struct Shared {
     /// The configuration.
     pub config: Config,
@@ -417,8 +424,11 @@ pub struct Shared {
     pub(crate) clock: RefCell<Clock>,
     /// The access log line being rendered, its buffer reused.
     pub(crate) access_line: RefCell<Vec<u8>>,
-    /// Counters, and the board the status page shows.
-    pub monitor: Monitor,
+    /// This worker's counters, and the board the status page shows.
+    pub monitor: Arc<Monitor>,
+    /// Every worker's counters and board, this one's among them: what the
+    /// status page shows.
+    pub monitors: Monitors,
     /// The housekeeping's own state.
     chores: Cell<Chores>,
     /// The fields added to every response, rendered once (`None`: none).
@@ -442,12 +452,28 @@ impl Shared {
     ///
     /// The error from opening the root directory.
     pub fn new(config: Config) -> io::Result<Rc<Shared>> {
+        let monitors = Monitors::new(1, config.status_path.is_some());
+        Shared::for_worker(config, monitors, 0)
+    }
+
+    /// As [`Shared::new`], for worker `worker` of those `monitors` count
+    /// for.
+    ///
+    /// # Errors
+    ///
+    /// The error from opening the root directory.
+    ///
+    /// # Panics
+    ///
+    /// When `monitors` has no monitor for `worker`.
+    pub fn for_worker(config: Config, monitors: Monitors, worker: usize) -> io::Result<Rc<Shared>> {
         Ok(Rc::new(Shared {
             root: Root::new(&config.root, config.hidden)?,
             cache: RefCell::new(FileCache::new()),
             clock: RefCell::new(Clock::default()),
             access_line: RefCell::new(Vec::new()),
-            monitor: Monitor::new(config.status_path.is_some()),
+            monitor: Arc::clone(monitors.get(worker)),
+            monitors,
             chores: Cell::new(Chores::default()),
             extra_fields: config.extra_fields(),
             not_found_page: config
@@ -505,21 +531,47 @@ const BACKLOG: i32 = 1024;
 /// bound with `IPV6_V6ONLY` off, so one socket serves IPv4 clients too
 /// (they show as `::ffff:a.b.c.d`); returns whether it does.
 fn listen(addr: SocketAddr) -> io::Result<(TcpListener, bool)> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, listen, socket_with, sockopt};
-    if !(addr.is_ipv6() && addr.ip().is_unspecified()) {
+    if !is_dual_stack(addr) {
         return Ok((TcpListener::bind(addr)?, false));
     }
-    let fd = socket_with(
-        AddressFamily::INET6,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
-    sockopt::set_ipv6_v6only(&fd, false)?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    bind(&fd, &addr)?;
+    Ok((listen_with(addr, false)?, true))
+}
+
+/// True for the address one socket serves IPv4 and IPv6 clients on: `::`.
+fn is_dual_stack(addr: SocketAddr) -> bool {
+    addr.is_ipv6() && addr.ip().is_unspecified()
+}
+
+/// A listening socket on `addr` with `SO_REUSEADDR` (as the standard
+/// library's), `SO_REUSEPORT` when `shared` (so that other sockets of this
+/// user can listen on the same port, and the kernel spreads connections
+/// over them), and `IPV6_V6ONLY` off on `::`.
+fn listen_with(addr: SocketAddr, shared: bool) -> io::Result<TcpListener> {
+    use rustix::net::{listen, sockopt};
+    let fd = socket_for(addr)?;
+    if shared {
+        sockopt::set_socket_reuseport(&fd, true)?;
+    }
+    rustix::net::bind(&fd, &addr)?;
     listen(&fd, BACKLOG)?;
-    Ok((TcpListener::from(fd), true))
+    Ok(TcpListener::from(fd))
+}
+
+/// A TCP socket, not yet bound, for `addr`: `SO_REUSEADDR` on, and
+/// `IPV6_V6ONLY` off on `::`.
+fn socket_for(addr: SocketAddr) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socket_with, sockopt};
+    let family = if addr.is_ipv6() {
+        AddressFamily::INET6
+    } else {
+        AddressFamily::INET
+    };
+    let fd = socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    if is_dual_stack(addr) {
+        sockopt::set_ipv6_v6only(&fd, false)?;
+    }
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    Ok(fd)
 }
 
 impl Server {
@@ -530,13 +582,26 @@ impl Server {
     /// The error from binding (address in use, not available, ...).
     pub fn bind(config: Config, addr: SocketAddr) -> io::Result<Server> {
         let (listener, dual_stack) = listen(addr)?;
+        let monitors = Monitors::new(1, config.status_path.is_some());
+        Server::on(config, listener, dual_stack, monitors, 0)
+    }
+
+    /// Prepares the loop of worker `worker` on a socket already listening;
+    /// the channels count in that worker's monitor.
+    fn on(
+        config: Config,
+        listener: TcpListener,
+        dual_stack: bool,
+        monitors: Monitors,
+        worker: usize,
+    ) -> io::Result<Server> {
         let addr = listener.local_addr()?;
         let mut reactor = Reactor::new()?;
         reactor.set_max_channels(config.max_connections);
         reactor.set_grace(config.grace);
         let limits = config.limits;
         let capture = config.capture.clone();
-        let shared = Shared::new(config)?;
+        let shared = Shared::for_worker(config, monitors, worker)?;
         let for_channels = Rc::clone(&shared);
         reactor.listen(listener, move |stream, _peer, _cx: &mut Context<'_>| {
             let mut chan = Channel::new(HttpChannel::initial_terminator());

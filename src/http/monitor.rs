@@ -6,11 +6,20 @@
 //! event, a channel copies what the page shows of it into its row
 //! ([`Monitor::observe`]), because while one channel answers a request the
 //! reactor holds the others where no callback can reach them.
+//!
+//! Each worker (`--workers N`) has a [`Monitor`] of its own, written only
+//! by its own thread: its counters are atomics written with a plain load
+//! and store ([`Counter`]), which cost what a `Cell` does, and its board is
+//! behind a lock that nobody else takes except to render the page. The page
+//! is answered by whichever worker got the request, from every worker's
+//! monitor ([`Monitors`]): the totals summed, the channels of all of them
+//! in connection order, each with its worker.
 
-use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::listing::escape_html;
@@ -72,46 +81,83 @@ pub struct UploadProgress {
     pub announced: Option<u64>,
 }
 
-/// Counters since start, and (when the page is on) the board of channels.
+/// A counter that one thread writes and any thread may read.
+///
+/// Only the worker that owns it writes it, so it is written with a load
+/// and a store rather than an atomic read-modify-write (`fetch_add`, a
+/// locked instruction): on x86-64 and AArch64 that is the same code as for
+/// a `Cell<u64>`. A reader on another thread sees every value it held, in
+/// order, but counters read one after another are not one instant's
+/// snapshot.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// The count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Sets the count; only the counter's own worker may (another
+    /// thread's write could be lost).
+    pub fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+}
+
+/// Counters since start, and (when the page is on) the board of channels,
+/// of one worker.
 #[derive(Debug)]
 pub struct Monitor {
     started: Instant,
+    worker: usize,
     /// Connections accepted.
-    pub accepted: Cell<u64>,
+    pub accepted: Counter,
     /// Connections closed.
-    pub closed: Cell<u64>,
+    pub closed: Counter,
     /// Responses queued (error responses included, `100 Continue` not).
-    pub requests: Cell<u64>,
+    pub requests: Counter,
     /// Bytes written to clients.
-    pub bytes_out: Cell<u64>,
+    pub bytes_out: Counter,
     /// Responses by status class: 1xx, 2xx, 3xx, 4xx, 5xx.
-    pub by_class: [Cell<u64>; 5],
+    pub by_class: [Counter; 5],
     /// Connections whose header, body, keep-alive or send timeout passed.
-    pub timeouts: Cell<u64>,
+    pub timeouts: Counter,
     /// Requests refused as malformed (framing, syntax, limits).
-    pub parse_errors: Cell<u64>,
-    board: Option<RefCell<BTreeMap<u64, Row>>>,
+    pub parse_errors: Counter,
+    board: Option<Mutex<BTreeMap<u64, Row>>>,
 }
 
 impl Monitor {
     /// Counters only (`board` false), or counters and the board of open
-    /// channels that the status page shows.
+    /// channels that the status page shows; of a server's only worker.
     pub fn new(board: bool) -> Monitor {
+        Monitor::for_worker(0, board)
+    }
+
+    /// As [`Monitor::new`], for worker number `worker` (from 0).
+    pub fn for_worker(worker: usize, board: bool) -> Monitor {
         Monitor {
             started: Instant::now(),
-            accepted: Cell::new(0),
-            closed: Cell::new(0),
-            requests: Cell::new(0),
-            bytes_out: Cell::new(0),
+            worker,
+            accepted: Counter::default(),
+            closed: Counter::default(),
+            requests: Counter::default(),
+            bytes_out: Counter::default(),
             by_class: Default::default(),
-            timeouts: Cell::new(0),
-            parse_errors: Cell::new(0),
-            board: board.then(|| RefCell::new(BTreeMap::new())),
+            timeouts: Counter::default(),
+            parse_errors: Counter::default(),
+            board: board.then(|| Mutex::new(BTreeMap::new())),
         }
     }
 
-    /// Adds one to a counter.
-    pub fn count(counter: &Cell<u64>) {
+    /// The worker this monitor counts for (0 for a server's only worker).
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// Adds one to a counter of this thread's worker.
+    pub fn count(counter: &Counter) {
         counter.set(counter.get() + 1);
     }
 
@@ -137,7 +183,7 @@ impl Monitor {
         upload: Option<UploadProgress>,
     ) {
         let Some(board) = &self.board else { return };
-        let mut board = board.borrow_mut();
+        let mut board = lock(board);
         let row = board.entry(chan.id()).or_insert_with(|| Row {
             peer: chan.peer(),
             accepted: chan.now(),
@@ -167,36 +213,148 @@ impl Monitor {
     /// Removes a closed channel's row.
     pub fn forget(&self, id: u64) {
         if let Some(board) = &self.board {
-            board.borrow_mut().remove(&id);
+            lock(board).remove(&id);
         }
     }
 
     /// A copy of the board, in connection order.
     pub fn rows(&self) -> Vec<(u64, Row)> {
         self.board.as_ref().map_or_else(Vec::new, |b| {
-            b.borrow().iter().map(|(id, r)| (*id, r.clone())).collect()
+            lock(b).iter().map(|(id, r)| (*id, r.clone())).collect()
         })
     }
 
-    fn totals(&self, now: Instant) -> [(&'static str, u64); 12] {
-        let class = |i: usize| self.by_class[i].get();
+    /// The counters as they are now.
+    fn counts(&self) -> Counts {
+        Counts {
+            accepted: self.accepted.get(),
+            closed: self.closed.get(),
+            requests: self.requests.get(),
+            bytes_out: self.bytes_out.get(),
+            by_class: std::array::from_fn(|i| self.by_class[i].get()),
+            timeouts: self.timeouts.get(),
+            parse_errors: self.parse_errors.get(),
+        }
+    }
+}
+
+/// The board's lock. A thread that panicked while holding it (only in
+/// tests: the release build aborts) left a board that is still a board.
+fn lock(board: &Mutex<BTreeMap<u64, Row>>) -> MutexGuard<'_, BTreeMap<u64, Row>> {
+    board.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A worker's counters, read, or the sum of several workers'.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    accepted: u64,
+    closed: u64,
+    requests: u64,
+    bytes_out: u64,
+    by_class: [u64; 5],
+    timeouts: u64,
+    parse_errors: u64,
+}
+
+impl Counts {
+    fn add(mut self, other: Counts) -> Counts {
+        self.accepted += other.accepted;
+        self.closed += other.closed;
+        self.requests += other.requests;
+        self.bytes_out += other.bytes_out;
+        for (a, b) in self.by_class.iter_mut().zip(other.by_class) {
+            *a += b;
+        }
+        self.timeouts += other.timeouts;
+        self.parse_errors += other.parse_errors;
+        self
+    }
+
+    /// Connections open: accepted and not closed. (Read one after the
+    /// other, the two may be a moment apart, so never below 0.)
+    fn open(&self) -> u64 {
+        self.accepted.saturating_sub(self.closed)
+    }
+
+    /// The page's totals, by name, in the order it shows them.
+    fn totals(&self, uptime: Duration) -> [(&'static str, u64); 12] {
+        let class = |i: usize| self.by_class[i];
         [
-            ("uptime_secs", now.duration_since(self.started).as_secs()),
-            ("connections_accepted", self.accepted.get()),
-            (
-                "connections_open",
-                self.accepted.get().saturating_sub(self.closed.get()),
-            ),
-            ("requests", self.requests.get()),
-            ("bytes_out", self.bytes_out.get()),
+            ("uptime_secs", uptime.as_secs()),
+            ("connections_accepted", self.accepted),
+            ("connections_open", self.open()),
+            ("requests", self.requests),
+            ("bytes_out", self.bytes_out),
             ("responses_1xx", class(0)),
             ("responses_2xx", class(1)),
             ("responses_3xx", class(2)),
             ("responses_4xx", class(3)),
             ("responses_5xx", class(4)),
-            ("timeouts", self.timeouts.get()),
-            ("parse_errors", self.parse_errors.get()),
+            ("timeouts", self.timeouts),
+            ("parse_errors", self.parse_errors),
         ]
+    }
+}
+
+/// Every worker's monitor, in worker order: what the status page shows.
+/// Cheap to clone; every worker's [`Shared`](super::Shared) holds one.
+#[derive(Debug, Clone)]
+pub struct Monitors(Arc<[Arc<Monitor>]>);
+
+impl Monitors {
+    /// Monitors for `workers` workers (at least one), each keeping a board
+    /// when `board` is true.
+    pub fn new(workers: usize, board: bool) -> Monitors {
+        Monitors(
+            (0..workers.max(1))
+                .map(|i| Arc::new(Monitor::for_worker(i, board)))
+                .collect(),
+        )
+    }
+
+    /// The monitor of worker `worker`.
+    ///
+    /// # Panics
+    ///
+    /// When there is no such worker.
+    pub fn get(&self, worker: usize) -> &Arc<Monitor> {
+        &self.0[worker]
+    }
+
+    /// How many workers there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are none (never: [`Monitors::new`] makes one at
+    /// least).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The open channels of every worker, with their worker, in
+    /// connection order (connection ids are unique across workers).
+    pub fn rows(&self) -> Vec<(u64, usize, Row)> {
+        let mut rows: Vec<_> = self
+            .0
+            .iter()
+            .flat_map(|m| m.rows().into_iter().map(|(id, r)| (id, m.worker, r)))
+            .collect();
+        rows.sort_unstable_by_key(|(id, ..)| *id);
+        rows
+    }
+
+    /// Every worker's counters, and their sum.
+    fn counts(&self) -> (Vec<Counts>, Counts) {
+        let each: Vec<Counts> = self.0.iter().map(|m| m.counts()).collect();
+        let sum = each.iter().fold(Counts::default(), |a, &b| a.add(b));
+        (each, sum)
+    }
+
+    /// How long the server has run: since the first monitor was made.
+    fn uptime(&self, now: Instant) -> Duration {
+        let started = self.0.iter().map(|m| m.started).min();
+        started.map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
     }
 
     /// The status page as HTML; it reloads itself every
@@ -211,24 +369,32 @@ impl Monitor {
              <h1>asynchat-httpd status</h1>\n<p>{SERVER} at {}</p>\n",
             super::date::fmt_http_date(SystemTime::now()),
         );
-        // The board first: it is what changes.
+        // The board first: it is what changes. With one worker there is
+        // no worker column (the page is as it was before workers).
         let rows = self.rows();
+        let several = self.len() > 1;
         let _ = write!(
             page,
             "<h2>Open channels ({})</h2>\n<table id=\"channels\">\n\
-             <tr><th>id</th><th class=\"l\">peer</th><th>age</th><th>idle</th>\
+             <tr><th>id</th>{}<th class=\"l\">peer</th><th>age</th><th>idle</th>\
              <th class=\"l\">phase</th><th class=\"l\">terminator</th>\
              <th>input bytes</th><th>queued</th><th>queued bytes</th>\
              <th>requests</th><th>paused</th></tr>\n",
-            rows.len()
+            rows.len(),
+            if several { "<th>worker</th>" } else { "" },
         );
-        for (id, r) in rows.iter().take(HTML_ROWS) {
+        for (id, worker, r) in rows.iter().take(HTML_ROWS) {
             let _ = writeln!(
                 page,
-                "<tr{}><td>{id}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
+                "<tr{}><td>{id}</td>{}<td class=\"l\">{}</td><td>{}</td><td>{}</td>\
                  <td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
                  <td>{}</td><td>{}</td><td>{}</td></tr>",
                 if r.paused { " class=\"paused\"" } else { "" },
+                if several {
+                    format!("<td>{worker}</td>")
+                } else {
+                    String::new()
+                },
                 r.peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
                 Secs(now.saturating_duration_since(r.accepted)),
                 Secs(now.saturating_duration_since(r.active)),
@@ -244,7 +410,7 @@ impl Monitor {
         page.push_str("</table>\n");
         let uploads: Vec<_> = rows
             .iter()
-            .filter_map(|(id, r)| Some((id, r.upload.as_ref()?)))
+            .filter_map(|(id, _, r)| Some((id, r.upload.as_ref()?)))
             .collect();
         if !uploads.is_empty() {
             let _ = write!(
@@ -278,17 +444,37 @@ impl Monitor {
              stopped until its queued output drains.</p>\n\
              <h2>Totals since start</h2>\n<table id=\"totals\">\n",
         );
-        for (name, value) in self.totals(now) {
+        let (each, sum) = self.counts();
+        for (name, value) in sum.totals(self.uptime(now)) {
             let _ = writeln!(
                 page,
                 "<tr><th class=\"l\">{}</th><td>{value}</td></tr>",
                 name.replace('_', " ")
             );
         }
-        let _ = write!(
+        page.push_str("</table>\n");
+        if several {
+            page.push_str(
+                "<h2>Workers</h2>\n<table id=\"workers\">\n<tr><th>worker</th>\
+                 <th>connections accepted</th><th>connections open</th>\
+                 <th>requests</th><th>bytes out</th></tr>\n",
+            );
+            for (worker, c) in each.iter().enumerate() {
+                let _ = writeln!(
+                    page,
+                    "<tr><td>{worker}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    c.accepted,
+                    c.open(),
+                    c.requests,
+                    c.bytes_out
+                );
+            }
+            page.push_str("</table>\n");
+        }
+        let _ = writeln!(
             page,
-            "</table>\n<p><a href=\"?format=json\">JSON</a></p>\
-             <hr><address>{SERVER}</address></body></html>\n"
+            "<p><a href=\"?format=json\">JSON</a></p>\
+             <hr><address>{SERVER}</address></body></html>"
         );
         page
     }
@@ -297,17 +483,31 @@ impl Monitor {
     pub fn json(&self, now: Instant) -> String {
         let mut out = String::with_capacity(1024);
         let _ = write!(out, "{{\"server\":{},\"totals\":{{", Json(SERVER));
-        for (i, (name, value)) in self.totals(now).iter().enumerate() {
+        let (each, sum) = self.counts();
+        for (i, (name, value)) in sum.totals(self.uptime(now)).iter().enumerate() {
             let comma = if i > 0 { "," } else { "" };
             let _ = write!(out, "{comma}\"{name}\":{value}");
         }
-        out.push_str("},\"channels\":[");
-        for (i, (id, r)) in self.rows().iter().enumerate() {
+        out.push_str("},\"workers\":[");
+        for (worker, c) in each.iter().enumerate() {
+            let comma = if worker > 0 { "," } else { "" };
+            let _ = write!(
+                out,
+                "{comma}{{\"worker\":{worker},\"connections_accepted\":{},\
+                 \"connections_open\":{},\"requests\":{},\"bytes_out\":{}}}",
+                c.accepted,
+                c.open(),
+                c.requests,
+                c.bytes_out
+            );
+        }
+        out.push_str("],\"channels\":[");
+        for (i, (id, worker, r)) in self.rows().iter().enumerate() {
             let comma = if i > 0 { "," } else { "" };
             let peer = r.peer.map(|p| p.to_string());
             let _ = write!(
                 out,
-                "{comma}{{\"id\":{id},\"peer\":{},\"age_secs\":{:.3},\"idle_secs\":{:.3},\
+                "{comma}{{\"id\":{id},\"worker\":{worker},\"peer\":{},\"age_secs\":{:.3},\"idle_secs\":{:.3},\
                  \"phase\":{},\"terminator\":{},\"input_bytes\":{},\"queued\":{},\
                  \"queued_bytes\":{},\"requests\":{},\"paused\":{},\"upload\":{}}}",
                 peer.as_deref()
@@ -392,7 +592,7 @@ mod tests {
         for status in [100, 200, 206, 304, 404, 400, 503, 0, 600, 99] {
             m.response(status);
         }
-        let classes: Vec<u64> = m.by_class.iter().map(Cell::get).collect();
+        let classes: Vec<u64> = m.by_class.iter().map(Counter::get).collect();
         assert_eq!(classes, [1, 2, 1, 2, 1]);
         assert_eq!(m.requests.get(), 10);
     }
@@ -404,7 +604,8 @@ mod tests {
         off.observe(&chan, "idle", 0, None);
         assert!(off.rows().is_empty() && !off.keeps_board());
 
-        let on = Monitor::new(true);
+        let page = Monitors::new(1, true);
+        let on = page.get(0);
         let mut chan = Channel::new(b"\r\n\r\n");
         on.observe(&chan, "idle", 0, None);
         chan.set_terminator(Terminator::Count(10));
@@ -417,21 +618,62 @@ mod tests {
         assert_eq!(row.terminator, Terminator::Count(10));
         assert_eq!((row.phase, row.queued, row.queued_bytes), ("body", 1, 6));
         assert_eq!((row.requests, row.paused), (3, false));
-        let json = on.json(Instant::now());
+        let json = page.json(Instant::now());
         assert!(json.contains("\"terminator\":\"10 bytes\""), "{json}");
         assert!(json.contains("\"phase\":\"body\""), "{json}");
-        let html = on.html(Instant::now());
+        assert!(json.contains("\"worker\":0,\"peer\""), "{json}");
+        let html = page.html(Instant::now());
         assert!(html.contains("Open channels (1)"), "{html}");
+        assert!(!html.contains("worker"), "one worker has no column: {html}");
         on.forget(chan.id());
         assert!(on.rows().is_empty());
     }
 
     #[test]
     fn terminators_are_escaped_in_html() {
-        let on = Monitor::new(true);
+        let page = Monitors::new(1, true);
         let chan = Channel::new(b"<&>");
-        on.observe(&chan, "idle", 0, None);
-        let html = on.html(Instant::now());
+        page.get(0).observe(&chan, "idle", 0, None);
+        let html = page.html(Instant::now());
         assert!(html.contains("&quot;&lt;&amp;&gt;&quot;"), "{html}");
+    }
+
+    #[test]
+    fn the_page_sums_every_worker_and_names_the_worker_of_each_channel() {
+        let page = Monitors::new(2, true);
+        let (w0, w1) = (page.get(0), page.get(1));
+        assert_eq!((w0.worker(), w1.worker(), page.len()), (0, 1, 2));
+        for m in [w0, w1, w1] {
+            Monitor::count(&m.accepted);
+        }
+        w0.response(200);
+        w1.response(200);
+        w1.response(404);
+        w1.bytes_out.set(100);
+        Monitor::count(&w1.closed);
+        w1.observe(&Channel::new(b"\n"), "idle", 2, None);
+
+        let json = page.json(Instant::now());
+        for want in [
+            "\"connections_accepted\":3,\"connections_open\":2,\"requests\":3,\"bytes_out\":100,",
+            "\"responses_2xx\":2,",
+            "\"responses_4xx\":1,",
+            "\"workers\":[{\"worker\":0,\"connections_accepted\":1,\"connections_open\":1,\
+             \"requests\":1,\"bytes_out\":0},{\"worker\":1,\"connections_accepted\":2,\
+             \"connections_open\":1,\"requests\":2,\"bytes_out\":100}]",
+            "\"channels\":[{\"id\":0,\"worker\":1,",
+        ] {
+            assert!(json.contains(want), "{want} not in {json}");
+        }
+        let html = page.html(Instant::now());
+        for want in [
+            "<th>id</th><th>worker</th>",
+            "<tr><td>0</td><td>1</td><td class=\"l\">-</td>",
+            "<tr><th class=\"l\">requests</th><td>3</td></tr>",
+            "<table id=\"workers\">",
+            "<tr><td>1</td><td>2</td><td>1</td><td>2</td><td>100</td></tr>",
+        ] {
+            assert!(html.contains(want), "{want} not in {html}");
+        }
     }
 }

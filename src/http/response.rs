@@ -417,11 +417,12 @@ fn status_page(
     if path != want || !matches!(req.method, Method::Get | Method::Head) || !allowed {
         return None;
     }
-    let monitor = &shared.monitor;
+    // Whichever worker got the request shows every worker's channels.
+    let page = &shared.monitors;
     Some(if query.split('&').any(|q| q == "format=json") {
-        Reply::generated("application/json", monitor.json(now))
+        Reply::generated("application/json", page.json(now))
     } else {
-        Reply::generated("text/html; charset=utf-8", monitor.html(now))
+        Reply::generated("text/html; charset=utf-8", page.html(now))
     })
 }
 

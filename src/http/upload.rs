@@ -40,6 +40,7 @@ use std::fs::File;
 use std::io::{self, Write as _};
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
+use std::sync::{Mutex, MutexGuard};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
@@ -178,6 +179,20 @@ fn target_tag(dir: &OwnedFd, name: &str) -> Result<Option<String>, HttpError> {
 /// last reference to a file going frees its blocks in the call that drops
 /// it, which takes a quarter of a second for 1 GiB on ext4 here.
 const FREE_ELSEWHERE: u64 = 16 << 20;
+
+/// Held from an upload's check of its target to its rename, so that the
+/// two are one step for every other thread: two workers (`--workers`)
+/// cannot both find the version an `If-Match` names and both replace it,
+/// any more than two connections of one worker can, between whose events
+/// nothing runs. Held for a `statx` and a rename; never taken where the
+/// kernel checks as it renames (`RENAME_NOREPLACE`).
+static CHECK_AND_RENAME: Mutex<()> = Mutex::new(());
+
+/// [`CHECK_AND_RENAME`], taken. It guards nothing but the step, so a
+/// thread that panicked holding it left nothing to repair.
+fn check_and_rename() -> MutexGuard<'static, ()> {
+    CHECK_AND_RENAME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The file at `name`, held open when it is a regular file of at least
 /// [`FREE_ELSEWHERE`] bytes, so that replacing it does not free it.
@@ -429,6 +444,7 @@ impl Pending {
                 // A file system without RENAME_NOREPLACE (some network
                 // ones): checked just before the rename instead.
                 Err(Errno::INVAL | Errno::NOSYS) => {
+                    let _step = check_and_rename();
                     if target_tag(&self.dir, &self.name)?.is_some() {
                         return Err(HttpError::PreconditionFailed);
                     }
@@ -438,12 +454,14 @@ impl Pending {
                 Err(e) => return Err(storage_error(&e.into())),
             },
             _ => {
+                let step = check_and_rename();
                 let tag = target_tag(&self.dir, &self.name)?;
                 if !condition.allows(tag.as_deref()) {
                     return Err(HttpError::PreconditionFailed);
                 }
                 let old = hold_if_large(&self.dir, &self.name);
                 rename(RenameFlags::empty()).map_err(|e| storage_error(&e.into()))?;
+                drop(step);
                 if let Some(old) = old {
                     free_elsewhere(old);
                 }
