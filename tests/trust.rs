@@ -1145,3 +1145,19 @@ fn attack_every_view_of_a_directory_comes_from_one_reading() {
             .contains("second.txt")
     );
 }
+
+/// A path segment longer than the file system's name limit named no file:
+/// it was a 503 and a warning in the log for every request, which let any
+/// client fill the log. It is a 404.
+#[test]
+fn attack_a_name_past_the_file_systems_limit_is_a_404() {
+    let root = TempDir::new("trust-long-name");
+    root.file("a.txt", "a");
+    let server = TestServer::serve(root.path());
+    let mut c = server.connect();
+    for len in [255, 256, 4096, 8000] {
+        let r = c.request(get(&format!("/{}", "A".repeat(len))));
+        assert_eq!(r.status, 404, "a name of {len} bytes");
+    }
+    assert_eq!(c.request(get("/a.txt")).status, 200);
+}

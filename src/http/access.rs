@@ -98,8 +98,16 @@ impl Logged<'_> {
                 let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
                 let line = &line[..line.len().min(MAX_LOGGED_LINE)];
-                // Writing to a Vec cannot fail.
-                let _ = write!(out, "{}", line.escape_ascii());
+                if line.is_empty() {
+                    // No request line at all (blank lines, then a timeout):
+                    // `-`, as the Common Log Format shows what is missing.
+                    out.push(b'-');
+                } else {
+                    // Escaped as a parsed target is, so a character looks
+                    // the same in either; bytes that are not UTF-8 are
+                    // shown as U+FFFD.
+                    Escaped(&String::from_utf8_lossy(line)).render(out);
+                }
             }
             Logged::Rendered(bytes) => out.extend_from_slice(bytes),
         }
@@ -222,6 +230,19 @@ mod tests {
         ];
         for (entry, want) in cases {
             assert_eq!(line(entry), *want);
+        }
+    }
+
+    #[test]
+    fn a_raw_line_is_escaped_as_a_target_is_and_nothing_is_a_dash() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"\r\n", "-"),
+            (b"", "-"),
+            ("GET /\u{202e} HTTP/9".as_bytes(), "GET /\\u{202e} HTTP/9"),
+            (b"\xff\"\\", "\u{fffd}\\\"\\\\"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(Logged::Raw(raw).to_string(), *want, "{raw:?}");
         }
     }
 

@@ -18,9 +18,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// The maps' hasher: foldhash, seeded at random per process (so a client
-/// cannot choose paths that collide), and several times cheaper than
-/// std's SipHash on the short paths of every request.
+/// The maps' hasher: foldhash, several times cheaper than std's SipHash on
+/// the short paths of every request. Its per-process seed is no promise
+/// against chosen collisions (foldhash does not claim HashDoS resistance),
+/// and none is needed: the keys are files that exist, at most
+/// [`FileCache::CAPACITY`] of them, so a lookup compares against a bounded few.
 type Hasher = foldhash::fast::RandomState;
 use std::fs::File;
 use std::io::{self, Write as _};

@@ -719,9 +719,12 @@ fn precompressed(
 /// the file is there and the server is the one failing.
 fn io_failure(e: &io::Error, forbidden: HttpError) -> HttpError {
     match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidInput => {
-            HttpError::NotFound
-        }
+        // A name longer than the file system takes names no file: the
+        // client chose it, so it is a 404, not a warning in the log.
+        io::ErrorKind::NotFound
+        | io::ErrorKind::NotADirectory
+        | io::ErrorKind::InvalidInput
+        | io::ErrorKind::InvalidFilename => HttpError::NotFound,
         io::ErrorKind::PermissionDenied => forbidden,
         _ => {
             log::warn!("cannot serve a file: {e}");
