@@ -55,7 +55,7 @@ pub struct Limits {
     pub max_queued_bytes: u64,
     /// The most bytes written for one write event, so a client downloading a
     /// large file shares the loop fairly. The default is one
-    /// [`FILE_SPAN_MAX`] span (1 MiB).
+    /// [`FILE_SPAN_MAX`] span (256 KiB).
     pub write_budget: u64,
     /// The most work delivered for one event, in units: each record
     /// delivered is one, and a handler adds what a record cost it beyond

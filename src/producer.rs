@@ -23,11 +23,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The largest span a [`FileProducer`] hands out at once. It bounds one
 /// `sendfile` call, so a client fetching a large file cannot hold the reactor
-/// for long; the socket's free buffer space bounds the call further. A whole
-/// 1 MiB file goes out in one call: measured with a client that is not the
-/// bottleneck, 1 MiB spans served 1 MiB files about 1.5 times as fast as
-/// 256 KiB spans did (the README's Benchmarks section).
-pub const FILE_SPAN_MAX: u64 = 1024 * 1024;
+/// for long; the socket's free buffer space bounds the call further. On
+/// 2026-12-03 (Linux 6.18), 256 KiB spans served 16 MiB files 1.5 to 2
+/// times as fast as 1 MiB spans with `benches/bigread.py`, and 1 MiB files
+/// 1.08 times as fast under wrk (the README's Benchmarks section; an
+/// earlier kernel had favoured 1 MiB).
+pub const FILE_SPAN_MAX: u64 = 256 * 1024;
 
 /// The least a file span weighs in the output queue's byte bound
 /// ([`Piece::weight`]): the descriptor it holds open is worth as much.
