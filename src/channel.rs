@@ -298,8 +298,8 @@ impl Channel {
     }
 
     fn output_full(&self) -> bool {
-        self.fifo.len() >= self.limits().max_queued
-            || self.fifo.queued_bytes() >= self.limits().max_queued_bytes
+        self.fifo.len() >= self.bounds().max_queued
+            || self.fifo.queued_bytes() >= self.bounds().max_queued_bytes
     }
 
     /// True while delivery of records is paused: the output queue is over
@@ -344,7 +344,13 @@ impl Channel {
 
     /// The back-pressure and fairness bounds.
     pub fn limits(&self) -> Limits {
-        self.limits.as_deref().copied().unwrap_or(Limits::DEFAULT)
+        *self.bounds()
+    }
+
+    /// The bounds in force, read where the loop checks them (once per
+    /// record delivered): a reference, not a copy.
+    fn bounds(&self) -> &Limits {
+        self.limits.as_deref().unwrap_or(&Limits::DEFAULT)
     }
 
     /// Replaces the back-pressure and fairness bounds.
@@ -448,7 +454,7 @@ impl Channel {
     }
 
     fn work_done(&self) -> bool {
-        self.work >= self.limits().work_per_event
+        self.work >= self.bounds().work_per_event
     }
 
     /// Marks the end of the peer's stream. Buffered records are still
@@ -490,7 +496,7 @@ impl Channel {
         let mut sent = 0;
         self.work = 0;
         loop {
-            let budget = self.limits().write_budget.saturating_sub(sent);
+            let budget = self.bounds().write_budget.saturating_sub(sent);
             let n = self.fifo.send_traced(t, budget, self.trace.as_deref())?;
             if n > 0 {
                 sent += n;
@@ -508,7 +514,7 @@ impl Channel {
             // more input can complete. Past the budget or the event's work,
             // what was just delivered (or `held`) keeps the channel
             // writable, so the rest waits for the next write event.
-            if self.inbox.len() == held || sent >= self.limits().write_budget || self.work_done() {
+            if self.inbox.len() == held || sent >= self.bounds().write_budget || self.work_done() {
                 break;
             }
         }

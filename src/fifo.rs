@@ -393,3 +393,65 @@ fn trace_write(trace: &Trace, result: &io::Result<(usize, usize)>, k: usize, cop
         Err(e) => trace.event(format_args!("{how}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    /// A transport that records the slices of every write it takes.
+    #[derive(Default)]
+    struct Recorded {
+        writes: Vec<usize>,
+        out: Vec<u8>,
+    }
+
+    impl Transport for Recorded {
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.writes.push(bufs.len());
+            Write::write_vectored(&mut self.out, bufs)
+        }
+    }
+
+    #[test]
+    fn small_pieces_leave_in_one_slice_and_large_ones_as_they_are() {
+        let big: Rc<[u8]> = vec![b'x'; COALESCE_MAX].into();
+        let cases: &[(&[&[u8]], usize)] = &[
+            (
+                &[b"HTTP/1.1 200 OK\r\n", b"Date: x\r\n", b"\r\n", b"body"],
+                1,
+            ),
+            (&[b"only one"], 1),
+            (&[b"head\r\n\r\n", &big], 2),
+        ];
+        for (pieces, slices) in cases {
+            let mut fifo = Fifo::new();
+            for p in *pieces {
+                fifo.push(Piece::Shared(Rc::from(*p)));
+            }
+            let mut t = Recorded::default();
+            fifo.send(&mut t, u64::MAX).unwrap();
+            assert_eq!(t.writes, [*slices], "{} pieces", pieces.len());
+            assert_eq!(t.out, pieces.concat(), "the bytes, in order");
+        }
+    }
+
+    #[test]
+    fn an_emptied_queue_gives_its_buffer_back_and_takes_it_again() {
+        let mut fifo = Fifo::new();
+        fifo.push(Piece::Shared(Rc::from(&b"a"[..])));
+        fifo.push(Piece::Shared(Rc::from(&b"b"[..])));
+        assert!(fifo.items.capacity() > 0);
+        let spares = SPARE_QUEUES.with_borrow(Vec::len);
+        fifo.send(&mut Vec::new(), u64::MAX).unwrap();
+        assert_eq!(fifo.items.capacity(), 0, "an idle queue holds no buffer");
+        assert_eq!(SPARE_QUEUES.with_borrow(Vec::len), spares + 1);
+        fifo.push(Piece::Shared(Rc::from(&b"c"[..])));
+        assert!(fifo.items.capacity() > 0);
+        assert_eq!(
+            SPARE_QUEUES.with_borrow(Vec::len),
+            spares,
+            "the spare, taken back"
+        );
+    }
+}

@@ -791,6 +791,23 @@ mod tests {
     }
 
     #[test]
+    fn between_requests_a_connection_holds_no_head_buffer() {
+        let shared = Shared::new(Config::new(".").unwrap()).unwrap();
+        let mut handler = HttpChannel::new(shared);
+        let mut chan = Channel::new(HttpChannel::initial_terminator());
+        // A head in pieces: the buffer is held while it is collected...
+        chan.feed(&mut handler, b"GET /Cargo.toml HTTP/1.1\r\nHo");
+        assert!(handler.head.buf.capacity() > 0);
+        // ... and given back once it has been answered.
+        chan.feed(&mut handler, b"st: x\r\n\r\n");
+        assert_eq!(handler.head.buf.capacity(), 0);
+        let mut wire = Vec::new();
+        chan.send(&mut handler, &mut wire).unwrap();
+        assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(chan.fifo().is_empty() && chan.pending_input().is_empty());
+    }
+
+    #[test]
     fn a_200_starts_with_one_piece_and_others_with_two() {
         let mut clock = Clock::default();
         clock.tick(UNIX_EPOCH + Duration::from_secs(784_111_777));
