@@ -356,7 +356,8 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     // stdout may be closed, full or a pipe nobody reads: the line is
     // information, not a reason to stop (or to block).
     // The URL stays last on the line, for scripts that read it.
-    let both = if server.dual_stack() {
+    let bound = server.bound();
+    let both = if bound.dual_stack() {
         " to IPv4 and IPv6 clients"
     } else {
         ""
@@ -369,7 +370,7 @@ fn serve(args: Args, log: LogSink) -> Result<(), String> {
     let line = format!(
         "Serving {}{both}{several} at {}\n",
         root.display(),
-        server.url()
+        bound.url()
     );
     if let Err(e) = io::stdout()
         .write_all(line.as_bytes())

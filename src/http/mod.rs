@@ -521,7 +521,28 @@ pub struct Server {
     reactor: Reactor<Connection<HttpChannel>>,
     addr: SocketAddr,
     shared: Rc<Shared>,
-    dual_stack: bool,
+}
+
+/// Where a server listens, as its start-up line reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound(pub SocketAddr);
+
+impl Bound {
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn addr(self) -> SocketAddr {
+        self.0
+    }
+
+    /// True when a socket on it serves IPv4 and IPv6 clients (bound to
+    /// `::`, with `IPV6_V6ONLY` off).
+    pub fn dual_stack(self) -> bool {
+        is_dual_stack(self.0)
+    }
+
+    /// The URL to print: `http://127.0.0.1:8000/`, with brackets for IPv6.
+    pub fn url(self) -> String {
+        format!("http://{}/", self.0)
+    }
 }
 
 /// The most connections waiting to be accepted.
@@ -529,12 +550,12 @@ const BACKLOG: i32 = 1024;
 
 /// A listening socket on `addr`. The IPv6 unspecified address (`::`) is
 /// bound with `IPV6_V6ONLY` off, so one socket serves IPv4 clients too
-/// (they show as `::ffff:a.b.c.d`); returns whether it does.
-fn listen(addr: SocketAddr) -> io::Result<(TcpListener, bool)> {
+/// (they show as `::ffff:a.b.c.d`; see [`Bound::dual_stack`]).
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     if !is_dual_stack(addr) {
-        return Ok((TcpListener::bind(addr)?, false));
+        return TcpListener::bind(addr);
     }
-    Ok((listen_with(addr, false)?, true))
+    listen_with(addr, false)
 }
 
 /// True for the address one socket serves IPv4 and IPv6 clients on: `::`.
@@ -581,9 +602,9 @@ impl Server {
     ///
     /// The error from binding (address in use, not available, ...).
     pub fn bind(config: Config, addr: SocketAddr) -> io::Result<Server> {
-        let (listener, dual_stack) = listen(addr)?;
+        let listener = listen(addr)?;
         let monitors = Monitors::new(1, config.status_path.is_some());
-        Server::on(config, listener, dual_stack, monitors, 0)
+        Server::on(config, listener, monitors, 0)
     }
 
     /// Prepares the loop of worker `worker` on a socket already listening;
@@ -591,7 +612,6 @@ impl Server {
     fn on(
         config: Config,
         listener: TcpListener,
-        dual_stack: bool,
         monitors: Monitors,
         worker: usize,
     ) -> io::Result<Server> {
@@ -617,7 +637,6 @@ impl Server {
             reactor,
             addr,
             shared,
-            dual_stack,
         };
         server.before_wait(|| {});
         Ok(server)
@@ -628,14 +647,10 @@ impl Server {
         self.addr
     }
 
-    /// True when one socket serves IPv4 and IPv6 clients (bound to `::`).
-    pub fn dual_stack(&self) -> bool {
-        self.dual_stack
-    }
-
-    /// The URL to print: `http://127.0.0.1:8000/`, with brackets for IPv6.
-    pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+    /// Where it listens: the address, whether IPv4 clients share it, the
+    /// URL.
+    pub fn bound(&self) -> Bound {
+        Bound(self.addr)
     }
 
     /// Runs `f` whenever the loop is about to wait (see

@@ -27,7 +27,7 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use super::monitor::Monitors;
-use super::{Config, Server, is_dual_stack, listen, listen_with, socket_for};
+use super::{Bound, Config, Server, listen, listen_with, socket_for};
 use crate::reactor::Stopper;
 
 /// The stack of a worker's thread: what the main thread gets by default,
@@ -75,10 +75,9 @@ pub fn shares(total: usize, workers: usize) -> io::Result<Vec<usize>> {
 /// as with one, even when that socket has `SO_REUSEPORT` too: another
 /// server of this user started on the port by mistake would otherwise
 /// share its connections without a word.
-fn bind_all(addr: SocketAddr, n: usize) -> io::Result<(Vec<TcpListener>, bool)> {
+fn bind_all(addr: SocketAddr, n: usize) -> io::Result<Vec<TcpListener>> {
     if n == 1 {
-        let (listener, dual_stack) = listen(addr)?;
-        return Ok((vec![listener], dual_stack));
+        return Ok(vec![listen(addr)?]);
     }
     if addr.port() != 0 {
         probe(addr)?;
@@ -89,7 +88,7 @@ fn bind_all(addr: SocketAddr, n: usize) -> io::Result<(Vec<TcpListener>, bool)> 
     for _ in 1..n {
         all.push(listen_with(addr, true)?);
     }
-    Ok((all, is_dual_stack(addr)))
+    Ok(all)
 }
 
 /// Binds (and closes) a socket on `addr` without `SO_REUSEPORT`: fails,
@@ -142,8 +141,7 @@ impl Drop for Ended {
 /// Workers serving one address, each on its own thread; see the module
 /// documentation.
 pub struct Workers {
-    addr: SocketAddr,
-    dual_stack: bool,
+    bound: Bound,
     stop: StopAll,
     threads: Vec<JoinHandle<()>>,
     ended: mpsc::Receiver<(usize, io::Result<()>)>,
@@ -185,8 +183,8 @@ impl Workers {
         before_wait: impl Fn() + Send + Sync + 'static,
     ) -> io::Result<Workers> {
         let shares = shares(config.max_connections, n)?;
-        let (listeners, dual_stack) = bind_all(addr, n)?;
-        let addr = listeners[0].local_addr()?;
+        let listeners = bind_all(addr, n)?;
+        let bound = Bound(listeners[0].local_addr()?);
         let monitors = Monitors::new(n, config.status_path.is_some());
         let before_wait = Arc::new(before_wait);
         let (ready_tx, ready) = mpsc::channel();
@@ -210,19 +208,18 @@ impl Workers {
                     if n > 1 {
                         crate::trace::set_worker(Some(worker));
                     }
-                    let mut server =
-                        match Server::on(config, listener, dual_stack, monitors, worker) {
-                            Ok(server) => server,
-                            Err(e) => {
-                                let e = if n > 1 {
-                                    io::Error::new(e.kind(), format!("worker {worker}: {e}"))
-                                } else {
-                                    e
-                                };
-                                let _ = ready.send(Err(e));
-                                return ended.send(Ok(()));
-                            }
-                        };
+                    let mut server = match Server::on(config, listener, monitors, worker) {
+                        Ok(server) => server,
+                        Err(e) => {
+                            let e = if n > 1 {
+                                io::Error::new(e.kind(), format!("worker {worker}: {e}"))
+                            } else {
+                                e
+                            };
+                            let _ = ready.send(Err(e));
+                            return ended.send(Ok(()));
+                        }
+                    };
                     server.before_wait(move || before_wait());
                     let _ = ready.send(Ok(server.stopper()));
                     drop(ready);
@@ -251,8 +248,7 @@ impl Workers {
             }
         }
         let workers = Workers {
-            addr,
-            dual_stack,
+            bound,
             stop: StopAll(stoppers.into()),
             threads,
             ended,
@@ -280,19 +276,9 @@ impl Workers {
         self.monitors.is_empty()
     }
 
-    /// The address actually bound (the real port when 0 was asked for).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// True when each socket serves IPv4 and IPv6 clients (bound to `::`).
-    pub fn dual_stack(&self) -> bool {
-        self.dual_stack
-    }
-
-    /// The URL to print: `http://127.0.0.1:8000/`, with brackets for IPv6.
-    pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+    /// Where every worker listens.
+    pub fn bound(&self) -> Bound {
+        self.bound
     }
 
     /// Every worker's counters and board, as the status page shows them.
