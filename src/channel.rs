@@ -586,11 +586,7 @@ impl<H: AsyncChat + ?Sized> Records for Delivery<'_, H> {
             Searched(&self.chan.terminator, step)
         );
         if let Some(marks) = &mut self.chan.marks {
-            let searched = match &self.chan.terminator {
-                Terminator::Bytes(t) => t.len(),
-                Terminator::Count(_) | Terminator::None => 0,
-            };
-            marks.step(step, searched);
+            marks.step(step);
         }
     }
 

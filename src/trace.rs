@@ -294,7 +294,7 @@ impl fmt::Display for Searched<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let term = self.0;
         match self.1 {
-            Step::Found { at, of } => write!(f, "search {term}: found at {at} of {of}"),
+            Step::Found { at, of, .. } => write!(f, "search {term}: found at {at} of {of}"),
             Step::NotFound { of, held: 0 } => write!(f, "search {term}: not in {of}"),
             Step::NotFound { of, held } => write!(
                 f,

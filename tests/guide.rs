@@ -249,7 +249,7 @@ fn the_chunked_capture_walks_the_chunk_framing() {
     assert_eq!(
         walk,
         [
-            r#"set_terminator "\n" -> "\n""#,
+            r#"set_terminator blank line -> "\n""#,
             "chunk of 5 bytes",
             r#"set_terminator "\n" -> 5 bytes"#,
             r#"set_terminator 0 bytes -> "\n""#,
@@ -258,7 +258,7 @@ fn the_chunked_capture_walks_the_chunk_framing() {
             r#"set_terminator 0 bytes -> "\n""#,
             "last chunk: trailer fields follow",
             "end of trailers: body complete",
-            r#"set_terminator "\n" -> "\n""#,
+            r#"set_terminator "\n" -> blank line"#,
         ]
     );
 }

@@ -382,13 +382,13 @@ fn the_page_lists_every_open_channel() {
     })
     .snap;
     let ch = |p| snap.channel(p).unwrap();
-    let lf = "\"\\n\"";
+    let blank = "blank line";
     // peer, phase, terminator, input bytes, queued, queued bytes, requests
     let want = [
-        (p_idle, "idle", lf, 0, 0, 0, 0),
-        (p_kept, "idle", lf, 0, 0, 0, 1),
+        (p_idle, "idle", blank, 0, 0, 0, 0),
+        (p_kept, "idle", blank, 0, 0, 0, 1),
         (p_body, "body", "60 bytes", 0, 0, 0, 0),
-        (p_head, "head", lf, 0, 0, 0, 0),
+        (p_head, "head", blank, 0, 0, 0, 0),
     ];
     for (peer, phase, terminator, input, queued, queued_bytes, requests) in want {
         let c = ch(peer);
@@ -421,7 +421,7 @@ fn the_page_lists_every_open_channel() {
         "the hog's unread requests are held: {h:?}"
     );
     assert!(h.requests >= 1 && h.requests < 10, "{h:?}");
-    assert_eq!(h.terminator, lf, "{h:?}");
+    assert_eq!(h.terminator, blank, "{h:?}");
     // Every open channel, the page's own included, and nothing else.
     assert_eq!(snap.channels.len(), 6, "{snap:#?}");
     assert!(snap.channel(local(&mut page)).is_some(), "{snap:#?}");

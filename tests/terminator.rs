@@ -44,6 +44,9 @@ enum Switch {
     /// number of one or two digits switches to that count; the end of the
     /// body switches back to `"\r\n\r\n"`.
     Http { in_body: bool },
+    /// The same under [`Terminator::BlankLine`]: a head of one line that
+    /// is such a number switches to that count, and back.
+    HttpBlank { in_body: bool },
 }
 
 fn script(ts: &[Terminator]) -> Switch {
@@ -84,21 +87,30 @@ impl Logic {
         let next = match &mut self.switch {
             Switch::Keep => None,
             Switch::Script(ts) => ts.pop_front(),
-            Switch::Http { in_body } => {
-                if *in_body {
-                    *in_body = false;
-                    Some(HEAD)
-                } else if (1..=2).contains(&record.len()) && record.iter().all(u8::is_ascii_digit) {
-                    *in_body = true;
-                    let n: u64 = std::str::from_utf8(&record).unwrap().parse().unwrap();
-                    Some(Terminator::Count(n))
-                } else {
-                    None
-                }
+            Switch::Http { in_body } => http_switch(in_body, &record, HEAD),
+            Switch::HttpBlank { in_body } => {
+                let line = record.strip_suffix(b"\n").unwrap_or(&record);
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                http_switch(in_body, line, Terminator::blank_line())
             }
         };
         self.records.push(record);
         next
+    }
+}
+
+/// The HTTP-like switch: a body's end switches back to `head`, a head
+/// that is a number of one or two digits to that count.
+fn http_switch(in_body: &mut bool, head_record: &[u8], head: Terminator) -> Option<Terminator> {
+    if *in_body {
+        *in_body = false;
+        Some(head)
+    } else if (1..=2).contains(&head_record.len()) && head_record.iter().all(u8::is_ascii_digit) {
+        *in_body = true;
+        let n: u64 = std::str::from_utf8(head_record).unwrap().parse().unwrap();
+        Some(Terminator::Count(n))
+    } else {
+        None
     }
 }
 
@@ -308,6 +320,9 @@ fn t(b: &'static [u8]) -> Terminator {
 
 fn cases() -> Vec<Case> {
     let crlf = t(b"\r\n");
+    let mid_line = Terminator::BlankLine {
+        at_line_start: false,
+    };
     vec![
         // 1. A terminator split across two reads is found.
         Case {
@@ -564,6 +579,88 @@ fn cases() -> Vec<Case> {
             held: b"",
             end: Terminator::None,
         },
+        // BlankLine: the lines up to the first empty one, in one record.
+        Case {
+            name: "blank: a CRLF head, then the next record begins",
+            terminator: Terminator::blank_line(),
+            switch: Switch::Keep,
+            reads: &[b"GET / HTTP/1.1\r\nHost: a\r\n\r\nnext"],
+            events: vec![c(b"GET / HTTP/1.1\r\nHost: a\r\n"), F, c(b"next")],
+            held: b"",
+            end: mid_line.clone(),
+        },
+        Case {
+            name: "blank: bare LF line ends, and an LF then CRLF",
+            terminator: Terminator::blank_line(),
+            switch: Switch::Keep,
+            reads: &[b"a\nb\n\nc\n\r\n"],
+            events: vec![c(b"a\nb\n"), F, c(b"c\n"), F],
+            held: b"",
+            end: Terminator::blank_line(),
+        },
+        Case {
+            name: "blank: empty lines first are empty records",
+            terminator: Terminator::blank_line(),
+            switch: Switch::Keep,
+            reads: &[b"\r\n\nX\n\n"],
+            events: vec![F, F, c(b"X\n"), F],
+            held: b"",
+            end: Terminator::blank_line(),
+        },
+        Case {
+            name: "blank: a CR where a line starts is held back",
+            terminator: Terminator::blank_line(),
+            switch: Switch::Keep,
+            reads: &[b"a\r\n\r"],
+            events: vec![c(b"a\r\n")],
+            held: b"\r",
+            end: Terminator::blank_line(),
+        },
+        Case {
+            name: "blank: a held CR that no LF follows is data",
+            terminator: Terminator::blank_line(),
+            switch: Switch::Keep,
+            reads: &[b"a\n\r", b"x\n\n"],
+            events: vec![c(b"a\n"), c(b"\rx\n"), F],
+            held: b"",
+            end: Terminator::blank_line(),
+        },
+        Case {
+            name: "blank: CR and LF of an empty first line in two reads",
+            terminator: Terminator::blank_line(),
+            switch: Switch::Keep,
+            reads: &[b"\r", b"\nA\n\n"],
+            events: vec![F, c(b"A\n"), F],
+            held: b"",
+            end: Terminator::blank_line(),
+        },
+        Case {
+            name: "blank: an LF that ends a read starts the next line",
+            terminator: Terminator::blank_line(),
+            switch: Switch::Keep,
+            reads: &[b"a\n", b"\nb"],
+            events: vec![c(b"a\n"), F, c(b"b")],
+            held: b"",
+            end: mid_line.clone(),
+        },
+        Case {
+            name: "blank: a CRLF after a line's CR ends the line, not the head",
+            terminator: Terminator::blank_line(),
+            switch: Switch::Keep,
+            reads: &[b"a\r", b"\n\r\n"],
+            events: vec![c(b"a\r"), c(b"\n"), F],
+            held: b"",
+            end: Terminator::blank_line(),
+        },
+        Case {
+            name: "blank: a switch to a count applies to the same read",
+            terminator: Terminator::blank_line(),
+            switch: script(&[Terminator::Count(3), Terminator::blank_line()]),
+            reads: &[b"h\r\n\r\nabc\r\nh2\n\n"],
+            events: vec![c(b"h\r\n"), F, c(b"abc"), F, F, c(b"h2\n"), F],
+            held: b"",
+            end: Terminator::blank_line(),
+        },
     ]
 }
 
@@ -651,6 +748,11 @@ fn end_of_stream_drops_a_held_prefix() {
         (t(b"qqq"), &[b"xqq", b"qq"], vec![c(b"x"), F, Eof]),
         (HEAD, &[b"a\r\n", b"\r"], vec![c(b"a"), Eof]),
         (Terminator::Count(5), &[b"abc"], vec![c(b"abc"), Eof]),
+        (
+            Terminator::blank_line(),
+            &[b"a\r\n\r"],
+            vec![c(b"a\r\n"), Eof],
+        ),
     ] {
         let mut chan = Channel::new(term.clone());
         let mut chat = Chat::new(Switch::Keep);
@@ -909,6 +1011,8 @@ enum Proto {
     Http,
     Lines,
     Qqq,
+    Blank,
+    HttpBlank,
 }
 
 impl Proto {
@@ -917,6 +1021,11 @@ impl Proto {
             Proto::Http => (HEAD, Switch::Http { in_body: false }),
             Proto::Lines => (t(b"\n"), Switch::Keep),
             Proto::Qqq => (t(b"qqq"), Switch::Keep),
+            Proto::Blank => (Terminator::blank_line(), Switch::Keep),
+            Proto::HttpBlank => (
+                Terminator::blank_line(),
+                Switch::HttpBlank { in_body: false },
+            ),
         }
     }
 
@@ -940,11 +1049,19 @@ impl Proto {
             ],
             Proto::Lines => &[b"\n", b"\r\n", b"a", b"b", b"1"],
             Proto::Qqq => &[b"q", b"qq", b"qqq", b"x", b"\n"],
+            Proto::Blank => &[b"\r\n", b"\n", b"\r", b"\n\r\n", b"a", b"b"],
+            Proto::HttpBlank => &[b"\r\n", b"\n", b"\r", b"1", b"2", b"5", b"12", b"a"],
         }
     }
 }
 
-const PROTOS: [Proto; 3] = [Proto::Http, Proto::Lines, Proto::Qqq];
+const PROTOS: [Proto; 5] = [
+    Proto::Http,
+    Proto::Lines,
+    Proto::Qqq,
+    Proto::Blank,
+    Proto::HttpBlank,
+];
 
 fn stream(proto: Proto, max_tokens: usize, max_len: usize) -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(prop::sample::select(proto.tokens()), 0..=max_tokens).prop_map(
@@ -997,7 +1114,7 @@ proptest! {
     /// Short streams: every 2-read cut, and one byte at a time.
     #[test]
     fn records_do_not_depend_on_how_a_short_stream_is_cut(
-        (proto, data) in (0..3usize).prop_flat_map(|i| (Just(PROTOS[i]), stream(PROTOS[i], 20, 40))),
+        (proto, data) in (0..PROTOS.len()).prop_flat_map(|i| (Just(PROTOS[i]), stream(PROTOS[i], 20, 40))),
     ) {
         let whole = outcome(proto, std::slice::from_ref(&data));
         for cut in 0..=data.len() {
@@ -1010,11 +1127,51 @@ proptest! {
     /// Long streams, random cuts.
     #[test]
     fn records_do_not_depend_on_how_a_long_stream_is_cut(
-        (proto, data) in (0..3usize).prop_flat_map(|i| (Just(PROTOS[i]), stream(PROTOS[i], 800, 2000))),
+        (proto, data) in (0..PROTOS.len()).prop_flat_map(|i| (Just(PROTOS[i]), stream(PROTOS[i], 800, 2000))),
         cuts in prop::collection::vec(0..2001usize, 0..60),
     ) {
         let whole = outcome(proto, std::slice::from_ref(&data));
         check_split(proto, &data, &split_at_cuts(&data, &cuts), &whole);
+    }
+}
+
+/// Heads as a reader of lines finds them, the way this crate's HTTP channel
+/// read them before [`Terminator::BlankLine`]: lines ended by `\n`, each
+/// kept with its end, up to an empty one (`""` or `"\r"`), which is
+/// dropped. Returns the complete heads and what is left of the next.
+fn heads_line_by_line(data: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let (mut heads, mut head) = (Vec::new(), Vec::new());
+    let mut rest = data;
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        let line = &rest[..=end];
+        rest = &rest[end + 1..];
+        if matches!(line, b"\n" | b"\r\n") {
+            heads.push(std::mem::take(&mut head));
+        } else {
+            head.extend_from_slice(line);
+        }
+    }
+    head.extend_from_slice(rest);
+    (heads, head)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// One search for the empty line finds the heads a line reader finds,
+    /// however the stream is cut; what is held back is at most a CR.
+    #[test]
+    fn blank_line_records_are_the_heads_a_line_reader_finds(
+        data in stream(Proto::Blank, 200, 400),
+        cuts in prop::collection::vec(0..401usize, 0..30),
+    ) {
+        let (heads, partial) = heads_line_by_line(&data);
+        let got = outcome(Proto::Blank, &split_at_cuts(&data, &cuts));
+        prop_assert_eq!(&got.records, &heads);
+        let mut left = got.trailing.clone();
+        left.extend_from_slice(&got.held);
+        prop_assert_eq!(left, partial);
+        prop_assert!(matches!(&got.held[..], b"" | b"\r"), "held {:?}", got.held);
     }
 }
 

@@ -200,7 +200,10 @@ fn assert_one_tag(trace: &[TraceLine], peer: SocketAddr) -> u64 {
         .filter(|t| t.id == id && t.peer != peer)
         .collect();
     assert!(others.is_empty(), "#{id} is also {others:#?}");
-    assert_eq!(mine[0].event, "accepted, terminator \"\\n\"", "{mine:#?}");
+    assert_eq!(
+        mine[0].event, "accepted, terminator blank line",
+        "{mine:#?}"
+    );
     id
 }
 
@@ -317,21 +320,22 @@ fn a_pipelined_post_and_get_are_traced_in_order() {
     let found = assert_in_order(
         &events,
         &[
-            "accepted, terminator \"\\n\"",
+            "accepted, terminator blank line",
             "read ",
-            "search \"\\n\": found at 21 of ",
-            "collect_incoming_data 21 bytes \"POST /a.txt HTTP/1.1\\r\"",
+            // The whole head is one record: its lines, without the empty one.
+            "search blank line: found at 53 of ",
+            "collect_incoming_data 53 bytes \"POST /a.txt HTTP/1.1\\r\\nHost: test\\r\\nContent-Length\"...+5",
             "found_terminator",
             "head POST /a.txt HTTP/1.1: body of Content-Length 5",
-            "set_terminator \"\\n\" -> 5 bytes",
+            "set_terminator blank line -> 5 bytes",
             "count: took 5, complete",
             "collect_incoming_data 5 bytes \"hello\"",
             "found_terminator",
             "respond 405, body ",
             "push ",
-            "set_terminator 0 bytes -> \"\\n\"",
-            "search \"\\n\": found at 20 of ",
-            "collect_incoming_data 20 bytes \"GET /a.txt HTTP/1.1\\r\"",
+            "set_terminator 0 bytes -> blank line",
+            "search blank line: found at 33 of ",
+            "collect_incoming_data 33 bytes \"GET /a.txt HTTP/1.1\\r\\nHost: test\\r\\n\"",
             "found_terminator",
             "head GET /a.txt HTTP/1.1: no body",
             "respond 200, body 17 bytes, then keep alive",
@@ -342,7 +346,7 @@ fn a_pipelined_post_and_get_are_traced_in_order() {
         ],
     );
     let ev = |i: usize| events[found[i]].as_str();
-    // The search for the request line found it in the whole read.
+    // The search for the head's end found it in the whole read.
     let first_read = read_bytes(ev(1)).unwrap();
     assert!(ev(2).ends_with(&format!(" of {first_read}")), "{}", ev(2));
     // Every byte sent was read; every byte received was written.
@@ -390,7 +394,7 @@ fn a_chunked_body_walks_its_framing_line_by_line() {
         &events,
         &[
             "head POST /a.txt HTTP/1.1: chunked body",
-            "set_terminator \"\\n\" -> \"\\n\"",
+            "set_terminator blank line -> \"\\n\"",
             // The chunk-size line, in hex.
             "collect_incoming_data 3 bytes \"1a\\r\"",
             "found_terminator",
@@ -475,10 +479,10 @@ fn long_data_is_shortened_and_control_bytes_escaped() {
         );
     }
     // Short data is shown whole.
-    assert_in_order(
-        &events,
-        &["collect_incoming_data 11 bytes \"Host: test\\r\""],
-    );
+    c.send("POST /a.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\n\r\nabc");
+    assert_eq!(read_raw_response(&mut c).0, 405);
+    let events = httpd.wait_event(me, "collect_incoming_data 3 bytes");
+    assert_in_order(&events, &["collect_incoming_data 3 bytes \"abc\""]);
 }
 
 #[test]

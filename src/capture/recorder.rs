@@ -32,13 +32,12 @@ pub(crate) struct InputMarks {
 }
 
 impl InputMarks {
-    /// A step of the terminator loop, told before its data is delivered;
-    /// `terminator_len` is the length of the string terminator searched
-    /// for (0 for a count or none). The data the step delivers, if any,
-    /// starts where the step does.
-    pub(crate) fn step(&mut self, step: Step, terminator_len: usize) {
+    /// A step of the terminator loop, told before its data is delivered.
+    /// The data the step delivers, if any, starts where the step does; a
+    /// terminator found is skipped after it.
+    pub(crate) fn step(&mut self, step: Step) {
         let (data, consumed) = match step {
-            Step::Found { at, .. } => (at, at + terminator_len),
+            Step::Found { at, len, .. } => (at, at + len),
             Step::NotFound { of, held } => (of - held, of - held),
             Step::Counted { took, .. } => (took, took),
             Step::CollectAll { of } => (of, of),
@@ -424,11 +423,7 @@ mod tests {
             }
         }
         fn searched(&mut self, step: Step) {
-            let t = match &self.terminator {
-                Terminator::Bytes(t) => t.len(),
-                _ => 0,
-            };
-            self.marks.step(step, t);
+            self.marks.step(step);
         }
     }
 
@@ -448,14 +443,18 @@ mod tests {
         let mut rec = Recorder::start(&sink, 1, None, None).expect("room for a header");
         let mut marks = InputMarks::default();
         rec.read(b"0123456789");
-        marks.step(Step::Counted { took: 10, left: 5 }, 0);
+        marks.step(Step::Counted { took: 10, left: 5 });
         marks.mark_payload();
         rec.lose("a test");
         for _ in 0..3 {
             rec.read(b"abcde");
-            marks.step(Step::Counted { took: 5, left: 0 }, 0);
+            marks.step(Step::Counted { took: 5, left: 0 });
             marks.mark_payload();
-            marks.step(Step::Found { at: 0, of: 3 }, 1);
+            marks.step(Step::Found {
+                at: 0,
+                len: 1,
+                of: 3,
+            });
             rec.settle(Some(&mut marks), false);
         }
         assert!(marks.payload.is_empty(), "{:?}", marks.payload);

@@ -10,10 +10,12 @@
 //! [`response::answer`]; this module only walks the framing, keeps the
 //! timeouts, and logs.
 //!
-//! The head is read line by line (terminator `"\n"`) rather than up to
-//! `"\r\n\r\n"`: RFC 9112 §2.2 lets a recipient accept a bare LF as a line
-//! ending, and a single string terminator cannot match both `"\r\n\r\n"` and
-//! `"\n\n"`. Reading lines also skips leading blank lines and tells an
+//! The head is read up to its empty line ([`Terminator::BlankLine`]), in
+//! one record however many lines it has, rather than up to `"\r\n\r\n"`:
+//! RFC 9112 §2.2 lets a recipient accept a bare LF as a line ending, and a
+//! single string terminator cannot match both `"\r\n\r\n"` and `"\n\n"`.
+//! An empty line before a request line is an empty record, ignored. The
+//! request line's end is watched for as the head arrives, which tells an
 //! over-long request line (414) from an over-long head (431).
 
 use std::rc::Rc;
@@ -99,12 +101,13 @@ impl Clock {
 /// closing ([`Channel::is_closing`]), whatever its phase: that one flag says
 /// nothing more is read.
 enum Phase {
-    /// Between requests (terminator `"\n"`): the keep-alive timeout runs
-    /// from `since`, when the connection last became idle.
+    /// Between requests (terminator [`Terminator::BlankLine`]): the
+    /// keep-alive timeout runs from `since`, when the connection last
+    /// became idle.
     Idle { since: Instant },
-    /// Collecting head lines (terminator `"\n"`): the header timeout runs
-    /// from `started`, the request's first byte, and is not reset by later
-    /// bytes (slowloris).
+    /// Collecting a head (terminator [`Terminator::BlankLine`]): the
+    /// header timeout runs from `started`, the request's first byte, and
+    /// is not reset by later bytes (slowloris).
     Head { started: Instant },
     /// Reading a request body: discarding it, or storing it. Boxed: an
     /// idle connection does not carry a waiting reply's size.
@@ -161,52 +164,57 @@ struct Waiting {
     head_only: bool,
 }
 
-/// The head being collected, a line at a time. Its buffer is a spare
-/// ([`crate::spare`]) taken at the head's first byte and given back once
-/// the head is parsed: a request whose head fits costs no allocation
-/// (`tests/allocations.rs`), and an idle connection holds no buffer.
+/// The head being collected. Its buffer is a spare ([`crate::spare`])
+/// taken at the head's first byte and given back once the head is parsed:
+/// a request whose head fits costs no allocation (`tests/allocations.rs`),
+/// and an idle connection holds no buffer.
 #[derive(Default)]
 struct HeadLines {
     /// The lines as received, each ended by `\n`.
     buf: Vec<u8>,
-    /// Where the current line starts in `buf` (a head is at most
+    /// The request line's length, once its `\n` came (a head is at most
     /// `--max-head` bytes, far below 4 GiB).
-    line_start: u32,
-    /// Complete lines so far (the request line included).
-    lines: u32,
+    request_line: Option<u32>,
     /// The request line's method has ended (a space was seen).
     method_done: bool,
 }
 
 impl HeadLines {
-    /// The line being collected (without its `\n`).
-    fn current(&self) -> &[u8] {
-        &self.buf[self.line_start as usize..]
-    }
-
     /// Empties the head for the next request.
     fn clear(&mut self) {
         self.buf.clear();
-        self.line_start = 0;
-        self.lines = 0;
+        self.request_line = None;
         self.method_done = false;
     }
 
-    /// Checks the method of the request line as its bytes arrive: token
-    /// characters up to the first space. What is not HTTP at all (a TLS
-    /// ClientHello starts with 0x16, binary bytes) is refused at once,
-    /// rather than after a line end that may never come; once a token and a
-    /// space have come, the line is parsed when it ends, as any other.
+    /// Watches the request line as its bytes arrive in `data`, the end of
+    /// `buf`: its method must be token characters up to the first space,
+    /// and its length is noted when it ends. What is not HTTP at all (a TLS ClientHello starts with 0x16,
+    /// binary bytes) is refused at once, rather than after a line end that
+    /// may never come; once a token and a space have come, the line is
+    /// parsed with the head, as any other.
     fn plausible_request_line(&mut self, data: &[u8]) -> bool {
+        if self.request_line.is_some() {
+            return true;
+        }
+        let line = match memchr::memchr(b'\n', data) {
+            Some(end) => {
+                let before = self.buf.len() - data.len();
+                self.request_line = Some(u32::try_from(before + end).unwrap_or(u32::MAX));
+                &data[..end]
+            }
+            None => data,
+        };
         if self.method_done {
             return true;
         }
-        for &b in data {
+        for &b in line {
             if b == b' ' {
                 self.method_done = true;
                 return true;
             }
-            // A CR alone is the blank line some clients send first.
+            // A CR ends a request line that has only a method; the parse
+            // refuses it.
             if !head::is_tchar(b) && b != b'\r' {
                 return false;
             }
@@ -242,9 +250,9 @@ impl HttpChannel {
         }
     }
 
-    /// The terminator a new connection starts with.
+    /// The terminator a new connection starts with: a head's empty line.
     pub fn initial_terminator() -> Terminator {
-        Terminator::bytes(b"\n")
+        Terminator::blank_line()
     }
 
     fn config(&self) -> &Config {
@@ -353,7 +361,7 @@ impl HttpChannel {
         }
     }
 
-    /// Data of a head line arrived.
+    /// Data of a head arrived.
     fn collect_head(&mut self, chan: &mut Channel, data: &[u8]) {
         if let Phase::Idle { .. } = self.phase {
             // The first byte of a request starts the header timeout.
@@ -366,11 +374,12 @@ impl HttpChannel {
             self.head.buf = spare::take(&spare::BYTES);
         }
         self.head.buf.extend_from_slice(data);
-        if self.head.lines == 0 && !self.head.plausible_request_line(data) {
+        if !self.head.plausible_request_line(data) {
             return self.fail(chan, HttpError::RequestLineMalformed);
         }
-        if self.head.buf.len() > self.config().max_head {
-            let e = if self.head.lines == 0 {
+        let max = self.config().max_head;
+        if self.head.buf.len() > max {
+            let e = if self.head.request_line.is_none_or(|len| len as usize > max) {
                 HttpError::RequestLineTooLong
             } else {
                 HttpError::HeadTooLarge
@@ -379,33 +388,22 @@ impl HttpChannel {
         }
     }
 
-    /// A head line is complete; a blank one completes the head.
-    fn found_head_line(&mut self, chan: &mut Channel) {
-        let blank = matches!(self.head.current(), b"" | b"\r");
-        if blank && self.head.lines == 0 {
-            // Blank lines before a request line are ignored (RFC 9112
+    /// A head is complete: its lines were collected, and its empty line
+    /// dropped.
+    fn found_head(&mut self, chan: &mut Channel) {
+        if self.head.buf.is_empty() {
+            // An empty line before a request line is ignored (RFC 9112
             // §2.2); Medusa closed the connection here.
-            self.head.buf.clear();
             return;
         }
-        // A line that is not blank was collected, which began the head.
-        self.head.buf.push(b'\n');
-        if blank {
-            let head = std::mem::take(&mut self.head.buf);
-            self.answer_head(chan, &head);
-            // Between requests a connection holds no head buffer: the next
-            // head takes this one back, or another spare.
-            spare::give(&spare::BYTES, head, spare::BYTES_LARGEST);
-            self.head.clear();
-        } else {
-            self.head.lines += 1;
-            // The head's bound (`max_head`, checked as bytes arrive) keeps
-            // it far below 4 GiB.
-            self.head.line_start = u32::try_from(self.head.buf.len()).unwrap_or(u32::MAX);
-            if self.head.lines as usize > MAX_HEADERS + 1 {
-                self.fail(chan, HttpError::TooManyFields);
-            }
-        }
+        // The parse sees the head whole, with its empty line.
+        self.head.buf.extend_from_slice(b"\r\n");
+        let head = std::mem::take(&mut self.head.buf);
+        self.answer_head(chan, &head);
+        // Between requests a connection holds no head buffer: the next head
+        // takes this one back, or another spare.
+        spare::give(&spare::BYTES, head, spare::BYTES_LARGEST);
+        self.head.clear();
     }
 
     /// A complete head: parse it, decide the answer, and switch the
@@ -532,7 +530,7 @@ impl HttpChannel {
         chan.hide_data(false);
         if !chan.is_closing() {
             self.phase = Phase::Idle { since: chan.now() };
-            chan.set_terminator(b"\n");
+            chan.set_terminator(Terminator::blank_line());
         }
     }
 
@@ -653,7 +651,7 @@ impl AsyncChat for HttpChannel {
     fn found_terminator(&mut self, chan: &mut Channel) {
         if !chan.is_closing() {
             match &self.phase {
-                Phase::Idle { .. } | Phase::Head { .. } => self.found_head_line(chan),
+                Phase::Idle { .. } | Phase::Head { .. } => self.found_head(chan),
                 Phase::Body(body) => {
                     let step = body.step;
                     self.found_body_record(chan, step);

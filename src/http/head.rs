@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use super::error::HttpError;
 use super::ows;
@@ -281,9 +282,11 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
     let first_line = head.split(|&b| b == b'\n').next().unwrap_or(head);
     let version = check_version(first_line)?;
 
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut fields);
-    match req.parse(head) {
+    // Left uninitialised: httparse writes the fields it parses, and 100
+    // empty ones would cost more to set up than a small head to parse.
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(head, &mut fields) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(HttpError::HeadIncomplete),
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyFields),
