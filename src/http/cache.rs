@@ -74,7 +74,8 @@ pub struct CachedFile {
     /// `Content-Type`.
     pub content_type: Cow<'static, str>,
     /// The fields of a 200 after `Date`: Last-Modified, ETag,
-    /// Accept-Ranges, Content-Type and Content-Length, each with its CRLF.
+    /// Accept-Ranges, Content-Type and Content-Length, each with its CRLF,
+    /// then the CRLF of the empty line that ends a keep-alive head.
     pub fields_200: Rc<[u8]>,
     /// The content coding of these bytes: `None` for the file as it is,
     /// the coding of a precompressed copy otherwise.
@@ -165,7 +166,7 @@ impl CachedFile {
         if vary {
             fields.extend_from_slice(b"Vary: Accept-Encoding\r\n");
         }
-        let _ = write!(fields, "Content-Length: {len}\r\n");
+        let _ = write!(fields, "Content-Length: {len}\r\n\r\n");
         Ok(CachedFile {
             body,
             stamp: Rc::new(stamp),

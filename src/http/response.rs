@@ -50,9 +50,14 @@ const ALLOW: &str = "GET, HEAD, OPTIONS";
 enum Fields {
     /// Rendered for this reply.
     Owned(Vec<u8>),
-    /// Rendered once for a cached file and shared.
+    /// Rendered once for a cached file and shared, with the empty line
+    /// that ends a keep-alive head after them: the fields and that end
+    /// are one piece for the commonest response.
     Shared(Rc<[u8]>),
 }
+
+/// The end of a head that [`Fields::Shared`] carries.
+const HEAD_END: &[u8] = b"\r\n";
 
 /// The body of a reply.
 enum Body {
@@ -102,7 +107,8 @@ impl Reply {
     /// Adds a field.
     fn field(mut self, name: &str, value: impl Display) -> Reply {
         if let Fields::Shared(shared) = &self.fields {
-            self.fields = Fields::Owned(shared.to_vec());
+            let fields = shared.strip_suffix(HEAD_END).unwrap_or(shared);
+            self.fields = Fields::Owned(fields.to_vec());
         }
         if let Fields::Owned(fields) = &mut self.fields {
             // Writing to a Vec cannot fail.
@@ -230,18 +236,32 @@ impl Reply {
         persistence: Persistence,
     ) {
         clock.push_start(chan, self.status);
-        match self.fields {
-            Fields::Owned(fields) => chan.push(fields),
-            Fields::Shared(fields) => chan.push(fields),
+        let end: &'static [u8] = match persistence {
+            Persistence::Close => b"Connection: close\r\n\r\n",
+            Persistence::KeepAliveHttp10 => b"Connection: keep-alive\r\n\r\n",
+            Persistence::KeepAlive => HEAD_END,
+        };
+        // The fields and the head's end go as one piece unless `extra`
+        // comes between them.
+        match (self.fields, extra) {
+            (Fields::Shared(fields), None) if end == HEAD_END => chan.push(fields),
+            (Fields::Owned(mut fields), None) => {
+                fields.extend_from_slice(end);
+                chan.push(fields);
+            }
+            (fields, extra) => {
+                match fields {
+                    Fields::Owned(fields) => chan.push(fields),
+                    Fields::Shared(fields) => {
+                        chan.push(Piece::slice(&fields, 0..fields.len() - HEAD_END.len()));
+                    }
+                }
+                if let Some(extra) = extra {
+                    chan.push(Rc::clone(extra));
+                }
+                chan.push(end);
+            }
         }
-        if let Some(extra) = extra {
-            chan.push(Rc::clone(extra));
-        }
-        chan.push(match persistence {
-            Persistence::Close => &b"Connection: close\r\n\r\n"[..],
-            Persistence::KeepAliveHttp10 => &b"Connection: keep-alive\r\n\r\n"[..],
-            Persistence::KeepAlive => &b"\r\n"[..],
-        });
         match self.body {
             Body::None => {}
             Body::Piece(piece) => chan.push(piece),
@@ -998,7 +1018,9 @@ mod tests {
     fn fields(reply: &Reply) -> String {
         match &reply.fields {
             Fields::Owned(f) => String::from_utf8_lossy(f).into_owned(),
-            Fields::Shared(f) => String::from_utf8_lossy(f).into_owned(),
+            Fields::Shared(f) => {
+                String::from_utf8_lossy(f.strip_suffix(HEAD_END).unwrap()).into_owned()
+            }
         }
     }
 
