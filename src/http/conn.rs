@@ -172,10 +172,8 @@ struct Waiting {
 struct HeadLines {
     /// The lines as received, each ended by `\n`.
     buf: Vec<u8>,
-    /// The request line's length, once its `\n` came (a head is at most
-    /// `--max-head` bytes, far below 4 GiB).
-    request_line: Option<u32>,
-    /// The request line's method has ended (a space was seen).
+    /// The request line's method has ended (a space, or the line's end,
+    /// was seen).
     method_done: bool,
 }
 
@@ -183,43 +181,38 @@ impl HeadLines {
     /// Empties the head for the next request.
     fn clear(&mut self) {
         self.buf.clear();
-        self.request_line = None;
         self.method_done = false;
     }
 
-    /// Watches the request line as its bytes arrive in `data`, the end of
-    /// `buf`: its method must be token characters up to the first space,
-    /// and its length is noted when it ends. What is not HTTP at all (a TLS ClientHello starts with 0x16,
-    /// binary bytes) is refused at once, rather than after a line end that
-    /// may never come; once a token and a space have come, the line is
-    /// parsed with the head, as any other.
+    /// Checks the method of the request line as its bytes arrive: token
+    /// characters up to the first space. What is not HTTP at all (a TLS
+    /// ClientHello starts with 0x16, binary bytes) is refused at once,
+    /// rather than after a line end that may never come; once a token and a
+    /// space have come, the line is parsed with the head, as any other.
     fn plausible_request_line(&mut self, data: &[u8]) -> bool {
-        if self.request_line.is_some() {
-            return true;
-        }
-        let line = match memchr::memchr(b'\n', data) {
-            Some(end) => {
-                let before = self.buf.len() - data.len();
-                self.request_line = Some(u32::try_from(before + end).unwrap_or(u32::MAX));
-                &data[..end]
-            }
-            None => data,
-        };
         if self.method_done {
             return true;
         }
-        for &b in line {
-            if b == b' ' {
-                self.method_done = true;
-                return true;
-            }
-            // A CR ends a request line that has only a method; the parse
-            // refuses it.
-            if !head::is_tchar(b) && b != b'\r' {
-                return false;
+        for &b in data {
+            match b {
+                b' ' | b'\n' => {
+                    self.method_done = true;
+                    return true;
+                }
+                // A CR ends a request line that has only a method; the
+                // parse refuses it.
+                b'\r' => {}
+                b if !head::is_tchar(b) => return false,
+                _ => {}
             }
         }
         true
+    }
+
+    /// The request line, ended or not, is longer than `max` bytes: asked
+    /// only of a head past its bound, to tell 414 from 431.
+    fn request_line_longer_than(&self, max: usize) -> bool {
+        memchr::memchr(b'\n', &self.buf).is_none_or(|end| end > max)
     }
 }
 
@@ -379,7 +372,7 @@ impl HttpChannel {
         }
         let max = self.config().max_head;
         if self.head.buf.len() > max {
-            let e = if self.head.request_line.is_none_or(|len| len as usize > max) {
+            let e = if self.head.request_line_longer_than(max) {
                 HttpError::RequestLineTooLong
             } else {
                 HttpError::HeadTooLarge
