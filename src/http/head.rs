@@ -279,19 +279,33 @@ fn unframed_request<'a>(method_token: &'a str, target: &'a str, version: Version
 /// too many fields, a missing or repeated Host, or framing that
 /// [`framing`] refuses.
 pub fn parse(head: &[u8]) -> Result<Request<'_>, HttpError> {
-    let first_line = head.split(|&b| b == b'\n').next().unwrap_or(head);
-    let version = check_version(first_line)?;
-
     // Left uninitialised: httparse writes the fields it parses, and 100
     // empty ones would cost more to set up than a small head to parse.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
-    match req.parse_with_uninit_headers(head, &mut fields) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(HttpError::HeadIncomplete),
-        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyFields),
-        Err(_) => return Err(HttpError::HeadMalformed),
-    }
+    let parsed = req.parse_with_uninit_headers(head, &mut fields);
+    // A head httparse takes has a request line `method SP target SP
+    // HTTP/1.x`; a request line that is wrong says why before any error of
+    // the rest does.
+    let first_line = || memchr::memchr(b'\n', head).map_or(head, |end| &head[..end]);
+    let version = match parsed {
+        Ok(httparse::Status::Complete(_)) => match req.version {
+            Some(0) => Version::Http10,
+            _ => Version::Http11,
+        },
+        Ok(httparse::Status::Partial) => {
+            check_version(first_line())?;
+            return Err(HttpError::HeadIncomplete);
+        }
+        Err(e) => {
+            check_version(first_line())?;
+            return Err(match e {
+                httparse::Error::TooManyHeaders => HttpError::TooManyFields,
+                _ => HttpError::HeadMalformed,
+            });
+        }
+    };
+    debug_assert_eq!(check_version(first_line()), Ok(version));
     let mut r = unframed_request(
         req.method.expect("complete"),
         req.path.expect("complete"),
