@@ -146,14 +146,9 @@ impl Entry<'_> {
         out.clear();
         match self.client {
             Some(IpAddr::V4(ip)) => {
-                let [a, b, c, d] = ip.octets();
-                let mut digits = itoa::Buffer::new();
-                for (i, octet) in [a, b, c, d].into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(b'.');
-                    }
-                    out.extend_from_slice(digits.format(octet).as_bytes());
-                }
+                let mut text = [0; 15];
+                let len = dotted_quad(ip.octets(), &mut text);
+                out.extend_from_slice(&text[..len]);
             }
             Some(ip @ IpAddr::V6(_)) => {
                 let _ = write!(out, "{ip}");
@@ -177,10 +172,45 @@ impl Entry<'_> {
     }
 }
 
+/// Writes `octets` as `a.b.c.d` into `text` and returns its length: the
+/// client of every access line, without a formatter.
+fn dotted_quad(octets: [u8; 4], text: &mut [u8; 15]) -> usize {
+    let mut len = 0;
+    for (i, octet) in octets.into_iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            text[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        text[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    len
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::head;
+
+    #[test]
+    fn every_ipv4_octet_is_written_as_the_standard_library_writes_it() {
+        for octet in 0..=255u8 {
+            for ip in [[octet, 0, 255, 9], [10, octet, 100, octet]] {
+                let mut text = [0; 15];
+                let len = dotted_quad(ip, &mut text);
+                let want = std::net::Ipv4Addr::from(ip).to_string();
+                assert_eq!(std::str::from_utf8(&text[..len]), Ok(want.as_str()));
+            }
+        }
+    }
 
     fn line(entry: &Entry<'_>) -> String {
         let mut out = Vec::new();
