@@ -803,7 +803,7 @@ impl<H: AsyncChat> Connection<H> {
 
     /// Makes the channel whole for an event, if it was parked.
     fn enter(&mut self, cx: &Context<'_>) {
-        let chan = self.chan.unpark(cx.now(), cx.deadline());
+        let chan = self.chan.unpark(cx.now(), || cx.deadline());
         chan.now = cx.now();
         chan.token = cx.token();
     }
@@ -999,7 +999,7 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
         for token in chan.wakes.iter_mut().flat_map(|w| w.drain(..)) {
             cx.wake(token);
         }
-        self.chan.release();
+        self.chan.release(cx.now());
     }
 }
 

@@ -9,9 +9,9 @@
 //! keeps that [`Parked`] record and gives the channel's box back as a spare
 //! for the next connection that has something to do, and takes one again
 //! at its own next event. Ten thousand idle connections then hold ten
-//! thousand records and a few spare boxes (at most [`SPARES`]), and a
-//! connection that answers request after request takes back the box it
-//! gave: no allocation.
+//! thousand records and a few spare boxes (at most
+//! [`SPARES`](crate::spare::SPARES)), and a connection that answers
+//! request after request takes back the box it gave: no allocation.
 //!
 //! Only the connection parks ([`super::Connection`]): a channel driven in
 //! memory with [`Channel::feed`] stays whole.
@@ -22,8 +22,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{Channel, Life};
-use crate::reactor::Token;
-use crate::spare::{self, SPARES};
+use crate::spare::{self, Spare};
 use crate::terminator::Terminator;
 
 thread_local! {
@@ -51,9 +50,9 @@ pub(super) enum Held {
 }
 
 impl Held {
-    /// `chan`, whole.
+    /// `chan`, whole, in a spare box if the thread has one.
     pub(super) fn new(chan: Channel) -> Held {
-        let boxed = match BOXES.try_with(|b| b.borrow_mut().pop()).ok().flatten() {
+        let boxed = match spare::pop(&BOXES) {
             Some(mut spare) => {
                 *spare = chan;
                 spare
@@ -63,11 +62,16 @@ impl Held {
         Held::Live(boxed)
     }
 
-    /// The channel, made whole again if it was parked, at `now`: its
-    /// deadline is the one the reactor kept for it.
-    pub(super) fn unpark(&mut self, now: Instant, deadline: Option<Instant>) -> &mut Channel {
+    /// The channel, made whole again at `now` if it was parked, with the
+    /// deadline the reactor kept for it (asked for only then).
+    pub(super) fn unpark(
+        &mut self,
+        now: Instant,
+        deadline: impl FnOnce() -> Option<Instant>,
+    ) -> &mut Channel {
         if let Held::Parked(parked) = self {
-            *self = Held::rebuilt(mem::replace(parked, Parked::HOLLOW), now, deadline);
+            let parked = mem::replace(parked, Parked::HOLLOW);
+            *self = Held::rebuilt(parked, now, deadline());
         }
         self.live()
     }
@@ -129,11 +133,18 @@ impl Held {
         }
     }
 
-    /// Gives the box back as a spare once the connection has closed: what
-    /// the channel held is dropped now, not when the box is next used.
-    pub(super) fn release(&mut self) {
+    /// Gives the box back as a spare once the connection has closed, at
+    /// `now`: what the channel held is dropped now (its buffers become
+    /// spares), not when the box is next used.
+    pub(super) fn release(&mut self, now: Instant) {
         if let Held::Live(chan) = self {
-            chan.hollow();
+            chan.fifo.clear();
+            spare::give(
+                &spare::BYTES,
+                mem::take(&mut chan.inbox),
+                spare::BYTES_LARGEST,
+            );
+            **chan = Channel::starting_at(Terminator::None, now);
             let Held::Live(hollow) = mem::replace(self, Held::Parked(Parked::HOLLOW)) else {
                 unreachable!("the channel was live")
             };
@@ -153,15 +164,17 @@ impl Parked {
 
 /// Keeps a hollow box as a spare, unless there are enough.
 fn give(hollow: Box<Channel>) {
-    let _ = BOXES.try_with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < SPARES {
-            if b.capacity() == 0 {
-                b.reserve_exact(SPARES);
-            }
-            b.push(hollow);
-        }
-    });
+    spare::give(&BOXES, hollow, 1);
+}
+
+// A box holds one channel, and is given back hollow (by `Held::park` and
+// `Held::release`): there is nothing to empty.
+impl Spare for Box<Channel> {
+    fn capacity(&self) -> usize {
+        1
+    }
+
+    fn clear(&mut self) {}
 }
 
 impl Channel {
@@ -169,47 +182,50 @@ impl Channel {
     /// not, leaving the channel hollow; `None` (and the channel untouched)
     /// otherwise.
     fn park(&mut self) -> Option<Parked> {
-        let idle = self.life == Life::Open
-            && !self.eof
-            && !self.held
-            && !self.hide_data
-            && self.inbox.is_empty()
-            && self.fifo.is_empty()
-            && self.wakes.is_none()
-            && self.limits.is_none()
-            && self.trace.is_none()
-            && self.marks.is_none();
+        // Every field is named, so that one added to the channel must say
+        // here whether an idle channel can do without it.
+        let Channel {
+            terminator,
+            inbox,
+            fifo,
+            life,
+            eof,
+            eof_told: _, // only at end of stream
+            now: _,      // the next event's
+            deadline: _, // kept by the reactor
+            token: _,    // the next event's
+            peer,
+            wakes,
+            limits,
+            id,
+            trace,
+            traced_pause: _, // only when traced
+            hide_data,
+            marks,
+            work: _, // counted per event
+            held,
+        } = self;
+        let idle = *life == Life::Open
+            && !*eof
+            && !*held
+            && !*hide_data
+            && inbox.is_empty()
+            && fifo.is_empty()
+            && wakes.is_none()
+            && limits.is_none()
+            && trace.is_none()
+            && marks.is_none();
         if !idle {
             return None;
         }
-        // An empty input buffer is a spare already; this one is kept.
-        spare::give(
-            &spare::BYTES,
-            mem::take(&mut self.inbox),
-            spare::BYTES_LARGEST,
-        );
+        // An empty input buffer has gone back to the spares already; if
+        // this one has not, it goes now.
+        spare::give(&spare::BYTES, mem::take(inbox), spare::BYTES_LARGEST);
         Some(Parked {
-            terminator: mem::replace(&mut self.terminator, Terminator::None),
-            id: self.id,
-            peer: self.peer,
+            terminator: mem::replace(terminator, Terminator::None),
+            id: *id,
+            peer: *peer,
         })
-    }
-
-    /// Drops everything the channel holds, so that its box can be a spare.
-    fn hollow(&mut self) {
-        self.life = Life::Closed;
-        self.terminator = Terminator::None;
-        self.fifo.clear();
-        spare::give(
-            &spare::BYTES,
-            mem::take(&mut self.inbox),
-            spare::BYTES_LARGEST,
-        );
-        self.wakes = None;
-        self.limits = None;
-        self.trace = None;
-        self.marks = None;
-        self.token = Token::DETACHED;
     }
 }
 
@@ -217,6 +233,7 @@ impl Channel {
 mod tests {
     use super::*;
     use crate::channel::{AsyncChat, Limits};
+    use crate::reactor::Token;
     use std::time::Duration;
 
     struct Nothing;
@@ -238,7 +255,7 @@ mod tests {
         assert!(held.readable() && !held.writable());
         let now = Instant::now();
         let deadline = Some(now + Duration::from_secs(30));
-        let chan = held.unpark(now, deadline);
+        let chan = held.unpark(now, || deadline);
         assert!(std::ptr::eq(chan, home), "the box it gave, taken back");
         assert_eq!(chan.get_terminator(), &Terminator::from(b"qqq".to_vec()));
         assert_eq!((chan.id(), chan.peer()), (7, Some(peer)));
