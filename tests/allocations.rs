@@ -101,6 +101,18 @@ impl Transport for Discard {
     }
 }
 
+/// Allocations made by `rounds` calls of `round`, after 10 to warm up.
+fn allocations_over(rounds: u64, mut round: impl FnMut()) -> u64 {
+    for _ in 0..10 {
+        round();
+    }
+    let before = allocations();
+    for _ in 0..rounds {
+        round();
+    }
+    allocations() - before
+}
+
 /// Allocations per request for `depth` pipelined GETs of `path`, fed and
 /// answered `rounds` times after a warm-up of 10; checks that every request
 /// was answered with a 200 carrying `body_len` bytes of body.
@@ -125,23 +137,15 @@ fn per_request(site: &TempDir, path: &str, depth: usize, body_len: u64, rounds: 
     assert_eq!(first.len() as u64, head_len + body_len);
 
     let mut sink = Discard::default();
-    let mut round = |sink: &mut Discard| {
+    let spent = allocations_over(rounds, || {
         chan.feed(&mut handler, requests.as_bytes());
         // In memory a file goes out 16 KiB per write, and one send stops
         // at the channel's write budget.
         while !chan.fifo().is_empty() {
-            chan.send(&mut handler, sink)
+            chan.send(&mut handler, &mut sink)
                 .expect("discarding never fails");
         }
-    };
-    for _ in 0..10 {
-        round(&mut sink);
-    }
-    let before = allocations();
-    for _ in 0..rounds {
-        round(&mut sink);
-    }
-    let spent = allocations() - before;
+    });
     let answered = (rounds + 10) * depth as u64;
     assert_eq!(sink.bytes, answered * (head_len + body_len));
     assert!(!chan.is_closing());
@@ -206,7 +210,7 @@ fn per_request_parked(site: &TempDir, body_len: usize, rounds: u64) -> f64 {
     let request = b"GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n";
     // The response's head, then the body: read until its whole length came.
     let mut wanted = None;
-    let mut round = |reactor: &mut Reactor<_>| {
+    let spent = allocations_over(rounds, || {
         client
             .write_all(request)
             .expect("the request fits the socket");
@@ -231,15 +235,7 @@ fn per_request_parked(site: &TempDir, body_len: usize, rounds: u64) -> f64 {
             }
         }
         assert_eq!(Some(got), wanted, "one response, exactly");
-    };
-    for _ in 0..10 {
-        round(&mut reactor);
-    }
-    let before = allocations();
-    for _ in 0..rounds {
-        round(&mut reactor);
-    }
-    let spent = allocations() - before;
+    });
     assert_eq!(reactor.len(), 1, "one connection, kept alive");
     spent as f64 / rounds as f64
 }
