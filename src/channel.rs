@@ -41,6 +41,9 @@ use crate::terminator::{self, Records, Step, Terminator};
 use crate::trace;
 use crate::trace::{Searched, Shown, Size, Trace};
 
+mod park;
+use park::Held;
+
 /// Bounds that keep one channel's memory in check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -143,14 +146,19 @@ pub struct Channel {
 impl Channel {
     /// A channel that starts collecting with `terminator`.
     pub fn new(terminator: impl Into<Terminator>) -> Channel {
+        Channel::starting_at(terminator.into(), Instant::now())
+    }
+
+    /// A new channel whose clock reads `now`.
+    fn starting_at(terminator: Terminator, now: Instant) -> Channel {
         Channel {
-            terminator: terminator.into(),
+            terminator,
             inbox: Vec::new(),
             fifo: Fifo::new(),
             life: Life::Open,
             eof: false,
             eof_told: false,
-            now: Instant::now(),
+            now,
             deadline: None,
             token: Token::DETACHED,
             peer: None,
@@ -663,9 +671,14 @@ pub const LINGER: Duration = Duration::from_secs(2);
 /// the response still in flight. So the connection first shuts down its
 /// sending side, then reads and discards until the peer closes or
 /// [`LINGER`] passes: the "lingering close" of HTTP servers.
+///
+/// Between events, a connection whose channel is idle and holds nothing
+/// keeps only a record of it, and makes it whole again at its next event
+/// (`src/channel/park.rs`): an idle keep-alive connection costs its
+/// socket, its handler and that record.
 pub struct Connection<H> {
     stream: TcpStream,
-    chan: Channel,
+    chan: Held,
     handler: H,
     lingering: bool,
     /// Made by [`Connection::connect`] rather than accepted.
@@ -742,7 +755,7 @@ impl<H: AsyncChat> Connection<H> {
         }
         Connection {
             stream,
-            chan,
+            chan: Held::new(chan),
             handler,
             lingering: false,
             outgoing,
@@ -759,21 +772,24 @@ impl<H: AsyncChat> Connection<H> {
     /// connection joins the reactor (an [`Acceptor`](crate::Acceptor)
     /// does), so that the capture starts with the first byte.
     pub fn capture(&mut self, sink: &Sink) -> bool {
-        if self.capture.is_some() || !sink.wants(self.chan.id, self.chan.peer) {
+        // Before it joins a reactor, a connection's channel is whole.
+        let chan = self.chan.live();
+        if self.capture.is_some() || !sink.wants(chan.id, chan.peer) {
             return false;
         }
         let local = self.stream.local_addr().ok();
-        let Some(rec) = Recorder::start(sink, self.chan.id, self.chan.peer, local) else {
+        let Some(rec) = Recorder::start(sink, chan.id, chan.peer, local) else {
             return false;
         };
         self.capture = Some(Box::new(rec));
-        self.chan.marks = Some(Box::default());
+        chan.marks = Some(Box::default());
         true
     }
 
-    /// The channel state.
-    pub fn channel(&self) -> &Channel {
-        &self.chan
+    /// The channel state: `None` between events while the connection is
+    /// parked, which it never is before it joins a reactor.
+    pub fn channel(&self) -> Option<&Channel> {
+        self.chan.get()
     }
 
     /// The handler.
@@ -781,30 +797,38 @@ impl<H: AsyncChat> Connection<H> {
         &self.handler
     }
 
+    /// Makes the channel whole for an event, if it was parked.
     fn enter(&mut self, cx: &Context<'_>) {
-        self.chan.now = cx.now();
-        self.chan.token = cx.token();
+        let chan = self.chan.unpark(cx.now(), || cx.deadline());
+        chan.now = cx.now();
+        chan.token = cx.token();
     }
 
     /// Hands the channel's requests to the reactor; a channel that finished
     /// gracefully before the peer did starts lingering instead of closing.
+    /// An idle channel parks.
     fn leave(&mut self, cx: &mut Context<'_>) -> Flow {
-        let flow = self.chan.leave(cx);
-        self.handler.observe(&self.chan);
+        let chan = self.chan.live();
+        let flow = chan.leave(cx);
+        self.handler.observe(chan);
         if let Some(rec) = &mut self.capture {
             // A channel that is closing consumes no more of its input.
-            let closing = self.chan.is_closing();
-            rec.settle(self.chan.marks.as_deref_mut(), closing);
+            let closing = chan.is_closing();
+            rec.settle(chan.marks.as_deref_mut(), closing);
             rec.flush();
         }
-        if flow == Flow::Close && !self.chan.is_closed() && !self.chan.at_eof() {
+        if flow == Flow::Close && !chan.is_closed() && !chan.at_eof() {
             if self.stream.shutdown(Shutdown::Write).is_err() {
                 return Flow::Close;
             }
-            trace!(&self.chan.trace, "all sent: shut down writing, lingering");
+            trace!(&chan.trace, "all sent: shut down writing, lingering");
             self.lingering = true;
             cx.set_deadline(Some(cx.now() + LINGER));
             return Flow::Continue;
+        }
+        // A captured connection stays whole: its marks follow every byte.
+        if flow == Flow::Continue && self.capture.is_none() {
+            self.chan.park();
         }
         flow
     }
@@ -849,16 +873,14 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
 
     fn handle_connect(&mut self, cx: &mut Context<'_>) -> Flow {
         self.enter(cx);
+        let chan = self.chan.live();
         let how = if self.outgoing {
             "connecting"
         } else {
             "accepted"
         };
-        trace!(
-            &self.chan.trace,
-            "{how}, terminator {}", self.chan.terminator
-        );
-        self.handler.handle_connect(&mut self.chan);
+        trace!(&chan.trace, "{how}, terminator {}", chan.terminator);
+        self.handler.handle_connect(chan);
         self.leave(cx)
     }
 
@@ -871,35 +893,36 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             return flow;
         }
         self.enter(cx);
+        let chan = self.chan.live();
         let buf = cx.read_buffer();
         for _ in 0..READS_PER_EVENT {
-            if !self.chan.readable() {
+            if !chan.readable() {
                 break;
             }
             match self.stream.read(buf) {
                 Ok(0) => {
-                    trace!(&self.chan.trace, "read: end of stream");
+                    trace!(&chan.trace, "read: end of stream");
                     if let Some(rec) = &mut self.capture {
                         // Nothing held back can be completed now.
-                        rec.settle(self.chan.marks.as_deref_mut(), true);
+                        rec.settle(chan.marks.as_deref_mut(), true);
                         rec.eof();
                     }
-                    self.chan.feed_eof(&mut self.handler);
+                    chan.feed_eof(&mut self.handler);
                     break;
                 }
                 Ok(n) => {
-                    if self.chan.hide_data {
+                    if chan.hide_data {
                         // Inside an upload's body: by size alone, as below.
-                        trace!(&self.chan.trace, "read {n} bytes, not shown");
+                        trace!(&chan.trace, "read {n} bytes, not shown");
                     } else {
-                        trace!(&self.chan.trace, "read {n} bytes {}", Shown(&buf[..n]));
+                        trace!(&chan.trace, "read {n} bytes {}", Shown(&buf[..n]));
                     }
                     match &mut self.capture {
-                        None => self.chan.feed(&mut self.handler, &buf[..n]),
+                        None => chan.feed(&mut self.handler, &buf[..n]),
                         Some(rec) => {
                             rec.read(&buf[..n]);
-                            self.chan.feed(&mut self.handler, &buf[..n]);
-                            rec.settle(self.chan.marks.as_deref_mut(), false);
+                            chan.feed(&mut self.handler, &buf[..n]);
+                            rec.settle(chan.marks.as_deref_mut(), false);
                         }
                     }
                     if n < buf.len() {
@@ -920,7 +943,7 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             stream: &mut self.stream,
             capture: self.capture.as_deref_mut(),
         };
-        self.chan.send(&mut self.handler, &mut socket)?;
+        self.chan.live().send(&mut self.handler, &mut socket)?;
         Ok(self.leave(cx))
     }
 
@@ -929,18 +952,19 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             return Flow::Close;
         }
         self.enter(cx);
-        self.chan.deadline = None;
-        trace!(&self.chan.trace, "timeout");
+        let chan = self.chan.live();
+        chan.deadline = None;
+        trace!(&chan.trace, "timeout");
         if let Some(rec) = &mut self.capture {
             rec.timeout();
         }
-        self.handler.handle_timeout(&mut self.chan);
+        self.handler.handle_timeout(chan);
         self.leave(cx)
     }
 
     fn handle_wake(&mut self, cx: &mut Context<'_>) -> Flow {
         self.enter(cx);
-        self.handler.handle_wake(&mut self.chan);
+        self.handler.handle_wake(self.chan.live());
         self.leave(cx)
     }
 
@@ -949,7 +973,7 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             return Flow::Close;
         }
         self.enter(cx);
-        self.handler.handle_stop(&mut self.chan);
+        self.handler.handle_stop(self.chan.live());
         self.leave(cx)
     }
 
@@ -962,14 +986,16 @@ impl<H: AsyncChat> Dispatcher for Connection<H> {
             reason
         };
         self.enter(cx);
-        trace!(&self.chan.trace, "close: {reason}");
+        let chan = self.chan.live();
+        trace!(&chan.trace, "close: {reason}");
         if let Some(rec) = self.capture.take() {
-            rec.end(self.chan.marks.as_deref_mut(), &reason);
+            rec.end(chan.marks.as_deref_mut(), &reason);
         }
-        self.handler.handle_close(&mut self.chan, reason);
-        for token in self.chan.wakes.iter_mut().flat_map(|w| w.drain(..)) {
+        self.handler.handle_close(chan, reason);
+        for token in chan.wakes.iter_mut().flat_map(|w| w.drain(..)) {
             cx.wake(token);
         }
+        self.chan.release(cx.now());
     }
 }
 

@@ -167,11 +167,19 @@ impl Fifo {
 
     /// An empty queue holds no buffer: before its first item it takes a
     /// spare one ([`crate::spare`]), which costs no allocation once the
-    /// thread has spares.
+    /// thread has spares. Inline, and the taking out of line: every piece
+    /// queued passes here, and only the first of a batch takes a buffer.
+    #[inline]
     fn reserve(&mut self) {
         if self.items.capacity() == 0 {
-            self.items = spare::take(&SPARE_QUEUES);
+            self.take_spare();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_spare(&mut self) {
+        self.items = spare::take(&SPARE_QUEUES);
     }
 
     /// Gives the queue's buffer back as a spare once everything is sent, so

@@ -17,7 +17,9 @@
 //!   the loop, and the poller is not asked for write interest unless the
 //!   socket is actually full.
 //! - Each dispatcher may have a deadline; a missed deadline calls
-//!   [`Dispatcher::handle_timeout`].
+//!   [`Dispatcher::handle_timeout`]: never before it, and within about
+//!   two milliseconds after (timers count whole milliseconds, rounded up,
+//!   so that a deadline costs one `u64` in the set of timers).
 //! - [`Stopper::stop`] (from any thread, for example a signal thread) starts
 //!   a graceful shutdown: listeners close, every dispatcher gets
 //!   [`Dispatcher::handle_stop`], and the loop ends when the last one closes
@@ -27,6 +29,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::num::NonZeroU64;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,20 +52,30 @@ const WAKE_ROUNDS: usize = 64;
 /// dispatcher while the reactor lives, so a stale token is harmless.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Token {
-    index: usize,
+    /// The slot, below [`MAX_SLOTS`].
+    index: u32,
     generation: u32,
 }
 
 impl Token {
     /// A token for tests and in-memory drivers, which have no reactor.
     pub const DETACHED: Token = Token {
-        index: usize::MAX,
+        index: u32::MAX,
         generation: 0,
     };
 
     /// The slot number, which is unique among live dispatchers.
     pub fn index(self) -> usize {
-        self.index
+        self.index as usize
+    }
+
+    /// The token of slot `index` (below [`MAX_SLOTS`], so it fits).
+    fn new(index: usize, generation: u32) -> Token {
+        debug_assert!(index < MAX_SLOTS);
+        Token {
+            index: index as u32,
+            generation,
+        }
     }
 }
 
@@ -233,7 +246,8 @@ where
 pub struct Context<'a> {
     now: Instant,
     token: Token,
-    deadline: &'a mut Option<Instant>,
+    epoch: Instant,
+    deadline: &'a mut Deadline,
     read_buffer: &'a mut [u8],
     wakes: &'a mut Vec<Token>,
     stop: &'a AtomicBool,
@@ -252,13 +266,13 @@ impl Context<'_> {
 
     /// The dispatcher's deadline.
     pub fn deadline(&self) -> Option<Instant> {
-        *self.deadline
+        self.deadline.get(self.epoch)
     }
 
     /// Sets or clears the dispatcher's deadline. When it passes, the reactor
     /// calls [`Dispatcher::handle_timeout`].
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
-        *self.deadline = deadline;
+        *self.deadline = Deadline::new(self.epoch, deadline);
     }
 
     /// The reactor's read buffer ([`READ_BUFFER`] bytes), shared by every
@@ -314,14 +328,103 @@ struct Slot<D> {
     /// The interest registered with the poller: (read, write).
     interest: (bool, bool),
     /// The deadline the dispatcher asked for.
-    deadline: Option<Instant>,
-    /// The deadline entered in the timer set; never later than `deadline`,
-    /// so the set needs touching only when a deadline moves earlier.
-    armed: Option<Instant>,
+    deadline: Deadline,
+    /// The slot's entry in the timer set; never later than `deadline`, so
+    /// the set needs touching only when a deadline moves earlier.
+    armed: Option<Timer>,
 }
 
 /// The most slots [`Reactor::set_max_channels`] reserves ahead.
 pub const SLOTS_RESERVED: usize = 1 << 16;
+
+/// The most dispatchers (channels and listeners) a reactor holds at once:
+/// a slot's number is kept in the low 24 bits of its timer, so that the
+/// timer is one `u64`.
+pub const MAX_SLOTS: usize = 1 << Timer::SLOT_BITS;
+
+/// A slot's entry in the timer set: the millisecond its deadline falls in,
+/// counted from the reactor's epoch and rounded up (so a timer never fires
+/// early), in the high 40 bits, and the slot's number in the low 24. One
+/// `u64`, ordered by time: a set of them costs an idle connection about 15
+/// bytes, and comparing two is one instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer(NonZeroU64);
+
+impl Timer {
+    const SLOT_BITS: u32 = 24;
+    /// The last millisecond a timer can name: about 34 years after the
+    /// epoch. A deadline further off waits until then.
+    const LAST_TICK: u64 = (1 << (64 - Timer::SLOT_BITS)) - 1;
+
+    /// The timer of slot `index` for a deadline `nanos` after the epoch.
+    fn new(nanos: u64, index: usize) -> Timer {
+        Timer::at_tick(nanos.div_ceil(NANOS_PER_MS), index as u64)
+    }
+
+    /// The last timer due `nanos` after the epoch: every timer up to it is
+    /// due.
+    fn due_at(nanos: u64) -> Timer {
+        Timer::at_tick(nanos / NANOS_PER_MS, MAX_SLOTS as u64 - 1)
+    }
+
+    fn at_tick(ms: u64, index: u64) -> Timer {
+        // Tick 1 is the epoch's millisecond, so that no timer is zero.
+        let tick = (ms + 1).min(Timer::LAST_TICK);
+        let key = (tick << Timer::SLOT_BITS) | index;
+        Timer(NonZeroU64::new(key).expect("a timer's tick is at least 1"))
+    }
+
+    /// When the timer falls due: the start of its millisecond, on or after
+    /// the deadline it was made for.
+    fn at(self, epoch: Instant) -> Instant {
+        let tick = self.0.get() >> Timer::SLOT_BITS;
+        epoch + Duration::from_millis(tick - 1)
+    }
+
+    /// The slot it is for.
+    fn index(self) -> usize {
+        (self.0.get() & (MAX_SLOTS as u64 - 1)) as usize
+    }
+}
+
+const NANOS_PER_MS: u64 = 1_000_000;
+
+/// A deadline as a slot keeps it: nanoseconds since the reactor's epoch,
+/// eight bytes rather than an `Option<Instant>`'s sixteen. A deadline
+/// before the epoch is kept as the epoch: either has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Deadline(u64);
+
+impl Deadline {
+    /// No deadline.
+    const NONE: Deadline = Deadline(u64::MAX);
+
+    fn new(epoch: Instant, at: Option<Instant>) -> Deadline {
+        match at {
+            None => Deadline::NONE,
+            Some(at) => Deadline(nanos_since(epoch, at).min(u64::MAX - 1)),
+        }
+    }
+
+    fn get(self, epoch: Instant) -> Option<Instant> {
+        self.nanos().map(|n| epoch + Duration::from_nanos(n))
+    }
+
+    /// Nanoseconds after the epoch, if there is a deadline.
+    fn nanos(self) -> Option<u64> {
+        (self != Deadline::NONE).then_some(self.0)
+    }
+}
+
+/// Nanoseconds from `epoch` to `t` (0 for a `t` before it; a `u64` lasts
+/// 584 years).
+fn nanos_since(epoch: Instant, t: Instant) -> u64 {
+    let since = t.saturating_duration_since(epoch);
+    since
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(since.subsec_nanos()))
+}
 
 /// The event loop: asyncore's socket map plus `loop()`.
 pub struct Reactor<D: Dispatcher> {
@@ -333,7 +436,9 @@ pub struct Reactor<D: Dispatcher> {
     /// Slots closed during this turn; they rejoin `free` only after the turn,
     /// so an event still in the batch never reaches a newcomer.
     closed: Vec<usize>,
-    timers: BTreeSet<(Instant, usize)>,
+    timers: BTreeSet<Timer>,
+    /// Where the timers' milliseconds are counted from: the reactor's birth.
+    epoch: Instant,
     read_buffer: Box<[u8]>,
     wakes: Vec<Token>,
     now: Instant,
@@ -345,6 +450,8 @@ pub struct Reactor<D: Dispatcher> {
     before_wait: Option<Box<dyn FnMut(Instant) -> Option<Instant>>>,
     /// When the `before_wait` hook last asked to run again.
     hook_due: Option<Instant>,
+    /// The event list [`Reactor::poll`] keeps from turn to turn.
+    events: Option<Events>,
 }
 
 impl<D: Dispatcher> Reactor<D> {
@@ -354,6 +461,7 @@ impl<D: Dispatcher> Reactor<D> {
     ///
     /// The error from creating the poller.
     pub fn new() -> io::Result<Reactor<D>> {
+        let now = Instant::now();
         Ok(Reactor {
             poller: Arc::new(Poller::new()?),
             stop: Arc::new(AtomicBool::new(false)),
@@ -362,9 +470,10 @@ impl<D: Dispatcher> Reactor<D> {
             free: Vec::new(),
             closed: Vec::new(),
             timers: BTreeSet::new(),
+            epoch: now,
             read_buffer: vec![0; READ_BUFFER].into_boxed_slice(),
             wakes: Vec::new(),
-            now: Instant::now(),
+            now,
             channels: 0,
             max_channels: usize::MAX,
             grace: Duration::from_secs(5),
@@ -372,8 +481,14 @@ impl<D: Dispatcher> Reactor<D> {
             last_accept_warning: None,
             before_wait: None,
             hook_due: None,
+            events: None,
         })
     }
+
+    /// What one dispatcher costs in the reactor's table, in bytes: the
+    /// dispatcher itself, its deadline and the bookkeeping. A deadline also
+    /// costs its timer, about 15 bytes, in the set of timers.
+    pub const SLOT_BYTES: usize = std::mem::size_of::<Slot<D>>();
 
     /// Caps the number of open channels: listeners stop accepting at the cap
     /// and resume when a channel closes. Connections wait in the kernel's
@@ -427,7 +542,7 @@ impl<D: Dispatcher> Reactor<D> {
 
     /// The channel behind `token`, if it is still open.
     pub fn get(&self, token: Token) -> Option<&D> {
-        match self.slots.get(token.index) {
+        match self.slots.get(token.index()) {
             Some(Slot {
                 entry: Some(Entry::Channel(d)),
                 generation,
@@ -437,15 +552,25 @@ impl<D: Dispatcher> Reactor<D> {
         }
     }
 
-    fn insert(&mut self, entry: Entry<D>) -> Token {
+    /// Puts `entry` in a free slot.
+    ///
+    /// # Errors
+    ///
+    /// When [`MAX_SLOTS`] are in use.
+    fn insert(&mut self, entry: Entry<D>) -> io::Result<Token> {
         let index = match self.free.pop() {
             Some(i) => i,
+            None if self.slots.len() >= MAX_SLOTS => {
+                return Err(io::Error::other(format!(
+                    "the reactor holds its most dispatchers ({MAX_SLOTS})"
+                )));
+            }
             None => {
                 self.slots.push(Slot {
                     entry: None,
                     generation: 0,
                     interest: (false, false),
-                    deadline: None,
+                    deadline: Deadline::NONE,
                     armed: None,
                 });
                 self.slots.len() - 1
@@ -455,18 +580,15 @@ impl<D: Dispatcher> Reactor<D> {
         slot.generation = slot.generation.wrapping_add(1);
         slot.entry = Some(entry);
         slot.interest = (false, false);
-        slot.deadline = None;
+        slot.deadline = Deadline::NONE;
         slot.armed = None;
-        Token {
-            index,
-            generation: slot.generation,
-        }
+        Ok(Token::new(index, slot.generation))
     }
 
-    /// Registers the socket of the entry in slot `token.index` with the
+    /// Registers the socket of the entry in slot `token.index()` with the
     /// poller, with no interest yet; `rearm` sets the interest.
     fn register(&mut self, token: Token) -> io::Result<()> {
-        let fd = match &self.slots[token.index].entry {
+        let fd = match &self.slots[token.index()].entry {
             Some(Entry::Channel(d)) => d.fd().as_raw_fd(),
             Some(Entry::Listener(l)) => l.socket.as_raw_fd(),
             None => unreachable!("registered before insert"),
@@ -477,11 +599,11 @@ impl<D: Dispatcher> Reactor<D> {
         #[allow(unsafe_code)]
         let added = unsafe {
             self.poller
-                .add_with_mode(fd, Event::none(token.index), PollMode::Level)
+                .add_with_mode(fd, Event::none(token.index()), PollMode::Level)
         };
         if added.is_err() {
-            self.slots[token.index].entry = None;
-            self.free.push(token.index);
+            self.slots[token.index()].entry = None;
+            self.free.push(token.index());
         }
         added
     }
@@ -491,7 +613,8 @@ impl<D: Dispatcher> Reactor<D> {
     ///
     /// # Errors
     ///
-    /// The error from making the socket non-blocking or registering it.
+    /// The error from making the socket non-blocking or registering it, or
+    /// the reactor's being full ([`MAX_SLOTS`]).
     pub fn listen(
         &mut self,
         socket: TcpListener,
@@ -502,10 +625,10 @@ impl<D: Dispatcher> Reactor<D> {
             socket,
             acceptor: Box::new(acceptor),
             paused: false,
-        }));
+        }))?;
         self.register(token)?;
-        self.listeners.push(token.index);
-        self.settle(token.index, Ok(Flow::Continue));
+        self.listeners.push(token.index());
+        self.settle(token.index(), Ok(Flow::Continue));
         Ok(token)
     }
 
@@ -513,13 +636,14 @@ impl<D: Dispatcher> Reactor<D> {
     ///
     /// # Errors
     ///
-    /// The error from registering its socket with the poller.
+    /// The error from registering its socket with the poller, or the
+    /// reactor's being full ([`MAX_SLOTS`]).
     pub fn add(&mut self, dispatcher: D) -> io::Result<Token> {
-        let token = self.insert(Entry::Channel(dispatcher));
+        let token = self.insert(Entry::Channel(dispatcher))?;
         self.register(token)?;
         self.channels += 1;
-        let flow = self.call(token.index, |d, cx| Ok(d.handle_connect(cx)));
-        self.settle(token.index, flow.unwrap_or(Ok(Flow::Continue)));
+        let flow = self.call(token.index(), |d, cx| Ok(d.handle_connect(cx)));
+        self.settle(token.index(), flow.unwrap_or(Ok(Flow::Continue)));
         Ok(token)
     }
 
@@ -536,10 +660,8 @@ impl<D: Dispatcher> Reactor<D> {
         };
         let mut cx = Context {
             now: self.now,
-            token: Token {
-                index,
-                generation: slot.generation,
-            },
+            token: Token::new(index, slot.generation),
+            epoch: self.epoch,
             deadline: &mut slot.deadline,
             read_buffer: &mut self.read_buffer,
             wakes: &mut self.wakes,
@@ -581,14 +703,15 @@ impl<D: Dispatcher> Reactor<D> {
                 Err(e) => log::error!("poller modify failed for #{index}: {e}"),
             }
         }
-        if let Some(deadline) = slot.deadline
-            && slot.armed.is_none_or(|armed| deadline < armed)
-        {
-            if let Some(armed) = slot.armed {
-                self.timers.remove(&(armed, index));
+        if let Some(deadline) = slot.deadline.nanos() {
+            let timer = Timer::new(deadline, index);
+            if slot.armed.is_none_or(|armed| timer < armed) {
+                if let Some(armed) = slot.armed {
+                    self.timers.remove(&armed);
+                }
+                self.timers.insert(timer);
+                slot.armed = Some(timer);
             }
-            self.timers.insert((deadline, index));
-            slot.armed = Some(deadline);
         }
     }
 
@@ -598,9 +721,9 @@ impl<D: Dispatcher> Reactor<D> {
             return;
         };
         if let Some(armed) = slot.armed.take() {
-            self.timers.remove(&(armed, index));
+            self.timers.remove(&armed);
         }
-        slot.deadline = None;
+        slot.deadline = Deadline::NONE;
         let fd = match &entry {
             Entry::Channel(d) => d.fd(),
             Entry::Listener(l) => l.socket.as_fd(),
@@ -611,13 +734,11 @@ impl<D: Dispatcher> Reactor<D> {
         match entry {
             Entry::Channel(mut d) => {
                 self.channels -= 1;
-                let mut gone = None;
+                let mut gone = Deadline::NONE;
                 let mut cx = Context {
                     now: self.now,
-                    token: Token {
-                        index,
-                        generation: slot.generation,
-                    },
+                    token: Token::new(index, slot.generation),
+                    epoch: self.epoch,
                     deadline: &mut gone,
                     read_buffer: &mut self.read_buffer,
                     wakes: &mut self.wakes,
@@ -689,7 +810,11 @@ impl<D: Dispatcher> Reactor<D> {
     /// ```
     pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.now = Instant::now();
-        self.turn(&mut Events::new(), timeout)
+        // One event list for every turn: a loop that polls allocates none.
+        let mut events = self.events.take().unwrap_or_default();
+        let turned = self.turn(&mut events, timeout);
+        self.events = Some(events);
+        turned
     }
 
     /// One turn: wait (at most `cap`, if given), dispatch, expire, wake.
@@ -722,7 +847,7 @@ impl<D: Dispatcher> Reactor<D> {
         if !self.wakes.is_empty() {
             return Some(Duration::ZERO);
         }
-        let first_timer = self.timers.first().map(|&(t, _)| t);
+        let first_timer = self.timers.first().map(|t| t.at(self.epoch));
         let until = [first_timer, self.draining, self.hook_due]
             .into_iter()
             .flatten()
@@ -781,7 +906,8 @@ impl<D: Dispatcher> Reactor<D> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_resource_exhaustion(&e) => {
                     l.paused = true;
-                    self.slots[index].deadline = Some(self.now + ACCEPT_BACKOFF);
+                    self.slots[index].deadline =
+                        Deadline::new(self.epoch, Some(self.now + ACCEPT_BACKOFF));
                     let quiet = self
                         .last_accept_warning
                         .is_some_and(|t| self.now.duration_since(t) < Duration::from_secs(1));
@@ -808,10 +934,11 @@ impl<D: Dispatcher> Reactor<D> {
             let Some(Entry::Listener(l)) = slot.entry.as_mut() else {
                 return;
             };
-            let mut scratch = None;
+            let mut scratch = Deadline::NONE;
             let mut cx = Context {
                 now,
-                token: Token { index, generation },
+                token: Token::new(index, generation),
+                epoch: self.epoch,
                 deadline: &mut scratch,
                 read_buffer: &mut self.read_buffer,
                 wakes: &mut self.wakes,
@@ -827,16 +954,19 @@ impl<D: Dispatcher> Reactor<D> {
     }
 
     fn expire_timers(&mut self) {
-        while let Some(&(at, index)) = self.timers.first() {
-            if at > self.now {
+        let now = nanos_since(self.epoch, self.now);
+        let due = Timer::due_at(now);
+        while let Some(&timer) = self.timers.first() {
+            if timer > due {
                 break;
             }
             self.timers.pop_first();
+            let index = timer.index();
             let slot = &mut self.slots[index];
             slot.armed = None;
-            match slot.deadline {
-                Some(d) if d <= self.now => {
-                    slot.deadline = None;
+            match slot.deadline.nanos() {
+                Some(d) if d <= now => {
+                    slot.deadline = Deadline::NONE;
                     match slot.entry.as_mut() {
                         Some(Entry::Listener(l)) => {
                             l.paused = false;
@@ -868,8 +998,8 @@ impl<D: Dispatcher> Reactor<D> {
             let wakes = std::mem::take(&mut self.wakes);
             for token in &wakes {
                 if self.get(*token).is_some() {
-                    let flow = self.call(token.index, |d, cx| d.handle_wake(cx));
-                    self.settle(token.index, Ok(flow.expect("checked by get")));
+                    let flow = self.call(token.index(), |d, cx| d.handle_wake(cx));
+                    self.settle(token.index(), Ok(flow.expect("checked by get")));
                 }
             }
             if self.wakes.is_empty() {
@@ -932,4 +1062,56 @@ fn is_resource_exhaustion(err: &io::Error) -> bool {
     [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
         .into_iter()
         .any(|e| Some(e) == errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timer_never_falls_due_before_its_deadline() {
+        let epoch = Instant::now();
+        for nanos in [0, 1, 999_999, 1_000_000, 1_000_001, 30_000_000_123] {
+            let deadline = epoch + Duration::from_nanos(nanos);
+            let timer = Timer::new(nanos_since(epoch, deadline), 7);
+            assert_eq!(timer.index(), 7);
+            let at = timer.at(epoch);
+            assert!(at >= deadline, "{nanos} ns: due at {:?}", at - epoch);
+            assert!(at - deadline < Duration::from_millis(1), "{nanos} ns");
+            // Due once its millisecond has begun, not a nanosecond before.
+            let due = nanos_since(epoch, at);
+            if let Some(just_before) = due.checked_sub(1) {
+                assert!(timer > Timer::due_at(just_before), "{nanos} ns");
+            }
+            assert!(timer <= Timer::due_at(due), "{nanos} ns");
+        }
+    }
+
+    #[test]
+    fn timers_are_ordered_by_time_then_slot() {
+        let ms = NANOS_PER_MS;
+        let timers = [
+            Timer::new(0, MAX_SLOTS - 1),
+            Timer::new(ms, 0),
+            Timer::new(ms, 1),
+            Timer::new(2 * ms, 0),
+        ];
+        assert!(timers.windows(2).all(|w| w[0] < w[1]));
+        // Every slot's timer for a millisecond is due by its end.
+        assert!(Timer::new(ms, MAX_SLOTS - 1) <= Timer::due_at(ms));
+        assert!(Timer::new(ms + 1, 0) > Timer::due_at(ms));
+    }
+
+    #[test]
+    fn a_deadline_is_kept_to_the_nanosecond_in_eight_bytes() {
+        assert_eq!(std::mem::size_of::<Deadline>(), 8);
+        let epoch = Instant::now();
+        let at = epoch + Duration::new(86_400, 123_456_789);
+        assert_eq!(Deadline::new(epoch, Some(at)).get(epoch), Some(at));
+        assert_eq!(Deadline::new(epoch, None).get(epoch), None);
+        // Before the epoch is as passed as the epoch itself.
+        if let Some(before) = epoch.checked_sub(Duration::from_secs(1)) {
+            assert_eq!(Deadline::new(epoch, Some(before)).get(epoch), Some(epoch));
+        }
+    }
 }

@@ -24,7 +24,7 @@ thread_local! {
 pub const BYTES_LARGEST: usize = 64 * 1024;
 
 /// A buffer that can be kept as a spare.
-pub trait Spare: Default {
+pub trait Spare {
     /// Its capacity in bytes (or elements), which decides whether it is
     /// worth keeping.
     fn capacity(&self) -> usize;
@@ -56,12 +56,13 @@ impl<T> Spare for std::collections::VecDeque<T> {
 pub type Spares<T> = LocalKey<RefCell<Vec<T>>>;
 
 /// A spare from `spares`, or a new, empty buffer when there is none.
-pub fn take<T: Spare>(spares: &'static Spares<T>) -> T {
-    spares
-        .try_with(|s| s.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+pub fn take<T: Spare + Default>(spares: &'static Spares<T>) -> T {
+    pop(spares).unwrap_or_default()
+}
+
+/// A spare from `spares`, if the thread has one.
+pub fn pop<T: Spare>(spares: &'static Spares<T>) -> Option<T> {
+    spares.try_with(|s| s.borrow_mut().pop()).ok().flatten()
 }
 
 /// Gives `buf` back to `spares`, emptied, unless it has no capacity, more

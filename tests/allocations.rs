@@ -6,20 +6,25 @@
 //!
 //! A counting global allocator counts the allocations of the test's own
 //! thread (test threads run side by side), while the real HTTP handler is
-//! fed requests in memory through `Channel::feed` and `Channel::send`.
+//! fed requests in memory through `Channel::feed` and `Channel::send`, or
+//! over a socket by a reactor that this thread turns, whose connection
+//! parks between requests.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::rc::Rc;
 use std::sync::Once;
+use std::time::{Duration, Instant};
 
 mod common;
 
 use asynchat::http::Config;
 use asynchat::http::Shared;
 use asynchat::http::conn::HttpChannel;
-use asynchat::{Channel, Transport};
-use common::TempDir;
+use asynchat::{Channel, Connection, Context, Reactor, Transport};
+use common::{PATIENCE, TempDir};
 
 /// Counts allocations and reallocations made by the current thread.
 struct Counting;
@@ -96,6 +101,18 @@ impl Transport for Discard {
     }
 }
 
+/// Allocations made by `rounds` calls of `round`, after 10 to warm up.
+fn allocations_over(rounds: u64, mut round: impl FnMut()) -> u64 {
+    for _ in 0..10 {
+        round();
+    }
+    let before = allocations();
+    for _ in 0..rounds {
+        round();
+    }
+    allocations() - before
+}
+
 /// Allocations per request for `depth` pipelined GETs of `path`, fed and
 /// answered `rounds` times after a warm-up of 10; checks that every request
 /// was answered with a 200 carrying `body_len` bytes of body.
@@ -120,23 +137,15 @@ fn per_request(site: &TempDir, path: &str, depth: usize, body_len: u64, rounds: 
     assert_eq!(first.len() as u64, head_len + body_len);
 
     let mut sink = Discard::default();
-    let mut round = |sink: &mut Discard| {
+    let spent = allocations_over(rounds, || {
         chan.feed(&mut handler, requests.as_bytes());
         // In memory a file goes out 16 KiB per write, and one send stops
         // at the channel's write budget.
         while !chan.fifo().is_empty() {
-            chan.send(&mut handler, sink)
+            chan.send(&mut handler, &mut sink)
                 .expect("discarding never fails");
         }
-    };
-    for _ in 0..10 {
-        round(&mut sink);
-    }
-    let before = allocations();
-    for _ in 0..rounds {
-        round(&mut sink);
-    }
-    let spent = allocations() - before;
+    });
     let answered = (rounds + 10) * depth as u64;
     assert_eq!(sink.bytes, answered * (head_len + body_len));
     assert!(!chan.is_closing());
@@ -177,4 +186,65 @@ fn a_large_file_costs_the_same_few_allocations_whatever_its_size() {
         "allocations per request do not grow with size"
     );
     assert!(small <= 3.0, "{small} allocations per request");
+}
+
+/// Allocations per request for `rounds` GETs of `/index.html`, one at a
+/// time on one keep-alive connection, served by a reactor on this thread
+/// after a warm-up of 10: between requests the connection is idle, so its
+/// channel parks and is made whole again by the next request.
+fn per_request_parked(site: &TempDir, body_len: usize, rounds: u64) -> f64 {
+    let shared = Shared::new(Config::new(site.path()).expect("the site is servable"))
+        .expect("the root opens");
+    let mut reactor = Reactor::<Connection<HttpChannel>>::new().expect("a poller");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = listener.local_addr().expect("bound");
+    reactor
+        .listen(listener, move |stream, _peer, _cx: &mut Context<'_>| {
+            let chan = Channel::new(HttpChannel::initial_terminator());
+            let handler = HttpChannel::new(Rc::clone(&shared));
+            Some(Connection::new(stream, chan, handler))
+        })
+        .expect("listening");
+    let mut client = TcpStream::connect(addr).expect("connected");
+    client.set_nonblocking(true).expect("non-blocking");
+    let request = b"GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n";
+    // The response's head, then the body: read until its whole length came.
+    let mut wanted = None;
+    let spent = allocations_over(rounds, || {
+        client
+            .write_all(request)
+            .expect("the request fits the socket");
+        let (mut got, mut buf) = (0, [0u8; 4096]);
+        let end = Instant::now() + PATIENCE;
+        while wanted.is_none_or(|w| got < w) {
+            assert!(Instant::now() < end, "no whole response");
+            reactor
+                .poll(Some(Duration::from_millis(1)))
+                .expect("polled");
+            match client.read(&mut buf) {
+                Ok(n) => {
+                    if wanted.is_none() {
+                        let head = buf[..n].windows(4).position(|w| w == b"\r\n\r\n");
+                        let head = head.expect("a head in the first read") + 4;
+                        wanted = Some(head + body_len);
+                    }
+                    got += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("reading the response: {e}"),
+            }
+        }
+        assert_eq!(Some(got), wanted, "one response, exactly");
+    });
+    assert_eq!(reactor.len(), 1, "one connection, kept alive");
+    spent as f64 / rounds as f64
+}
+
+#[test]
+fn a_keep_alive_connection_parked_between_requests_costs_no_allocation_per_request() {
+    access_log_on();
+    let site = TempDir::new("allocations-parked");
+    site.file("index.html", vec![b'x'; 195]);
+    let n = least(|| per_request_parked(&site, 195, 100));
+    assert_eq!(n, 0.0, "allocations per request");
 }

@@ -654,7 +654,8 @@ mod outgoing {
         let (a, answer, closed) = asker();
         let peer = Rc::clone(&a.peer);
         let conn = Connection::connect(addr, Channel::new(b"\n"), a).unwrap();
-        assert_eq!(conn.channel().peer(), Some(addr));
+        let chan = conn.channel().expect("whole before it joins a reactor");
+        assert_eq!(chan.peer(), Some(addr));
         reactor.add(conn).unwrap();
         assert_eq!(*peer.borrow(), Some(addr), "peer known in handle_connect");
         poll_until_empty(&mut reactor);
