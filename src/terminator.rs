@@ -24,24 +24,18 @@ pub enum Terminator {
     /// goes down as bytes arrive; it is 0 when the record is complete, and a
     /// count of 0 that is not reset collects forever.
     Count(u64),
-    /// Deliver whole lines up to the first empty one, drop the empty line,
-    /// fire `found_terminator`: the end of an HTTP or mail head, found with
-    /// one search however many lines the head has.
+    /// Deliver lines up to the first empty line that follows one, drop
+    /// the empty line, fire `found_terminator`: the end of an HTTP or mail
+    /// head, found with one search however many lines the head has.
     ///
-    /// A line ends at `\n`, and an empty line is `\n` or `\r\n` where a
-    /// line starts (RFC 9112 §2.2 lets a recipient accept a bare LF). The
-    /// record keeps the end of every line before the empty one. An empty
-    /// line at the start of a record is an empty record: `found_terminator`
-    /// fires with nothing collected. `at_line_start` says whether the next
-    /// byte starts a line; it is true when the terminator is set (see
-    /// [`Terminator::blank_line`]) and the loop keeps it as bytes arrive, as
-    /// it counts a [`Terminator::Count`] down. Not in Python's asynchat: no
-    /// single string can match both `"\r\n\r\n"` and `"\n\n"`, nor an
-    /// empty line before a head.
-    BlankLine {
-        /// The next byte starts a line.
-        at_line_start: bool,
-    },
+    /// A line ends at `\n`, and an empty line is `\n` or `\r\n` (RFC 9112
+    /// §2.2 lets a recipient accept a bare LF), so the record ends at
+    /// `"\n\n"` or `"\n\r\n"`, keeping the `\n` of its last line: two string
+    /// terminators searched at once. An empty line at the very start of a
+    /// record is data of the record, for the handler to skip (HTTP ignores
+    /// empty lines before a request). Not in Python's asynchat: no single
+    /// string matches both ends.
+    BlankLine,
     /// Deliver everything as it arrives and never fire `found_terminator`.
     None,
 }
@@ -50,13 +44,6 @@ impl Terminator {
     /// A string terminator from static bytes, for example `Terminator::bytes(b"\r\n")`.
     pub const fn bytes(t: &'static [u8]) -> Terminator {
         Terminator::Bytes(Cow::Borrowed(t))
-    }
-
-    /// A [`Terminator::BlankLine`] for a record that has not begun.
-    pub const fn blank_line() -> Terminator {
-        Terminator::BlankLine {
-            at_line_start: true,
-        }
     }
 }
 
@@ -117,9 +104,7 @@ impl fmt::Debug for Terminator {
         match self {
             Terminator::Bytes(t) => write!(f, "Bytes(\"{}\")", t.escape_ascii()),
             Terminator::Count(n) => write!(f, "Count({n})"),
-            Terminator::BlankLine { at_line_start } => {
-                write!(f, "BlankLine {{ at_line_start: {at_line_start} }}")
-            }
+            Terminator::BlankLine => f.write_str("BlankLine"),
             Terminator::None => f.write_str("None"),
         }
     }
@@ -130,7 +115,7 @@ impl fmt::Display for Terminator {
         match self {
             Terminator::Bytes(t) => write!(f, "\"{}\"", t.escape_ascii()),
             Terminator::Count(n) => write!(f, "{n} bytes"),
-            Terminator::BlankLine { .. } => f.write_str("blank line"),
+            Terminator::BlankLine => f.write_str("blank line"),
             Terminator::None => f.write_str("none"),
         }
     }
@@ -154,50 +139,22 @@ pub fn find_prefix_at_end(haystack: &[u8], needle: &[u8]) -> usize {
     l
 }
 
-/// Where a search for an empty line ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Blank {
-    /// An empty line of `len` bytes (`\n` or `\r\n`) starts `at`.
-    Found { at: usize, len: usize },
-    /// None: the last `held` bytes (a `\r` where a line starts) may begin
-    /// one, and whether the byte after those given starts a line.
-    NotFound { held: usize, line_start: bool },
-}
-
-/// Finds the first empty line in `data`, whose first byte starts a line
-/// when `line_start`: one pass of `memchr` over the line ends.
-fn find_blank_line(data: &[u8], line_start: bool) -> Blank {
-    // An empty line starting at `at`, which starts a line.
-    let blank_at = |at: usize| match data.get(at..) {
-        Some([b'\n', ..]) => Some(Blank::Found { at, len: 1 }),
-        Some([b'\r', b'\n', ..]) => Some(Blank::Found { at, len: 2 }),
-        _ => None,
-    };
-    if line_start && let Some(found) = blank_at(0) {
-        return found;
-    }
-    let mut last_start = line_start.then_some(0);
+/// Finds the first empty line after a line end in `data`: `Ok` with where
+/// the empty line starts (just after the `\n` that ends the record's last
+/// line, so at least 1) and its length, 1 or 2; or `Err` with how many
+/// bytes at the end may start one (`\n` or `\n\r`). One pass of `memchr`
+/// over the line ends.
+fn find_blank_line(data: &[u8]) -> Result<(usize, usize), usize> {
     for end in memchr::memchr_iter(b'\n', data) {
-        if let Some(found) = blank_at(end + 1) {
-            return found;
+        match &data[end + 1..] {
+            [b'\n', ..] => return Ok((end + 1, 1)),
+            [b'\r', b'\n', ..] => return Ok((end + 1, 2)),
+            [] => return Err(1),
+            [b'\r'] => return Err(2),
+            _ => {}
         }
-        last_start = Some(end + 1);
     }
-    match last_start {
-        // A line that has begun with a lone CR may be an empty `\r\n`.
-        Some(start) if &data[start..] == b"\r" => Blank::NotFound {
-            held: 1,
-            line_start: true,
-        },
-        Some(start) => Blank::NotFound {
-            held: 0,
-            line_start: start == data.len(),
-        },
-        None => Blank::NotFound {
-            held: 0,
-            line_start: false,
-        },
-    }
+    Err(0)
 }
 
 /// The receiving side of the terminator loop: the channel state plus its
@@ -262,9 +219,9 @@ pub enum Step {
 ///
 /// The bytes after the returned count must be kept by the caller and put in
 /// front of the next read: they are either a held-back partial string
-/// terminator (never longer than the terminator minus one byte; a lone `\r`
-/// that may start an empty line) or input left because `sink` stopped
-/// delivering.
+/// terminator (never longer than the terminator minus one byte: for
+/// [`Terminator::BlankLine`], a `\n` or `\n\r`) or input left because `sink`
+/// stopped delivering.
 pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
     let mut pos = 0;
     while pos < data.len() && sink.delivering() {
@@ -332,37 +289,30 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
                     }
                 }
             }
-            Terminator::BlankLine { at_line_start } => {
-                match find_blank_line(rest, *at_line_start) {
-                    Blank::Found { at, len } => {
-                        // The record is complete; the next one starts a line.
-                        *at_line_start = true;
-                        sink.searched(Step::Found {
-                            at,
-                            len,
-                            of: rest.len(),
-                        });
-                        if at > 0 {
-                            sink.collect_incoming_data(&rest[..at]);
-                        }
-                        pos += at + len;
-                        sink.found_terminator();
-                    }
-                    Blank::NotFound { held, line_start } => {
-                        *at_line_start = line_start;
-                        let give = rest.len() - held;
-                        sink.searched(Step::NotFound {
-                            of: rest.len(),
-                            held,
-                        });
-                        if give > 0 {
-                            sink.collect_incoming_data(&rest[..give]);
-                        }
-                        pos += give;
-                        break;
-                    }
+            Terminator::BlankLine => match find_blank_line(rest) {
+                Ok((at, len)) => {
+                    sink.searched(Step::Found {
+                        at,
+                        len,
+                        of: rest.len(),
+                    });
+                    sink.collect_incoming_data(&rest[..at]);
+                    pos += at + len;
+                    sink.found_terminator();
                 }
-            }
+                Err(held) => {
+                    let give = rest.len() - held;
+                    sink.searched(Step::NotFound {
+                        of: rest.len(),
+                        held,
+                    });
+                    if give > 0 {
+                        sink.collect_incoming_data(&rest[..give]);
+                    }
+                    pos += give;
+                    break;
+                }
+            },
             // None, a count of 0, an empty string: collect everything.
             _ => {
                 sink.searched(Step::CollectAll { of: rest.len() });

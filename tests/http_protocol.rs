@@ -852,6 +852,73 @@ fn more_than_100_fields_is_431() {
     assert_eq!((r.status, r.body.as_slice()), (200, A.as_bytes()));
 }
 
+/// More than 100 fields are refused as they arrive: a head that never ends
+/// is not kept until the header timeout (the client would give up first).
+#[test]
+fn too_many_fields_are_refused_before_the_head_ends() {
+    let f = serve_with("fields-early", |c| {
+        c.header_timeout = Duration::from_secs(60)
+    });
+    let fields: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
+    let unended = format!("GET /a.txt HTTP/1.1\r\nHost: t\r\n{fields}");
+    assert_fails_closed(&f.server, unended, 431);
+}
+
+/// The head's bound counts its lines with their ends but not the empty
+/// line after them, so CRLF and bare-LF heads with the same lines have
+/// the same bound; the request line's counts its bytes without its end.
+#[test]
+fn the_head_bound_is_the_same_for_crlf_and_bare_lf_heads() {
+    const MAX: usize = 256;
+    let f = serve_with("head-bound", |c| c.max_head = MAX);
+    for eol in ["\r\n", "\n"] {
+        // Request line, Host and a padding field of `lines` bytes in all.
+        let head = |lines: usize| {
+            let fixed = "GET /a.txt HTTP/1.1".len() + "Host: t".len() + "X-Pad: ".len();
+            let pad = "p".repeat(lines - fixed - 3 * eol.len());
+            format!("GET /a.txt HTTP/1.1{eol}Host: t{eol}X-Pad: {pad}{eol}{eol}")
+        };
+        let mut c = f.server.connect();
+        let r = c.request(head(MAX));
+        assert_eq!(r.status, 200, "{eol:?}: lines of exactly {MAX} bytes");
+        assert_fails_closed(&f.server, head(MAX + 1), 431);
+        // A request line of the bound itself: the head is too large, not
+        // the line; one byte more is the line.
+        let line = |len: usize| {
+            let target = format!("/a.txt?{}", "q".repeat(len - "GET /a.txt? HTTP/1.1".len()));
+            format!("GET {target} HTTP/1.1{eol}Host: t{eol}{eol}")
+        };
+        assert_fails_closed(&f.server, line(MAX), 431);
+        assert_fails_closed(&f.server, line(MAX + 1), 414);
+    }
+}
+
+/// A CR that may begin an empty line before a request starts the header
+/// timeout, as any byte of a request does: 408, not a silent close at the
+/// keep-alive timeout.
+#[test]
+fn a_lone_cr_before_a_request_starts_the_header_timeout() {
+    let f = serve_with("lone-cr", |c| {
+        c.header_timeout = Duration::from_millis(300);
+        c.keep_alive_timeout = Duration::from_secs(60);
+    });
+    for (before, answered) in [
+        ("\r", 0),
+        ("\r\n\r", 0),
+        ("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n\r", 1),
+    ] {
+        let mut c = f.server.connect();
+        c.send(before);
+        for _ in 0..answered {
+            assert_eq!(c.read_response_to("GET").unwrap().status, 200);
+        }
+        let r = c
+            .read_response_to("GET")
+            .unwrap_or_else(|e| panic!("{before:?}: {e}"));
+        assert_eq!(r.status, 408, "{before:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Connections: HTTP/1.1 persists, `Connection: close` closes after the
 // response, HTTP/1.0 closes unless it asks for keep-alive, pipelined

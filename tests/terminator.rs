@@ -91,7 +91,7 @@ impl Logic {
             Switch::HttpBlank { in_body } => {
                 let line = record.strip_suffix(b"\n").unwrap_or(&record);
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
-                http_switch(in_body, line, Terminator::blank_line())
+                http_switch(in_body, line, Terminator::BlankLine)
             }
         };
         self.records.push(record);
@@ -320,9 +320,6 @@ fn t(b: &'static [u8]) -> Terminator {
 
 fn cases() -> Vec<Case> {
     let crlf = t(b"\r\n");
-    let mid_line = Terminator::BlankLine {
-        at_line_start: false,
-    };
     vec![
         // 1. A terminator split across two reads is found.
         Case {
@@ -579,87 +576,96 @@ fn cases() -> Vec<Case> {
             held: b"",
             end: Terminator::None,
         },
-        // BlankLine: the lines up to the first empty one, in one record.
+        // BlankLine: the lines up to the first empty one after a line end.
         Case {
             name: "blank: a CRLF head, then the next record begins",
-            terminator: Terminator::blank_line(),
+            terminator: Terminator::BlankLine,
             switch: Switch::Keep,
             reads: &[b"GET / HTTP/1.1\r\nHost: a\r\n\r\nnext"],
             events: vec![c(b"GET / HTTP/1.1\r\nHost: a\r\n"), F, c(b"next")],
             held: b"",
-            end: mid_line.clone(),
+            end: Terminator::BlankLine,
         },
         Case {
             name: "blank: bare LF line ends, and an LF then CRLF",
-            terminator: Terminator::blank_line(),
+            terminator: Terminator::BlankLine,
             switch: Switch::Keep,
             reads: &[b"a\nb\n\nc\n\r\n"],
             events: vec![c(b"a\nb\n"), F, c(b"c\n"), F],
             held: b"",
-            end: Terminator::blank_line(),
+            end: Terminator::BlankLine,
         },
         Case {
-            name: "blank: empty lines first are empty records",
-            terminator: Terminator::blank_line(),
+            name: "blank: an empty line first is data of the record",
+            terminator: Terminator::BlankLine,
             switch: Switch::Keep,
             reads: &[b"\r\n\nX\n\n"],
-            events: vec![F, F, c(b"X\n"), F],
+            events: vec![c(b"\r\n"), F, c(b"X\n"), F],
             held: b"",
-            end: Terminator::blank_line(),
+            end: Terminator::BlankLine,
         },
         Case {
-            name: "blank: a CR where a line starts is held back",
-            terminator: Terminator::blank_line(),
+            name: "blank: an LF and a CR that may start the end are held back",
+            terminator: Terminator::BlankLine,
             switch: Switch::Keep,
             reads: &[b"a\r\n\r"],
-            events: vec![c(b"a\r\n")],
-            held: b"\r",
-            end: Terminator::blank_line(),
+            events: vec![c(b"a\r")],
+            held: b"\n\r",
+            end: Terminator::BlankLine,
         },
         Case {
-            name: "blank: a held CR that no LF follows is data",
-            terminator: Terminator::blank_line(),
+            name: "blank: an LF that ends a read is held back",
+            terminator: Terminator::BlankLine,
+            switch: Switch::Keep,
+            reads: &[b"a\r\n"],
+            events: vec![c(b"a\r")],
+            held: b"\n",
+            end: Terminator::BlankLine,
+        },
+        Case {
+            name: "blank: a held LF and CR that no LF follows are data",
+            terminator: Terminator::BlankLine,
             switch: Switch::Keep,
             reads: &[b"a\n\r", b"x\n\n"],
-            events: vec![c(b"a\n"), c(b"\rx\n"), F],
+            events: vec![c(b"a"), c(b"\n\rx\n"), F],
             held: b"",
-            end: Terminator::blank_line(),
+            end: Terminator::BlankLine,
         },
         Case {
-            name: "blank: CR and LF of an empty first line in two reads",
-            terminator: Terminator::blank_line(),
+            name: "blank: an empty first line split between reads is data",
+            terminator: Terminator::BlankLine,
             switch: Switch::Keep,
             reads: &[b"\r", b"\nA\n\n"],
-            events: vec![F, c(b"A\n"), F],
+            events: vec![c(b"\r"), c(b"\nA\n"), F],
             held: b"",
-            end: Terminator::blank_line(),
+            end: Terminator::BlankLine,
         },
         Case {
-            name: "blank: an LF that ends a read starts the next line",
-            terminator: Terminator::blank_line(),
+            name: "blank: a held LF and an LF end the record",
+            terminator: Terminator::BlankLine,
             switch: Switch::Keep,
             reads: &[b"a\n", b"\nb"],
-            events: vec![c(b"a\n"), F, c(b"b")],
+            events: vec![c(b"a"), c(b"\n"), F, c(b"b")],
             held: b"",
-            end: mid_line.clone(),
+            end: Terminator::BlankLine,
         },
         Case {
             name: "blank: a CRLF after a line's CR ends the line, not the head",
-            terminator: Terminator::blank_line(),
+            terminator: Terminator::BlankLine,
             switch: Switch::Keep,
             reads: &[b"a\r", b"\n\r\n"],
             events: vec![c(b"a\r"), c(b"\n"), F],
             held: b"",
-            end: Terminator::blank_line(),
+            end: Terminator::BlankLine,
         },
         Case {
             name: "blank: a switch to a count applies to the same read",
-            terminator: Terminator::blank_line(),
-            switch: script(&[Terminator::Count(3), Terminator::blank_line()]),
+            terminator: Terminator::BlankLine,
+            switch: script(&[Terminator::Count(3), Terminator::BlankLine]),
             reads: &[b"h\r\n\r\nabc\r\nh2\n\n"],
-            events: vec![c(b"h\r\n"), F, c(b"abc"), F, F, c(b"h2\n"), F],
+            events: vec![c(b"h\r\n"), F, c(b"abc"), F, c(b"\r\nh2\n"), F],
             held: b"",
-            end: Terminator::blank_line(),
+            end: Terminator::BlankLine,
         },
     ]
 }
@@ -748,11 +754,7 @@ fn end_of_stream_drops_a_held_prefix() {
         (t(b"qqq"), &[b"xqq", b"qq"], vec![c(b"x"), F, Eof]),
         (HEAD, &[b"a\r\n", b"\r"], vec![c(b"a"), Eof]),
         (Terminator::Count(5), &[b"abc"], vec![c(b"abc"), Eof]),
-        (
-            Terminator::blank_line(),
-            &[b"a\r\n\r"],
-            vec![c(b"a\r\n"), Eof],
-        ),
+        (Terminator::BlankLine, &[b"a\r\n\r"], vec![c(b"a\r"), Eof]),
     ] {
         let mut chan = Channel::new(term.clone());
         let mut chat = Chat::new(Switch::Keep);
@@ -1021,11 +1023,8 @@ impl Proto {
             Proto::Http => (HEAD, Switch::Http { in_body: false }),
             Proto::Lines => (t(b"\n"), Switch::Keep),
             Proto::Qqq => (t(b"qqq"), Switch::Keep),
-            Proto::Blank => (Terminator::blank_line(), Switch::Keep),
-            Proto::HttpBlank => (
-                Terminator::blank_line(),
-                Switch::HttpBlank { in_body: false },
-            ),
+            Proto::Blank => (Terminator::BlankLine, Switch::Keep),
+            Proto::HttpBlank => (Terminator::BlankLine, Switch::HttpBlank { in_body: false }),
         }
     }
 
@@ -1135,17 +1134,17 @@ proptest! {
     }
 }
 
-/// Heads as a reader of lines finds them, the way this crate's HTTP channel
-/// read them before [`Terminator::BlankLine`]: lines ended by `\n`, each
-/// kept with its end, up to an empty one (`""` or `"\r"`), which is
-/// dropped. Returns the complete heads and what is left of the next.
+/// Records as a reader of lines finds them: lines ended by `\n`, each kept
+/// with its end, up to an empty one (`"\n"` or `"\r\n"`) that follows a
+/// line of the record, which is dropped; an empty first line is kept.
+/// Returns the complete records and what is left of the next.
 fn heads_line_by_line(data: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
     let (mut heads, mut head) = (Vec::new(), Vec::new());
     let mut rest = data;
     while let Some(end) = rest.iter().position(|&b| b == b'\n') {
         let line = &rest[..=end];
         rest = &rest[end + 1..];
-        if matches!(line, b"\n" | b"\r\n") {
+        if matches!(line, b"\n" | b"\r\n") && !head.is_empty() {
             heads.push(std::mem::take(&mut head));
         } else {
             head.extend_from_slice(line);
@@ -1158,8 +1157,9 @@ fn heads_line_by_line(data: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// One search for the empty line finds the heads a line reader finds,
-    /// however the stream is cut; what is held back is at most a CR.
+    /// One search for the empty line finds the records a line reader
+    /// finds, however the stream is cut; what is held back is at most an
+    /// LF and a CR.
     #[test]
     fn blank_line_records_are_the_heads_a_line_reader_finds(
         data in stream(Proto::Blank, 200, 400),
@@ -1171,7 +1171,7 @@ proptest! {
         let mut left = got.trailing.clone();
         left.extend_from_slice(&got.held);
         prop_assert_eq!(left, partial);
-        prop_assert!(matches!(&got.held[..], b"" | b"\r"), "held {:?}", got.held);
+        prop_assert!(matches!(&got.held[..], b"" | b"\n" | b"\n\r"), "held {:?}", got.held);
     }
 }
 

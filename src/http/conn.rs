@@ -14,9 +14,10 @@
 //! one record however many lines it has, rather than up to `"\r\n\r\n"`:
 //! RFC 9112 §2.2 lets a recipient accept a bare LF as a line ending, and a
 //! single string terminator cannot match both `"\r\n\r\n"` and `"\n\n"`.
-//! An empty line before a request line is an empty record, ignored. The
-//! request line's end is watched for as the head arrives, which tells an
-//! over-long request line (414) from an over-long head (431).
+//! An empty line before a request line is skipped as it arrives. An
+//! over-long request line (414) is told from an over-long head (431) when
+//! the head passes its bound, and a head with too many lines is refused as
+//! they arrive, before its end.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -170,18 +171,61 @@ struct Waiting {
 /// and an idle connection holds no buffer.
 #[derive(Default)]
 struct HeadLines {
-    /// The lines as received, each ended by `\n`.
+    /// The lines as received, each ended by `\n`, without an empty line
+    /// before them.
     buf: Vec<u8>,
     /// The request line's method has ended (a space, or the line's end,
     /// was seen).
     method_done: bool,
+    /// Line ends in `buf[..counted]`, counted once the head is long enough
+    /// to hold more lines than a head may have.
+    lines: u32,
+    counted: u32,
 }
+
+/// A head this long may hold more lines than [`MAX_HEADERS`] fields and a
+/// request line (a line is at least a byte and its `\n`); a shorter one
+/// need not be counted.
+const COUNT_LINES_FROM: usize = 2 * (MAX_HEADERS + 2);
 
 impl HeadLines {
     /// Empties the head for the next request.
     fn clear(&mut self) {
         self.buf.clear();
         self.method_done = false;
+        self.lines = 0;
+        self.counted = 0;
+    }
+
+    /// Appends `data` to the head, less an empty line that starts it, and
+    /// returns what was appended. Empty lines before a request line are
+    /// ignored (RFC 9112 §2.2; Medusa closed the connection here):
+    /// [`Terminator::BlankLine`] leaves at most one at the start of a
+    /// record, perhaps split between two reads.
+    fn append<'d>(&mut self, data: &'d [u8]) -> &'d [u8] {
+        let data = match (self.buf.as_slice(), data) {
+            ([], [b'\r', b'\n', rest @ ..] | [b'\n', rest @ ..]) => rest,
+            ([b'\r'], [b'\n', rest @ ..]) => {
+                self.buf.clear();
+                rest
+            }
+            _ => data,
+        };
+        self.buf.extend_from_slice(data);
+        data
+    }
+
+    /// The complete lines so far, counted from [`COUNT_LINES_FROM`] bytes
+    /// on (each byte once).
+    fn lines(&mut self) -> usize {
+        if self.buf.len() >= COUNT_LINES_FROM {
+            let new = &self.buf[self.counted as usize..];
+            self.lines += memchr::memchr_iter(b'\n', new).count() as u32;
+            // The head's bound (`max_head`, checked as bytes arrive) keeps
+            // it far below 4 GiB.
+            self.counted = u32::try_from(self.buf.len()).unwrap_or(u32::MAX);
+        }
+        self.lines as usize
     }
 
     /// Checks the method of the request line as its bytes arrive: token
@@ -209,10 +253,14 @@ impl HeadLines {
         true
     }
 
-    /// The request line, ended or not, is longer than `max` bytes: asked
-    /// only of a head past its bound, to tell 414 from 431.
+    /// The request line, ended or not, is longer than `max` bytes without
+    /// its line end: asked only of a head past its bound, to tell 414 from
+    /// 431.
     fn request_line_longer_than(&self, max: usize) -> bool {
-        memchr::memchr(b'\n', &self.buf).is_none_or(|end| end > max)
+        match memchr::memchr(b'\n', &self.buf) {
+            Some(end) => end - usize::from(end > 0 && self.buf[end - 1] == b'\r') > max,
+            None => true,
+        }
     }
 }
 
@@ -245,7 +293,7 @@ impl HttpChannel {
 
     /// The terminator a new connection starts with: a head's empty line.
     pub fn initial_terminator() -> Terminator {
-        Terminator::blank_line()
+        Terminator::BlankLine
     }
 
     fn config(&self) -> &Config {
@@ -366,9 +414,12 @@ impl HttpChannel {
         if self.head.buf.capacity() == 0 {
             self.head.buf = spare::take(&spare::BYTES);
         }
-        self.head.buf.extend_from_slice(data);
+        let data = self.head.append(data);
         if !self.head.plausible_request_line(data) {
             return self.fail(chan, HttpError::RequestLineMalformed);
+        }
+        if self.head.lines() > MAX_HEADERS + 1 {
+            return self.fail(chan, HttpError::TooManyFields);
         }
         let max = self.config().max_head;
         if self.head.buf.len() > max {
@@ -381,12 +432,11 @@ impl HttpChannel {
         }
     }
 
-    /// A head is complete: its lines were collected, and its empty line
-    /// dropped.
+    /// A head is complete: its lines were collected, and the empty line
+    /// that ends them dropped.
     fn found_head(&mut self, chan: &mut Channel) {
         if self.head.buf.is_empty() {
-            // An empty line before a request line is ignored (RFC 9112
-            // §2.2); Medusa closed the connection here.
+            // Only an empty line before a request line came, ignored.
             return;
         }
         // The parse sees the head whole, with its empty line.
@@ -523,7 +573,7 @@ impl HttpChannel {
         chan.hide_data(false);
         if !chan.is_closing() {
             self.phase = Phase::Idle { since: chan.now() };
-            chan.set_terminator(Terminator::blank_line());
+            chan.set_terminator(Terminator::BlankLine);
         }
     }
 

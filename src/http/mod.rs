@@ -88,8 +88,10 @@ pub struct Config {
     /// The largest request body accepted (it is read and discarded); larger
     /// is 413.
     pub max_body: u64,
-    /// The largest request head; larger is 431 (414 if the request line
-    /// alone is larger).
+    /// The largest request head, its lines with their line ends but not
+    /// the empty line that ends it (so a CRLF head and a bare-LF one with
+    /// the same lines have the same bound); larger is 431 (414 if the
+    /// request line alone, without its line end, is larger).
     pub max_head: usize,
     /// The most ranges in one Range field; more are ignored (200).
     pub max_ranges: usize,

@@ -20,13 +20,13 @@
 //!   delivery is paused (by the queue's bound or the event's work bound),
 //!   never more than the read just fed, and never while the channel is not
 //!   writable (no write event would come back for it); the one exception is
-//!   a partial terminator, a CR where a line starts that the next read may
-//!   complete to the empty line ending a head.
+//!   a partial terminator, the LF (and CR) that the next read may complete
+//!   to the empty line ending a head.
 //! - **Framing of the output**: it parses as a sequence of complete
 //!   responses (Content-Length framing; no stray bytes, no CR or LF inside a
 //!   field line), nothing follows a `Connection: close` response, and after
 //!   end of stream the channel finishes with nothing left queued, nor held
-//!   but such a CR.
+//!   but such a partial terminator.
 //! - **No more answers than requests**: final responses are at most the
 //!   complete heads in the input (counted by [`complete_heads`], an
 //!   independent upper bound), plus one 400/414/431 for a head that never
@@ -269,13 +269,13 @@ impl AsyncChat for Watched {
     }
 }
 
-/// The channel holds no input, or only a CR that may start the empty line
-/// ending a head: what the next read completes, not what a write event
-/// should deliver.
+/// The channel holds no input, or only the LF (and CR) that may start the
+/// empty line ending a head: what the next read completes, not what a
+/// write event should deliver.
 fn holds_at_most_a_partial_terminator(chan: &Channel) -> bool {
     match chan.pending_input() {
         b"" => true,
-        b"\r" => matches!(chan.get_terminator(), Terminator::BlankLine { .. }),
+        b"\n" | b"\n\r" => matches!(chan.get_terminator(), Terminator::BlankLine),
         _ => false,
     }
 }
@@ -299,11 +299,13 @@ impl Driver {
         let limits = chan.limits();
         let pending = chan.pending_input().len();
         let (items, bytes) = (chan.fifo().len(), chan.fifo().queued_bytes());
-        // A CR held back from the read before may be held with this one.
-        let partial = usize::from(matches!(
-            chan.get_terminator(),
-            Terminator::BlankLine { .. }
-        ));
+        // An LF and a CR held back from the read before may be held with
+        // this one.
+        let partial = if matches!(chan.get_terminator(), Terminator::BlankLine) {
+            2
+        } else {
+            0
+        };
         assert!(
             pending <= read + partial,
             "after {when}: {pending} bytes of input held, more than the {read} fed"
