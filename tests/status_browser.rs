@@ -198,7 +198,7 @@ fn chromium_renders_the_status_page() {
     let row_of = |peer: SocketAddr| channels.iter().find(|r| r[1] == peer.to_string()).unwrap();
     // id, peer, age, idle, phase, terminator, input, queued, queued bytes,
     // requests, paused
-    assert_eq!(&row_of(mine[0])[4..6], ["idle", "\"\\n\""]);
+    assert_eq!(&row_of(mine[0])[4..6], ["idle", "blank line"]);
     assert_eq!(row_of(mine[1])[9], "1");
     assert_eq!(&row_of(mine[2])[4..6], ["body", "90 bytes"]);
     assert!(channels.iter().all(|r| r[10] == "no"), "{channels:#?}");
