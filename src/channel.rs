@@ -58,7 +58,7 @@ pub struct Limits {
     pub max_queued_bytes: u64,
     /// The most bytes written for one write event, so a client downloading a
     /// large file shares the loop fairly. The default is one
-    /// [`FILE_SPAN_MAX`] span (256 KiB).
+    /// [`FILE_SPAN_MAX`] span (512 KiB).
     pub write_budget: u64,
     /// The most work delivered for one event, in units: each record
     /// delivered is one, and a handler adds what a record cost it beyond
@@ -1022,6 +1022,10 @@ impl Transport for Socket<'_> {
             rec.sent(bufs, n);
         }
         Ok(n)
+    }
+
+    fn segment_size(&self) -> Option<u64> {
+        self.stream.segment_size()
     }
 
     fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {

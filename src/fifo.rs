@@ -7,13 +7,23 @@
 //! span at the front to [`Transport::send_file`] (`sendfile` on a socket).
 //! Producers are asked for more only while the gathered total is under
 //! [`GATHER_MAX`], so laziness survives gathering.
+//!
+//! A file goes out in `sendfile` calls that end where the connection's TCP
+//! segments end ([`Transport::segment_size`]), not where the producer's
+//! spans do: the spans that continue a file are joined at the front of the
+//! queue, and each call is cut at the last segment boundary it reaches
+//! ([`file_call_len`]). A call that ends a little past a boundary leaves
+//! the kernel a sliver of a segment right behind one it has just sent,
+//! and TCP's pacing then arms a timer to send that sliver on its own
+//! (the README's Benchmarks section has the measurements).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
+use std::rc::Rc;
 
-use crate::producer::{FileSpan, Piece, Producer, file_shrank, next_piece};
+use crate::producer::{FILE_SPAN_MAX, FileSpan, Piece, Producer, file_shrank, next_piece};
 use crate::spare;
 use crate::trace::Trace;
 
@@ -61,6 +71,14 @@ pub trait Transport {
         self.write_vectored(bufs)
     }
 
+    /// The size of the segments the transport sends data in, when it has
+    /// them: a TCP socket's maximum segment size. With it, the queue ends
+    /// each `sendfile` call on a segment boundary ([`file_call_len`]); the
+    /// default has none, and file spans go out as they are.
+    fn segment_size(&self) -> Option<u64> {
+        None
+    }
+
     /// Sends the start of a file span and returns how many bytes were sent.
     /// The default copies through a buffer; sockets override it with
     /// `sendfile`.
@@ -86,6 +104,10 @@ impl Transport for TcpStream {
         Ok(sendmsg(&*self, bufs, &mut no_control, SendFlags::MORE)?)
     }
 
+    fn segment_size(&self) -> Option<u64> {
+        tcp_maxseg(self)
+    }
+
     fn send_file(&mut self, span: &FileSpan) -> io::Result<usize> {
         if span.copy {
             let mut buf = [0u8; COPY_CHUNK];
@@ -101,6 +123,77 @@ impl Transport for TcpStream {
         }
         Ok(n)
     }
+}
+
+/// The socket's maximum segment size (`TCP_MAXSEG`): the bytes of data
+/// one TCP segment carries on this connection (65,483 on loopback, whose
+/// MTU is 64 KiB; 1,448 on Ethernet with timestamps). `None` if the
+/// socket will not say.
+fn tcp_maxseg(socket: &TcpStream) -> Option<u64> {
+    use std::ffi::{c_int, c_void};
+    use std::os::fd::AsRawFd;
+    // From <netinet/in.h> and <netinet/tcp.h> (Linux).
+    const IPPROTO_TCP: c_int = 6;
+    const TCP_MAXSEG: c_int = 2;
+    #[allow(unsafe_code)]
+    unsafe extern "C" {
+        fn getsockopt(
+            fd: c_int,
+            level: c_int,
+            name: c_int,
+            value: *mut c_void,
+            len: *mut u32,
+        ) -> c_int;
+    }
+    let mut mss: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as u32;
+    // SAFETY: `value` points to a c_int and `len` holds its size, so the
+    // kernel writes at most that many bytes there; the descriptor is the
+    // stream's own, open for the borrow. A failure is a -1 return.
+    #[allow(unsafe_code)]
+    let r = unsafe {
+        getsockopt(
+            socket.as_raw_fd(),
+            IPPROTO_TCP,
+            TCP_MAXSEG,
+            (&raw mut mss).cast(),
+            &raw mut len,
+        )
+    };
+    u64::try_from(mss).ok().filter(|&mss| r == 0 && mss > 0)
+}
+
+/// How many bytes of a file span of `len` to hand to one `sendfile`, so
+/// that the call ends on a segment boundary: a segment holds `segment`
+/// bytes, `lead` bytes of the current one are queued already (a response
+/// head, written just before), and the call should send about `room`
+/// bytes at most.
+///
+/// - A span that ends within a segment past `room` is sent whole: its end
+///   is the file's, and a call of its own for the rest would be smaller
+///   still.
+/// - Otherwise a call after a lead ends with the lead's segment, and any
+///   other sends the whole segments that fit in `room`.
+/// - 0 when `room` reaches no boundary: the span waits for the next write
+///   rather than leave a sliver of a segment behind.
+///
+/// Why a lead's segment is a call of its own: the kernel moves a file
+/// through `sendfile` in rounds of 64 KiB (a pipe of 16 pages), and a
+/// round that starts on a page boundary ends a few bytes past a segment
+/// boundary (on loopback, 65,536 bytes are a segment of 65,483 and 53
+/// more), leaving the same sliver at every round. A file sent from its
+/// start begins on a page boundary; a first call of one segment less the
+/// head puts the calls after it off page boundaries.
+pub fn file_call_len(len: u64, lead: u64, room: u64, segment: u64) -> u64 {
+    if segment == 0 || len <= room.saturating_add(segment) {
+        return len;
+    }
+    let lead = lead % segment;
+    if lead > 0 {
+        let rest = segment - lead;
+        return if rest <= room { rest } else { 0 };
+    }
+    room - room % segment
 }
 
 impl Transport for Vec<u8> {
@@ -253,6 +346,95 @@ impl Fifo {
         i
     }
 
+    /// Lengthens the file span at the front, while it is shorter than
+    /// `want`, with the spans that continue it: the next ones from the
+    /// producer behind it, when they are of the same file, stamp and way of
+    /// sending and start where it ends. A `sendfile` call can then end on a
+    /// segment boundary rather than where a span does. Only the producer
+    /// right behind the span is asked, and only for as much as `want`
+    /// takes: once it is done, what follows is another's, which waits as
+    /// it would for [`Fifo::fill`].
+    fn extend_front_span(&mut self, want: u64) {
+        loop {
+            let (Some(Item::Ready(Piece::File(front))), Some(next)) =
+                (self.items.front(), self.items.get(1))
+            else {
+                return;
+            };
+            if front.len >= want {
+                return;
+            }
+            match next {
+                Item::Ready(Piece::File(span)) if continues(front, span) => {
+                    let Some(Item::Ready(next)) = self.items.remove(1) else {
+                        unreachable!("the item was just looked at");
+                    };
+                    let Some(Item::Ready(front @ Piece::File(_))) = self.items.front_mut() else {
+                        unreachable!("the item was just looked at");
+                    };
+                    let before = front.weight() + next.weight();
+                    if let (Piece::File(front), Piece::File(next)) = (&mut *front, next) {
+                        front.len += next.len;
+                    }
+                    self.queued = self.queued - before + front.weight();
+                }
+                Item::Ready(_) => return,
+                Item::Producer(..) => {
+                    let Some(Item::Producer(p, counted)) = self.items.get_mut(1) else {
+                        unreachable!("the item was just looked at");
+                    };
+                    match next_piece(p.as_mut()) {
+                        Some(piece) => {
+                            let now = p.weight();
+                            self.queued = self.queued + piece.weight() + now - *counted;
+                            *counted = now;
+                            self.items.insert(1, Item::Ready(piece));
+                        }
+                        // Done: what follows is another producer's.
+                        None => {
+                            self.queued -= *counted;
+                            self.items.remove(1);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// How much of the file span at the front to hand to one `sendfile`
+    /// ([`file_call_len`]), with at most `room` bytes left of the write
+    /// budget: the span is first joined with those that continue it, as far
+    /// as the call could reach. The transport's segment size is asked (once
+    /// for `segment`) only when the rest of the file does not fit in `room`,
+    /// as it does for a small file, which goes in one call whatever the
+    /// segments.
+    fn file_call(
+        &mut self,
+        t: &impl Transport,
+        segment: &mut Option<Option<u64>>,
+        lead: u64,
+        room: u64,
+    ) -> u64 {
+        let room = FILE_SPAN_MAX.min(room);
+        let front_len = |fifo: &Fifo| match fifo.items.front() {
+            Some(Item::Ready(Piece::File(span))) => span.len,
+            _ => unreachable!("the front is a file span"),
+        };
+        self.extend_front_span(room + 1);
+        let len = front_len(self);
+        if len <= room {
+            return len;
+        }
+        match *segment.get_or_insert_with(|| t.segment_size()) {
+            Some(segment) => {
+                self.extend_front_span(room.saturating_add(segment) + 1);
+                file_call_len(front_len(self), lead, room, segment)
+            }
+            None => len.min(FILE_SPAN_MAX),
+        }
+    }
+
     /// Removes `n` sent bytes from the leading byte pieces.
     fn consume(&mut self, mut n: usize) {
         while n > 0 {
@@ -300,10 +482,18 @@ impl Fifo {
         trace: Option<&Trace>,
     ) -> io::Result<u64> {
         let mut sent = 0u64;
+        // Bytes of the segment a file span that follows would continue:
+        // those just written before it (a response head).
+        let mut lead = 0u64;
+        // The transport's segment size, asked once a call when a file
+        // span comes to the front.
+        let mut segment = None;
         while sent < budget {
             let k = self.fill();
             // The gathered pieces were copied into one buffer.
             let mut copied = false;
+            // They are the start of the segment a file span continues.
+            let mut before_file = false;
             let result = if k > 0 {
                 let mut iov = [IoSlice::new(&[]); GATHER_PIECES];
                 let mut total = 0;
@@ -338,9 +528,36 @@ impl Fifo {
                 } else {
                     write(t, &iov[..k])
                 };
+                before_file = file_next;
                 written.map(|n| (n, total))
             } else if let Some(Item::Ready(Piece::File(span))) = self.items.front() {
-                t.send_file(span).map(|n| (n, span.len as usize))
+                let count = if span.copy {
+                    span.len
+                } else {
+                    self.file_call(t, &mut segment, lead, budget - sent)
+                };
+                let Some(Item::Ready(Piece::File(span))) = self.items.front() else {
+                    unreachable!("the front is still the span");
+                };
+                // No segment boundary within what is left of the budget:
+                // the span waits for the next write, unless nothing was
+                // written yet (segments larger than a span's worth).
+                let count = match count {
+                    0 if sent > 0 => break,
+                    0 => span.len.min(FILE_SPAN_MAX),
+                    n => n,
+                };
+                lead = 0;
+                let wanted = usize::try_from(count).unwrap_or(usize::MAX);
+                if count == span.len {
+                    t.send_file(span)
+                } else {
+                    t.send_file(&FileSpan {
+                        len: count,
+                        ..span.clone()
+                    })
+                }
+                .map(|n| (n, wanted))
             } else {
                 break;
             };
@@ -352,6 +569,7 @@ impl Fifo {
                 Ok((n, wanted)) => {
                     sent += n as u64;
                     if k > 0 {
+                        lead = if before_file { lead + n as u64 } else { 0 };
                         self.consume(n);
                     } else if let Some(Item::Ready(piece @ Piece::File(_))) = self.items.front_mut()
                     {
@@ -384,6 +602,20 @@ impl Fifo {
     }
 }
 
+/// True when `next` is the part of the file that follows `span`, to be
+/// sent the same way.
+fn continues(span: &FileSpan, next: &FileSpan) -> bool {
+    let same_stamp = match (&span.stamp, &next.stamp) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+        _ => false,
+    };
+    Rc::ptr_eq(&span.file, &next.file)
+        && span.offset + span.len == next.offset
+        && span.copy == next.copy
+        && same_stamp
+}
+
 /// One trace line for one write: `k` gathered pieces, or a file span when
 /// `k` is 0.
 fn trace_write(trace: &Trace, result: &io::Result<(usize, usize)>, k: usize, copied: bool) {
@@ -405,7 +637,43 @@ fn trace_write(trace: &Trace, result: &io::Result<(usize, usize)>, k: usize, cop
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::rc::Rc;
+
+    #[test]
+    fn file_calls_are_cut_at_segment_boundaries() {
+        const LO: u64 = 65_483; // loopback's segment
+        const MIB: u64 = 1 << 20;
+        const SPAN: u64 = 256 * 1024; // a write budget's room
+        // (span length, lead, room, segment) -> bytes for one sendfile
+        let cases = [
+            // No segment size: the span as it is.
+            ((MIB, 261, SPAN, 0), MIB),
+            // A small file goes in one call, head or no head.
+            ((65_536, 258, SPAN, LO), 65_536),
+            ((1000, 0, SPAN, LO), 1000),
+            // After a head, the head's segment, then whole segments.
+            ((MIB, 261, SPAN, LO), LO - 261),
+            ((MIB - (LO - 261), 0, SPAN - LO, LO), 3 * LO),
+            ((MIB, 0, SPAN, LO), 4 * LO),
+            // A lead of a segment and more counts from its last segment.
+            ((MIB, LO + 10, SPAN, LO), LO - 10),
+            // The end of the file within a segment past the room: all of it.
+            ((SPAN + LO, 0, SPAN, LO), SPAN + LO),
+            ((SPAN + LO + 1, 0, SPAN, LO), 4 * LO),
+            // No boundary within the room: wait for the next write.
+            ((MIB, 0, 212, LO), 0),
+            ((MIB, 261, 1000, LO), 0),
+            // Ethernet's segments, with timestamps.
+            ((MIB, 0, SPAN, 1448), SPAN - SPAN % 1448),
+            ((MIB, 300, SPAN, 1448), 1148),
+        ];
+        for ((len, lead, room, segment), want) in cases {
+            assert_eq!(
+                file_call_len(len, lead, room, segment),
+                want,
+                "len {len}, lead {lead}, room {room}, segment {segment}"
+            );
+        }
+    }
 
     /// A transport that records the slices of every write it takes.
     #[derive(Default)]

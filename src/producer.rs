@@ -23,12 +23,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The largest span a [`FileProducer`] hands out at once. It bounds one
 /// `sendfile` call, so a client fetching a large file cannot hold the reactor
-/// for long; the socket's free buffer space bounds the call further. On
-/// 2026-12-03 (Linux 6.18), 256 KiB spans served 16 MiB files 1.5 to 2
-/// times as fast as 1 MiB spans with `benches/bigread.py`, and 1 MiB files
-/// 1.08 times as fast under wrk (the README's Benchmarks section; an
-/// earlier kernel had favoured 1 MiB).
-pub const FILE_SPAN_MAX: u64 = 256 * 1024;
+/// for long; the socket's free buffer space bounds the call further. The
+/// queue cuts each call at a TCP segment boundary (`Fifo`'s
+/// `file_call_len`); with those cuts, on 2026-12-03 (Linux 6.18), 512 KiB
+/// spans served 1 MiB files 1.4 times as fast as 256 KiB spans with
+/// `benches/bigread.py`, as a 1 MiB response then takes two write events
+/// rather than four or five, and 16 MiB files as fast (the README's
+/// Benchmarks section). Without the cuts, 256 KiB had been the better size.
+pub const FILE_SPAN_MAX: u64 = 512 * 1024;
 
 /// The least a file span weighs in the output queue's byte bound
 /// ([`Piece::weight`]): the descriptor it holds open is worth as much.

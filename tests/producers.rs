@@ -469,6 +469,140 @@ fn fifo_send_budget_over_file_spans() {
     assert!(t.0 == data);
 }
 
+/// A transport with TCP's segments, of `segment` bytes: it takes
+/// everything, and notes where in what it took each `sendfile` call ended.
+struct Segmented {
+    segment: u64,
+    out: Vec<u8>,
+    call_ends: Vec<u64>,
+}
+
+impl Transport for Segmented {
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        bufs.iter().for_each(|b| self.out.extend_from_slice(b));
+        Ok(bufs.iter().map(|b| b.len()).sum())
+    }
+
+    fn segment_size(&self) -> Option<u64> {
+        Some(self.segment)
+    }
+
+    fn send_file(&mut self, span: &asynchat::FileSpan) -> io::Result<usize> {
+        self.out.extend(piece_bytes(&Piece::File(span.clone())));
+        self.call_ends.push(self.out.len() as u64);
+        Ok(span.len as usize)
+    }
+}
+
+/// A file goes out in `sendfile` calls that end on segment boundaries of
+/// the stream, the head's bytes counted: after a head, the first call ends
+/// with the head's segment, the others carry whole segments, and only the
+/// last ends where the file does. The bytes are the head's and the
+/// file's, whatever the budget of each write, and the queue's count of
+/// bytes comes back to nothing.
+#[test]
+fn file_calls_end_on_segment_boundaries() {
+    let data = pattern(3 * FILE_SPAN_MAX as usize + 12_345, 21);
+    let file = TempFile::with(&data);
+    let whole = data.len() as u64;
+    // (segment, range offset, range length, head length, budget per write)
+    let cases = [
+        (65_483, 0, whole, 261, FILE_SPAN_MAX),
+        (65_483, 0, whole, 0, FILE_SPAN_MAX),
+        (65_483, 4095, whole - 4095, 300, FILE_SPAN_MAX),
+        (65_483, 0, whole, 261, 100_000),
+        (65_483, 0, whole, 261, u64::MAX),
+        (1448, 7, whole - 7, 512, FILE_SPAN_MAX),
+        (32_768, 0, 2 * FILE_SPAN_MAX, 70_000, FILE_SPAN_MAX),
+    ];
+    for (segment, offset, len, head, budget) in cases {
+        let case = format!("segment {segment}, {offset}+{len}, head {head}, budget {budget}");
+        let mut fifo = Fifo::new();
+        fifo.push(Piece::from(vec![b'h'; head]));
+        fifo.push_producer(Box::new(FileProducer::new(file.open(), offset, len)));
+        let mut t = Segmented {
+            segment,
+            out: Vec::new(),
+            call_ends: Vec::new(),
+        };
+        for _ in 0..1000 {
+            if fifo.is_empty() {
+                break;
+            }
+            fifo.send(&mut t, budget).unwrap();
+        }
+        assert!(fifo.is_empty(), "{case}: the queue never drained");
+        assert_eq!(fifo.queued_bytes(), 0, "{case}");
+        let want = [
+            &vec![b'h'; head][..],
+            &data[offset as usize..(offset + len) as usize],
+        ]
+        .concat();
+        assert!(t.out == want, "{case}: the bytes sent differ");
+        let (last, rest) = t.call_ends.split_last().expect("sendfile calls");
+        assert_eq!(
+            *last,
+            want.len() as u64,
+            "{case}: the last call ends the file"
+        );
+        for end in rest {
+            assert_eq!(
+                end % segment,
+                0,
+                "{case}: a call ended at {end}: {:?}",
+                t.call_ends
+            );
+        }
+        if !(head as u64).is_multiple_of(segment) {
+            assert_eq!(
+                t.call_ends[0],
+                (head as u64 / segment + 1) * segment,
+                "{case}"
+            );
+        }
+        // Every call but the first and the last carries the whole segments
+        // a write's budget holds.
+        let room = budget.min(FILE_SPAN_MAX);
+        let calls = t.call_ends.len() as u64;
+        let most = want.len() as u64 / (room - room % segment) + 2;
+        assert!(calls <= most, "{case}: {calls} calls, {most} at most");
+    }
+}
+
+/// A small file is one `sendfile` call, whatever the segments, and the
+/// transport is not asked for its segment size.
+#[test]
+fn a_small_file_is_one_call() {
+    let data = pattern(65_536, 4);
+    let file = TempFile::with(&data);
+    struct Unasked(Vec<u8>, usize);
+    impl Transport for Unasked {
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let n = bufs.iter().map(|b| b.len()).sum();
+            bufs.iter().for_each(|b| self.0.extend_from_slice(b));
+            Ok(n)
+        }
+        fn segment_size(&self) -> Option<u64> {
+            panic!("asked for the segment size of a small file");
+        }
+        fn send_file(&mut self, span: &asynchat::FileSpan) -> io::Result<usize> {
+            self.0.extend(piece_bytes(&Piece::File(span.clone())));
+            self.1 += 1;
+            Ok(span.len as usize)
+        }
+    }
+    let mut fifo = Fifo::new();
+    fifo.push(Piece::from(vec![b'h'; 258]));
+    fifo.push_producer(Box::new(
+        Composite::new().with(FileProducer::whole(file.open()).unwrap()),
+    ));
+    let mut t = Unasked(Vec::new(), 0);
+    fifo.send(&mut t, FILE_SPAN_MAX).unwrap();
+    assert!(fifo.is_empty());
+    assert_eq!(t.1, 1, "sendfile calls");
+    assert!(t.0 == [&[b'h'; 258][..], &data].concat());
+}
+
 /// A transport that takes `left` bytes, then says `WouldBlock`.
 struct Budget {
     taken: Vec<u8>,
