@@ -569,6 +569,82 @@ fn file_calls_end_on_segment_boundaries() {
     }
 }
 
+/// Answers every line with a head of `head` bytes and the whole of `file`.
+struct FileServer {
+    file: Rc<File>,
+    len: u64,
+    head: usize,
+}
+
+impl AsyncChat for FileServer {
+    fn collect_incoming_data(&mut self, _chan: &mut Channel, _data: &[u8]) {}
+    fn found_terminator(&mut self, chan: &mut Channel) {
+        chan.push(vec![b'h'; self.head]);
+        chan.push_with_producer(FileProducer::new(Rc::clone(&self.file), 0, self.len));
+    }
+}
+
+/// A channel's write event can call the queue more than once: after a
+/// call that left a file span waiting (no segment boundary in the little
+/// left of the budget), the channel delivers a request that back-pressure
+/// held and writes again with what is left. That second call, with nothing
+/// written yet but only a few hundred bytes of budget, still ends on a
+/// segment boundary: it is not a span's worth cut anywhere, which leaves a
+/// sliver of a segment and sends twice the budget in one event.
+#[test]
+fn file_calls_end_on_segment_boundaries_when_the_channel_writes_again() {
+    const SEGMENT: u64 = 65_483;
+    const HEAD: usize = 261;
+    let data = pattern(2 * FILE_SPAN_MAX as usize + 1, 9);
+    let file = TempFile::with(&data);
+    let mut server = FileServer {
+        file: Rc::new(file.open()),
+        len: data.len() as u64,
+        head: HEAD,
+    };
+    let mut chan = Channel::new(b"\n");
+    // Two pipelined requests: the first response fills the queue (1 MiB),
+    // so the second waits in the input buffer until some of it is sent.
+    chan.feed(&mut server, b"1\n2\n");
+    let mut t = Segmented {
+        segment: SEGMENT,
+        out: Vec::new(),
+        call_ends: Vec::new(),
+    };
+    let budget = chan.limits().write_budget;
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        if !chan.writable() {
+            break;
+        }
+        let before = t.out.len() as u64;
+        chan.send(&mut server, &mut t).unwrap();
+        events.push(t.out.len() as u64 - before);
+    }
+    assert!(!chan.writable(), "the queue never drained");
+    assert_eq!(chan.fifo().queued_bytes(), 0);
+    let response = [&vec![b'h'; HEAD][..], &data].concat();
+    assert!(
+        t.out == [&response[..], &response].concat(),
+        "the bytes sent differ"
+    );
+    // The first response's calls end on segment boundaries, but for the
+    // one that ends its file. (The second's head goes out at the end of an
+    // event, its file in the next: the calls count from the file's start.)
+    let size = response.len() as u64;
+    for end in t.call_ends.iter().take_while(|&&end| end <= size) {
+        assert!(
+            *end == size || end % SEGMENT == 0,
+            "a call ended at {end}: {:?}",
+            t.call_ends
+        );
+    }
+    // No write event sends more than its budget and a segment.
+    for n in &events {
+        assert!(*n <= budget + SEGMENT, "{n} bytes in one event: {events:?}");
+    }
+}
+
 /// A small file is one `sendfile` call, whatever the segments, and the
 /// transport is not asked for its segment size.
 #[test]
