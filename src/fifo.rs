@@ -230,6 +230,12 @@ pub struct Fifo {
     /// file span) and what producers said they would make, counting the
     /// front piece whole.
     queued: u64,
+    /// Bytes written with `MSG_MORE` right before a file span and not yet
+    /// followed by it: the start of the segment the span's first
+    /// `sendfile` continues ([`file_call_len`]'s `lead`). Kept across
+    /// writes and events, as the kernel keeps the bytes: a head written in
+    /// one event and its file in the next are one segment.
+    lead: u64,
 }
 
 impl Fifo {
@@ -310,6 +316,7 @@ impl Fifo {
         self.items.clear();
         self.front_sent = 0;
         self.queued = 0;
+        self.lead = 0;
         self.release_if_empty();
     }
 
@@ -482,9 +489,6 @@ impl Fifo {
         trace: Option<&Trace>,
     ) -> io::Result<u64> {
         let mut sent = 0u64;
-        // Bytes of the segment a file span that follows would continue:
-        // those just written before it (a response head).
-        let mut lead = 0u64;
         // The transport's segment size, asked once a call when a file
         // span comes to the front.
         let mut segment = None;
@@ -534,7 +538,7 @@ impl Fifo {
                 let count = if span.copy {
                     span.len
                 } else {
-                    self.file_call(t, &mut segment, lead, budget - sent)
+                    self.file_call(t, &mut segment, self.lead, budget - sent)
                 };
                 let Some(Item::Ready(Piece::File(span))) = self.items.front() else {
                     unreachable!("the front is still the span");
@@ -552,7 +556,7 @@ impl Fifo {
                     (0, _) => span.len.min(FILE_SPAN_MAX),
                     (n, _) => n,
                 };
-                lead = 0;
+                self.lead = 0;
                 let wanted = usize::try_from(count).unwrap_or(usize::MAX);
                 if count == span.len {
                     t.send_file(span)
@@ -574,7 +578,7 @@ impl Fifo {
                 Ok((n, wanted)) => {
                     sent += n as u64;
                     if k > 0 {
-                        lead = if before_file { lead + n as u64 } else { 0 };
+                        self.lead = if before_file { self.lead + n as u64 } else { 0 };
                         self.consume(n);
                     } else if let Some(Item::Ready(piece @ Piece::File(_))) = self.items.front_mut()
                     {

@@ -645,6 +645,60 @@ fn file_calls_end_on_segment_boundaries_when_the_channel_writes_again() {
     }
 }
 
+/// The bytes written before a file span count toward its first segment
+/// even when the span goes out in a later write event: pipelined small
+/// responses and a large file's head take what the first event's budget
+/// holds (sent with `MSG_MORE`, so the kernel keeps them for the segment
+/// that follows), and the file's calls in the next events still end on
+/// the stream's segment boundaries.
+#[test]
+fn a_head_written_in_one_event_counts_toward_its_files_first_segment() {
+    const SEGMENT: u64 = 65_483;
+    let data = pattern(3 * FILE_SPAN_MAX as usize + 77, 5);
+    let file = TempFile::with(&data);
+    // Three small responses before the head, each its own piece.
+    let before: Vec<Vec<u8>> = (0..3).map(|i| vec![b'a' + i; 300 + i as usize]).collect();
+    let head = vec![b'h'; 261];
+    let ahead = before.iter().map(Vec::len).sum::<usize>() + head.len();
+    let mut fifo = Fifo::new();
+    for piece in &before {
+        fifo.push(Piece::from(piece.clone()));
+    }
+    fifo.push(Piece::from(head.clone()));
+    fifo.push_producer(Box::new(FileProducer::new(
+        file.open(),
+        0,
+        data.len() as u64,
+    )));
+    let mut t = Segmented {
+        segment: SEGMENT,
+        out: Vec::new(),
+        call_ends: Vec::new(),
+    };
+    // The first event's budget holds the pieces and a few bytes more, not
+    // a segment: the span waits.
+    fifo.send(&mut t, ahead as u64 + 10).unwrap();
+    assert_eq!(t.out.len(), ahead, "the pieces and the head, no more");
+    assert!(t.call_ends.is_empty(), "no sendfile in the first event");
+    for _ in 0..100 {
+        if fifo.is_empty() {
+            break;
+        }
+        fifo.send(&mut t, FILE_SPAN_MAX).unwrap();
+    }
+    assert!(fifo.is_empty(), "the queue never drained");
+    let want = [before.concat(), head, data].concat();
+    assert!(t.out == want, "the bytes sent differ");
+    let (_, rest) = t.call_ends.split_last().expect("sendfile calls");
+    assert_eq!(
+        t.call_ends[0], SEGMENT,
+        "the first call ends the first segment"
+    );
+    for end in rest {
+        assert_eq!(end % SEGMENT, 0, "a call ended at {end}: {:?}", t.call_ends);
+    }
+}
+
 /// A small file is one `sendfile` call, whatever the segments, and the
 /// transport is not asked for its segment size.
 #[test]
