@@ -699,6 +699,128 @@ fn a_head_written_in_one_event_counts_toward_its_files_first_segment() {
     }
 }
 
+/// The lead kept across calls meets the queue's other way to a first
+/// call: when a call has written nothing yet and its budget reaches no
+/// segment boundary (the little a channel has left of its event when it
+/// writes again), one segment goes. After a head written with `MSG_MORE`,
+/// that one segment is the rest of the head's segment, not a segment from
+/// the file's start: the call ends on the stream's boundary, and so do all
+/// the calls after it.
+#[test]
+fn a_head_then_a_call_with_little_budget_ends_the_heads_segment() {
+    const SEGMENT: u64 = 65_483;
+    let data = pattern(2 * FILE_SPAN_MAX as usize + 99, 3);
+    let file = TempFile::with(&data);
+    for head in [1usize, 261, 4000, SEGMENT as usize + 5] {
+        let mut fifo = Fifo::new();
+        fifo.push(Piece::from(vec![b'h'; head]));
+        fifo.push_producer(Box::new(FileProducer::new(
+            file.open(),
+            0,
+            data.len() as u64,
+        )));
+        let mut t = Segmented {
+            segment: SEGMENT,
+            out: Vec::new(),
+            call_ends: Vec::new(),
+        };
+        // The head, and too little budget for the rest of its segment.
+        fifo.send(&mut t, head as u64 + 10).unwrap();
+        assert_eq!(t.out.len(), head, "head {head}: the head alone");
+        // A call with nothing written yet and a few hundred bytes of budget.
+        fifo.send(&mut t, 300).unwrap();
+        for _ in 0..100 {
+            if fifo.is_empty() {
+                break;
+            }
+            fifo.send(&mut t, FILE_SPAN_MAX).unwrap();
+        }
+        assert!(fifo.is_empty(), "head {head}: the queue never drained");
+        let want = [vec![b'h'; head], data.clone()].concat();
+        assert!(t.out == want, "head {head}: the bytes sent differ");
+        let (_, rest) = t.call_ends.split_last().expect("sendfile calls");
+        for end in rest {
+            assert_eq!(
+                end % SEGMENT,
+                0,
+                "head {head}: a call ended at {end}: {:?}",
+                t.call_ends
+            );
+        }
+    }
+}
+
+/// The same through a channel: an event's first call writes a small
+/// file's response and the head of a large one, whose file waits (the
+/// budget left reaches no boundary); the channel then delivers a request
+/// the work bound held, and writes again with the little left of its
+/// budget. That call, and every one after it, ends on a segment boundary
+/// of the stream.
+#[test]
+fn a_channel_that_writes_again_after_a_head_ends_the_heads_segment() {
+    const SEGMENT: u64 = 65_483;
+    const HEAD: usize = 261;
+    let small = pattern(FILE_SPAN_MAX as usize - 2 * HEAD - 500, 4);
+    let large = pattern(2 * FILE_SPAN_MAX as usize + 1, 5);
+    let (small_file, large_file) = (TempFile::with(&small), TempFile::with(&large));
+    struct Two {
+        files: [(Rc<File>, u64); 2],
+        next: usize,
+    }
+    impl AsyncChat for Two {
+        fn collect_incoming_data(&mut self, _chan: &mut Channel, _data: &[u8]) {}
+        fn found_terminator(&mut self, chan: &mut Channel) {
+            let (file, len) = &self.files[self.next.min(1)];
+            self.next += 1;
+            chan.push(vec![b'h'; HEAD]);
+            chan.push_with_producer(FileProducer::new(Rc::clone(file), 0, *len));
+        }
+    }
+    let mut server = Two {
+        files: [
+            (Rc::new(small_file.open()), small.len() as u64),
+            (Rc::new(large_file.open()), large.len() as u64),
+        ],
+        next: 0,
+    };
+    let mut chan = Channel::new(b"\n");
+    chan.set_limits(asynchat::Limits {
+        work_per_event: 2,
+        max_queued_bytes: 64 << 20,
+        ..asynchat::Limits::DEFAULT
+    });
+    // The small file, the large one, and one more large one held by the
+    // work bound.
+    chan.feed(&mut server, b"1\n2\n3\n");
+    let mut t = Segmented {
+        segment: SEGMENT,
+        out: Vec::new(),
+        call_ends: Vec::new(),
+    };
+    for _ in 0..100 {
+        if !chan.writable() {
+            break;
+        }
+        chan.send(&mut server, &mut t).unwrap();
+    }
+    assert!(!chan.writable(), "the queue never drained");
+    let h = vec![b'h'; HEAD];
+    let want = [&h[..], &small, &h, &large, &h, &large].concat();
+    assert!(t.out == want, "the bytes sent differ");
+    // The first large file's calls, but the one that ends it.
+    let start = (HEAD + small.len()) as u64;
+    let end = start + HEAD as u64 + large.len() as u64;
+    for &call in t.call_ends.iter().filter(|&&c| c > start && c < end) {
+        assert_eq!(
+            (call - start) % SEGMENT,
+            0,
+            "a call ended {} into the response: {:?}",
+            call - start,
+            t.call_ends
+        );
+    }
+}
+
 /// A small file is one `sendfile` call, whatever the segments, and the
 /// transport is not asked for its segment size.
 #[test]
