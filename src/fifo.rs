@@ -545,14 +545,17 @@ impl Fifo {
                 };
                 // No segment boundary within what is left of the budget:
                 // the span waits for the next write, unless nothing was
-                // written yet. Then one segment goes, so that the call
-                // still ends on a boundary and passes the budget by a
+                // written yet. Then one segment goes (the rest of the one
+                // a lead began, when a head went out before), so that the
+                // call still ends on a boundary and passes the budget by a
                 // segment at most: the budget is smaller than a segment,
                 // or it is the little the channel has left of its event
                 // when it writes again after delivering held requests.
                 let count = match (count, segment) {
                     (0, _) if sent > 0 => break,
-                    (0, Some(Some(segment))) => segment.min(FILE_SPAN_MAX).min(span.len),
+                    (0, Some(Some(segment))) => (segment - self.lead % segment)
+                        .min(FILE_SPAN_MAX)
+                        .min(span.len),
                     (0, _) => span.len.min(FILE_SPAN_MAX),
                     (n, _) => n,
                 };
