@@ -1497,3 +1497,110 @@ fn head_has_the_fields_of_get_and_no_body() {
     assert_eq!(r.header("content-length"), Some("4"));
     assert_ok(&c.request(get("/a.txt")), A_TXT);
 }
+
+/// A file of `len` bytes whose every byte depends on its offset.
+fn numbered(len: usize, salt: u64) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(salt) >> 7) as u8)
+        .collect()
+}
+
+/// What one pipelined request must get.
+enum Want<'a> {
+    Body(u16, &'a [u8]),
+    Empty(u16),
+    Parts(Vec<&'a [u8]>),
+}
+
+/// One connection's pipelined mix of small files, large ones, single and
+/// multiple ranges of them, HEADs, 304s and 404s, the whole batch sent at
+/// once (so a head often goes out at the end of one write event and its
+/// file in the next, and the channel writes again after delivering
+/// requests held back): every response is exactly its bytes, and the
+/// connection is framed after them.
+#[test]
+fn pipelined_mixes_of_small_and_large_files_and_ranges_are_exact() {
+    let root = TempDir::new("lead-mix");
+    let small = numbered(300, 1);
+    let mid = numbered(600_000, 2);
+    let large = numbered(3_300_007, 3);
+    for (name, data) in [("s.bin", &small), ("m.bin", &mid), ("l.bin", &large)] {
+        let p = root.file(name, data);
+        set_mtime(&p, at(KNOWN_DATE));
+    }
+    let server = TestServer::start(config(&root));
+    let mut reqs: Vec<(String, &str, Want)> = Vec::new();
+    for round in 0..4usize {
+        for i in 0..(3 + round * 7) {
+            reqs.push((get("/s.bin"), "GET", Want::Body(200, &small)));
+            if i % 5 == 0 {
+                reqs.push((get("/nope"), "GET", Want::Empty(404)));
+            }
+        }
+        reqs.push((get("/l.bin"), "GET", Want::Body(200, &large)));
+        reqs.push((
+            "HEAD /l.bin HTTP/1.1\r\nHost: test\r\n\r\n".into(),
+            "HEAD",
+            Want::Empty(200),
+        ));
+        reqs.push((
+            get_with("/l.bin", &format!("If-Modified-Since: {KNOWN_DATE}\r\n")),
+            "GET",
+            Want::Empty(304),
+        ));
+        let (a, b) = (1000 * round + 7, 200_000 + 300_000 * round);
+        reqs.push((
+            get_with("/l.bin", &format!("Range: bytes={a}-{b}\r\n")),
+            "GET",
+            Want::Body(206, &large[a..=b]),
+        ));
+        reqs.push((get("/m.bin"), "GET", Want::Body(200, &mid)));
+        reqs.push((
+            get_with("/m.bin", "Range: bytes=-70000\r\n"),
+            "GET",
+            Want::Body(206, &mid[mid.len() - 70_000..]),
+        ));
+        reqs.push((
+            get_with("/l.bin", "Range: bytes=0-99,100000-1300000,3000000-\r\n"),
+            "GET",
+            Want::Parts(vec![
+                &large[..100],
+                &large[100_000..=1_300_000],
+                &large[3_000_000..],
+            ]),
+        ));
+        reqs.push((get("/s.bin"), "GET", Want::Body(200, &small)));
+    }
+    let batch: String = reqs.iter().map(|(r, _, _)| r.as_str()).collect();
+    let mut c = server.connect();
+    let mut writer = c.stream().try_clone().unwrap();
+    let sender = std::thread::spawn(move || writer.write_all(batch.as_bytes()).unwrap());
+    // Read late and slowly at first, so the socket fills.
+    std::thread::sleep(Duration::from_millis(50));
+    for (n, (raw, method, want)) in reqs.iter().enumerate() {
+        if n < 20 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let r = c.read_response_to(method).unwrap();
+        let what = format!("request {n}: {}", raw.lines().next().unwrap());
+        match want {
+            Want::Body(status, body) => {
+                assert_eq!(r.status, *status, "{what}: {}", show(&r));
+                assert!(r.body == *body, "{what}: the body differs");
+            }
+            Want::Empty(status) => assert_eq!(r.status, *status, "{what}: {}", show(&r)),
+            Want::Parts(parts) => {
+                assert_eq!(r.status, 206, "{what}: {}", show(&r));
+                let b = boundary(r.header("content-type").unwrap());
+                let got = parse_multipart(&r.body, &b);
+                assert_eq!(got.len(), parts.len(), "{what}");
+                for (g, w) in got.iter().zip(parts) {
+                    assert!(g.data == **w, "{what}: a part differs");
+                }
+            }
+        }
+    }
+    sender.join().unwrap();
+    let probe = c.request("HEAD /no-such-probe-file HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(probe.status, 404, "framing probe");
+}
