@@ -139,6 +139,21 @@ pub fn find_prefix_at_end(haystack: &[u8], needle: &[u8]) -> usize {
     l
 }
 
+/// Finds the string terminator `t` in `data`: `Ok` with where it starts
+/// and its length, or `Err` with how many bytes at the end may start it
+/// ([`find_prefix_at_end`]).
+fn find_bytes(data: &[u8], t: &[u8]) -> Result<(usize, usize), usize> {
+    // A one-byte terminator (a line end, as a chunk's size line has) is a
+    // byte search, without the setup of a substring search.
+    let found = match *t {
+        [byte] => memchr::memchr(byte, data),
+        _ => memchr::memmem::find(data, t),
+    };
+    found
+        .map(|at| (at, t.len()))
+        .ok_or_else(|| find_prefix_at_end(data, t))
+}
+
 /// Finds the first empty line after a line end in `data`: `Ok` with where
 /// the empty line starts (just after the `\n` that ends the record's last
 /// line, so at least 1) and its length, 1 or 2; or `Err` with how many
@@ -226,7 +241,7 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
     let mut pos = 0;
     while pos < data.len() && sink.delivering() {
         let rest = &data[pos..];
-        match sink.terminator() {
+        let search = match sink.terminator() {
             Terminator::Count(n) if *n > 0 => {
                 let n_now = *n;
                 if (rest.len() as u64) < n_now {
@@ -252,72 +267,44 @@ pub fn run(sink: &mut impl Records, data: &[u8]) -> usize {
                     pos += n_now;
                     sink.found_terminator();
                 }
+                continue;
             }
-            Terminator::Bytes(t) if !t.is_empty() => {
-                let t_len = t.len();
-                // A one-byte terminator (HTTP's head lines) is a byte
-                // search, without the setup of a substring search.
-                let found = match **t {
-                    [byte] => memchr::memchr(byte, rest),
-                    _ => memchr::memmem::find(rest, t),
-                };
-                match found {
-                    Some(i) => {
-                        sink.searched(Step::Found {
-                            at: i,
-                            len: t_len,
-                            of: rest.len(),
-                        });
-                        if i > 0 {
-                            sink.collect_incoming_data(&rest[..i]);
-                        }
-                        pos += i + t_len;
-                        sink.found_terminator();
-                    }
-                    None => {
-                        let held = find_prefix_at_end(rest, t);
-                        let give = rest.len() - held;
-                        sink.searched(Step::NotFound {
-                            of: rest.len(),
-                            held,
-                        });
-                        if give > 0 {
-                            sink.collect_incoming_data(&rest[..give]);
-                        }
-                        pos += give;
-                        break;
-                    }
-                }
-            }
-            Terminator::BlankLine => match find_blank_line(rest) {
-                Ok((at, len)) => {
-                    sink.searched(Step::Found {
-                        at,
-                        len,
-                        of: rest.len(),
-                    });
-                    sink.collect_incoming_data(&rest[..at]);
-                    pos += at + len;
-                    sink.found_terminator();
-                }
-                Err(held) => {
-                    let give = rest.len() - held;
-                    sink.searched(Step::NotFound {
-                        of: rest.len(),
-                        held,
-                    });
-                    if give > 0 {
-                        sink.collect_incoming_data(&rest[..give]);
-                    }
-                    pos += give;
-                    break;
-                }
-            },
+            Terminator::Bytes(t) if !t.is_empty() => find_bytes(rest, t),
+            Terminator::BlankLine => find_blank_line(rest),
             // None, a count of 0, an empty string: collect everything.
             _ => {
                 sink.searched(Step::CollectAll { of: rest.len() });
                 sink.collect_incoming_data(rest);
                 pos = data.len();
+                continue;
+            }
+        };
+        // A string or a blank line: the record ends at `at` and its
+        // terminator is `len` bytes, or the last `held` bytes may start one.
+        match search {
+            Ok((at, len)) => {
+                sink.searched(Step::Found {
+                    at,
+                    len,
+                    of: rest.len(),
+                });
+                if at > 0 {
+                    sink.collect_incoming_data(&rest[..at]);
+                }
+                pos += at + len;
+                sink.found_terminator();
+            }
+            Err(held) => {
+                let give = rest.len() - held;
+                sink.searched(Step::NotFound {
+                    of: rest.len(),
+                    held,
+                });
+                if give > 0 {
+                    sink.collect_incoming_data(&rest[..give]);
+                }
+                pos += give;
+                break;
             }
         }
     }
