@@ -17,7 +17,7 @@
 //! and TCP's pacing then arms a timer to send that sliver on its own
 //! (the README's Benchmarks section has the measurements).
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
@@ -174,8 +174,13 @@ fn tcp_maxseg(socket: &TcpStream) -> Option<u64> {
 ///   still.
 /// - Otherwise a call after a lead ends with the lead's segment, and any
 ///   other sends the whole segments that fit in `room`.
-/// - 0 when `room` reaches no boundary: the span waits for the next write
-///   rather than leave a sliver of a segment behind.
+/// - When `room` reaches no boundary: 0, so that the span waits for the
+///   next write rather than leave a sliver of a segment behind; or, when
+///   the call `must_send` (nothing was written yet: the budget is smaller
+///   than a segment, or it is the little a channel has left of its event
+///   when it writes again after delivering held requests), the rest of
+///   the lead's segment, or one segment, at most [`FILE_SPAN_MAX`]: the
+///   call still ends on a boundary, and passes `room` by a segment at most.
 ///
 /// Why a lead's segment is a call of its own: the kernel moves a file
 /// through `sendfile` in rounds of 64 KiB (a pipe of 16 pages), and a
@@ -184,16 +189,22 @@ fn tcp_maxseg(socket: &TcpStream) -> Option<u64> {
 /// more), leaving the same sliver at every round. A file sent from its
 /// start begins on a page boundary; a first call of one segment less the
 /// head puts the calls after it off page boundaries.
-pub fn file_call_len(len: u64, lead: u64, room: u64, segment: u64) -> u64 {
+pub fn file_call_len(len: u64, lead: u64, room: u64, segment: u64, must_send: bool) -> u64 {
     if segment == 0 || len <= room.saturating_add(segment) {
         return len;
     }
-    let lead = lead % segment;
-    if lead > 0 {
-        let rest = segment - lead;
-        return if rest <= room { rest } else { 0 };
+    // The rest of the segment under way: a whole one after no lead.
+    let rest = segment - lead % segment;
+    let count = if rest < segment {
+        if rest <= room { rest } else { 0 }
+    } else {
+        room - room % segment
+    };
+    if count == 0 && must_send {
+        rest.min(FILE_SPAN_MAX)
+    } else {
+        count
     }
-    room - room % segment
 }
 
 impl Transport for Vec<u8> {
@@ -333,24 +344,41 @@ impl Fifo {
                     bytes += piece.len();
                     i += 1;
                 }
-                Item::Producer(p, counted) => match next_piece(p.as_mut()) {
-                    Some(piece) => {
-                        // The piece is counted as ready, and the producer
-                        // for what it holds now: the total moves only by
-                        // what making the piece changed.
-                        let now = p.weight();
-                        self.queued = self.queued + piece.weight() + now - *counted;
-                        *counted = now;
-                        self.items.insert(i, Item::Ready(piece));
-                    }
-                    None => {
-                        self.queued -= *counted;
-                        self.items.remove(i);
-                    }
-                },
+                Item::Producer(..) => {
+                    self.ask_producer(i);
+                }
             }
         }
         i
+    }
+
+    /// Asks the producer at `i` for a piece and queues it just before the
+    /// producer; false when the producer is done, and dropped.
+    /// Inline: [`Fifo::fill`] calls it for every piece a producer makes,
+    /// and out of line it cost 8 instructions a pipelined request
+    /// (`benches/callgrind.sh`).
+    #[inline(always)]
+    fn ask_producer(&mut self, i: usize) -> bool {
+        let Some(Item::Producer(p, counted)) = self.items.get_mut(i) else {
+            unreachable!("a producer is at {i}");
+        };
+        match next_piece(p.as_mut()) {
+            Some(piece) => {
+                // The piece is counted as ready, and the producer for what
+                // it holds now: the total moves only by what making the
+                // piece changed.
+                let now = p.weight();
+                self.queued = self.queued + piece.weight() + now - *counted;
+                *counted = now;
+                self.items.insert(i, Item::Ready(piece));
+                true
+            }
+            None => {
+                self.queued -= *counted;
+                self.items.remove(i);
+                false
+            }
+        }
     }
 
     /// Lengthens the file span at the front, while it is shorter than
@@ -360,83 +388,78 @@ impl Fifo {
     /// segment boundary rather than where a span does. Only the producer
     /// right behind the span is asked, and only for as much as `want`
     /// takes: once it is done, what follows is another's, which waits as
-    /// it would for [`Fifo::fill`].
-    fn extend_front_span(&mut self, want: u64) {
+    /// it would for [`Fifo::fill`]. Returns the front span's length.
+    fn extend_front_span(&mut self, want: u64) -> u64 {
         loop {
-            let (Some(Item::Ready(Piece::File(front))), Some(next)) =
+            let (Some(Item::Ready(Piece::File(front))), next) =
                 (self.items.front(), self.items.get(1))
             else {
-                return;
+                unreachable!("the front is a file span");
             };
             if front.len >= want {
-                return;
+                return front.len;
             }
             match next {
-                Item::Ready(Piece::File(span)) if continues(front, span) => {
-                    let Some(Item::Ready(next)) = self.items.remove(1) else {
-                        unreachable!("the item was just looked at");
-                    };
-                    let Some(Item::Ready(front @ Piece::File(_))) = self.items.front_mut() else {
-                        unreachable!("the item was just looked at");
-                    };
-                    let before = front.weight() + next.weight();
-                    if let (Piece::File(front), Piece::File(next)) = (&mut *front, next) {
-                        front.len += next.len;
-                    }
-                    self.queued = self.queued - before + front.weight();
+                Some(Item::Ready(Piece::File(span))) if continues(front, span) => {
+                    self.join_second_span();
                 }
-                Item::Ready(_) => return,
-                Item::Producer(..) => {
-                    let Some(Item::Producer(p, counted)) = self.items.get_mut(1) else {
-                        unreachable!("the item was just looked at");
-                    };
-                    match next_piece(p.as_mut()) {
-                        Some(piece) => {
-                            let now = p.weight();
-                            self.queued = self.queued + piece.weight() + now - *counted;
-                            *counted = now;
-                            self.items.insert(1, Item::Ready(piece));
-                        }
+                Some(Item::Producer(..)) => {
+                    if !self.ask_producer(1) {
                         // Done: what follows is another producer's.
-                        None => {
-                            self.queued -= *counted;
-                            self.items.remove(1);
-                            return;
-                        }
+                        return self.front_span().len;
                     }
                 }
+                _ => return front.len,
             }
         }
     }
 
+    /// The file span at the front.
+    fn front_span(&self) -> &FileSpan {
+        match self.items.front() {
+            Some(Item::Ready(Piece::File(span))) => span,
+            _ => unreachable!("the front is a file span"),
+        }
+    }
+
+    /// Joins the file span second in the queue to the one at the front,
+    /// which it continues.
+    fn join_second_span(&mut self) {
+        let (Some(Item::Ready(next @ Piece::File(_))), Some(Item::Ready(front))) =
+            (self.items.remove(1), self.items.front_mut())
+        else {
+            unreachable!("two file spans lead the queue");
+        };
+        let before = front.weight() + next.weight();
+        if let (Piece::File(front), Piece::File(next)) = (&mut *front, next) {
+            front.len += next.len;
+        }
+        self.queued = self.queued - before + front.weight();
+    }
+
     /// How much of the file span at the front to hand to one `sendfile`
     /// ([`file_call_len`]), with at most `room` bytes left of the write
-    /// budget: the span is first joined with those that continue it, as far
-    /// as the call could reach. The transport's segment size is asked (once
-    /// for `segment`) only when the rest of the file does not fit in `room`,
-    /// as it does for a small file, which goes in one call whatever the
-    /// segments.
+    /// budget, 0 for none now: the span is first joined with those that
+    /// continue it, as far as the call could reach. The transport's segment
+    /// size is asked (once for `segment`, one [`Fifo::send`]'s) only when
+    /// the rest of the file does not fit in `room`, as it does for a small
+    /// file, which goes in one call whatever the segments.
     fn file_call(
         &mut self,
         t: &impl Transport,
-        segment: &mut Option<Option<u64>>,
-        lead: u64,
+        segment: &OnceCell<Option<u64>>,
         room: u64,
+        must_send: bool,
     ) -> u64 {
         let room = FILE_SPAN_MAX.min(room);
-        let front_len = |fifo: &Fifo| match fifo.items.front() {
-            Some(Item::Ready(Piece::File(span))) => span.len,
-            _ => unreachable!("the front is a file span"),
-        };
-        self.extend_front_span(room + 1);
-        let len = front_len(self);
+        let len = self.extend_front_span(room + 1);
         if len <= room {
             return len;
         }
-        match *segment.get_or_insert_with(|| t.segment_size()) {
+        match *segment.get_or_init(|| t.segment_size()) {
             Some(segment) => {
-                self.extend_front_span(room.saturating_add(segment) + 1);
-                file_call_len(front_len(self), lead, room, segment)
+                let len = self.extend_front_span(room.saturating_add(segment) + 1);
+                file_call_len(len, self.lead, room, segment, must_send)
             }
             None => len.min(FILE_SPAN_MAX),
         }
@@ -491,7 +514,7 @@ impl Fifo {
         let mut sent = 0u64;
         // The transport's segment size, asked once a call when a file
         // span comes to the front.
-        let mut segment = None;
+        let segment = OnceCell::new();
         while sent < budget {
             let k = self.fill();
             // The gathered pieces were copied into one buffer.
@@ -538,26 +561,15 @@ impl Fifo {
                 let count = if span.copy {
                     span.len
                 } else {
-                    self.file_call(t, &mut segment, self.lead, budget - sent)
-                };
-                let Some(Item::Ready(Piece::File(span))) = self.items.front() else {
-                    unreachable!("the front is still the span");
+                    self.file_call(t, &segment, budget - sent, sent == 0)
                 };
                 // No segment boundary within what is left of the budget:
-                // the span waits for the next write, unless nothing was
-                // written yet. Then one segment goes (the rest of the one
-                // a lead began, when a head went out before), so that the
-                // call still ends on a boundary and passes the budget by a
-                // segment at most: the budget is smaller than a segment,
-                // or it is the little the channel has left of its event
-                // when it writes again after delivering held requests.
-                let count = match (count, segment) {
-                    (0, _) if sent > 0 => break,
-                    (0, Some(Some(segment))) => (segment - self.lead % segment)
-                        .min(FILE_SPAN_MAX)
-                        .min(span.len),
-                    (0, _) => span.len.min(FILE_SPAN_MAX),
-                    (n, _) => n,
+                // the span waits for the next write.
+                if count == 0 {
+                    break;
+                }
+                let Some(Item::Ready(Piece::File(span))) = self.items.front() else {
+                    unreachable!("the front is still the span");
                 };
                 self.lead = 0;
                 let wanted = usize::try_from(count).unwrap_or(usize::MAX);
@@ -655,34 +667,40 @@ mod tests {
         const LO: u64 = 65_483; // loopback's segment
         const MIB: u64 = 1 << 20;
         const SPAN: u64 = 256 * 1024; // a write budget's room
-        // (span length, lead, room, segment) -> bytes for one sendfile
+        // (span length, lead, room, segment, must send) -> bytes for one
+        // sendfile
         let cases = [
             // No segment size: the span as it is.
-            ((MIB, 261, SPAN, 0), MIB),
+            ((MIB, 261, SPAN, 0, false), MIB),
             // A small file goes in one call, head or no head.
-            ((65_536, 258, SPAN, LO), 65_536),
-            ((1000, 0, SPAN, LO), 1000),
+            ((65_536, 258, SPAN, LO, false), 65_536),
+            ((1000, 0, SPAN, LO, false), 1000),
             // After a head, the head's segment, then whole segments.
-            ((MIB, 261, SPAN, LO), LO - 261),
-            ((MIB - (LO - 261), 0, SPAN - LO, LO), 3 * LO),
-            ((MIB, 0, SPAN, LO), 4 * LO),
+            ((MIB, 261, SPAN, LO, false), LO - 261),
+            ((MIB - (LO - 261), 0, SPAN - LO, LO, false), 3 * LO),
+            ((MIB, 0, SPAN, LO, false), 4 * LO),
             // A lead of a segment and more counts from its last segment.
-            ((MIB, LO + 10, SPAN, LO), LO - 10),
+            ((MIB, LO + 10, SPAN, LO, false), LO - 10),
             // The end of the file within a segment past the room: all of it.
-            ((SPAN + LO, 0, SPAN, LO), SPAN + LO),
-            ((SPAN + LO + 1, 0, SPAN, LO), 4 * LO),
+            ((SPAN + LO, 0, SPAN, LO, false), SPAN + LO),
+            ((SPAN + LO + 1, 0, SPAN, LO, false), 4 * LO),
             // No boundary within the room: wait for the next write.
-            ((MIB, 0, 212, LO), 0),
-            ((MIB, 261, 1000, LO), 0),
+            ((MIB, 0, 212, LO, false), 0),
+            ((MIB, 261, 1000, LO, false), 0),
+            // ... unless nothing was written yet: the rest of the lead's
+            // segment, or one segment, still ending on a boundary.
+            ((MIB, 0, 212, LO, true), LO),
+            ((MIB, 261, 1000, LO, true), LO - 261),
+            ((MIB, 0, SPAN, LO, true), 4 * LO),
             // Ethernet's segments, with timestamps.
-            ((MIB, 0, SPAN, 1448), SPAN - SPAN % 1448),
-            ((MIB, 300, SPAN, 1448), 1148),
+            ((MIB, 0, SPAN, 1448, false), SPAN - SPAN % 1448),
+            ((MIB, 300, SPAN, 1448, false), 1148),
         ];
-        for ((len, lead, room, segment), want) in cases {
+        for ((len, lead, room, segment, must_send), want) in cases {
             assert_eq!(
-                file_call_len(len, lead, room, segment),
+                file_call_len(len, lead, room, segment, must_send),
                 want,
-                "len {len}, lead {lead}, room {room}, segment {segment}"
+                "len {len}, lead {lead}, room {room}, segment {segment}, must send {must_send}"
             );
         }
     }
