@@ -117,12 +117,17 @@ fn concat(pieces: &[Piece]) -> Vec<u8> {
 
 /// Sends the whole queue to `t`, however many calls it takes.
 fn drain(fifo: &mut Fifo, t: &mut impl Transport) -> io::Result<u64> {
+    drain_by(fifo, t, u64::MAX)
+}
+
+/// Sends the whole queue to `t`, `budget` bytes a call.
+fn drain_by(fifo: &mut Fifo, t: &mut impl Transport, budget: u64) -> io::Result<u64> {
     let mut total = 0;
     for _ in 0..10_000_000 {
         if fifo.is_empty() {
             return Ok(total);
         }
-        total += fifo.send(t, u64::MAX)?;
+        total += fifo.send(&mut *t, budget)?;
     }
     panic!("the queue never drained");
 }
@@ -477,6 +482,36 @@ struct Segmented {
     call_ends: Vec<u64>,
 }
 
+impl Segmented {
+    fn new(segment: u64) -> Segmented {
+        Segmented {
+            segment,
+            out: Vec::new(),
+            call_ends: Vec::new(),
+        }
+    }
+
+    /// Checks that each of `ends`, places in the stream where a call
+    /// ended, is `from` plus whole segments.
+    fn assert_on_boundaries(&self, ends: impl IntoIterator<Item = u64>, from: u64, what: &str) {
+        for end in ends {
+            assert_eq!(
+                (end - from) % self.segment,
+                0,
+                "{what}: a call ended {} past {from}: {:?}",
+                end - from,
+                self.call_ends
+            );
+        }
+    }
+
+    /// Checks every call but the last, which ends the file.
+    fn assert_calls_on_boundaries(&self, what: &str) {
+        let (_, rest) = self.call_ends.split_last().expect("sendfile calls");
+        self.assert_on_boundaries(rest.iter().copied(), 0, what);
+    }
+}
+
 impl Transport for Segmented {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         bufs.iter().for_each(|b| self.out.extend_from_slice(b));
@@ -492,6 +527,31 @@ impl Transport for Segmented {
         self.call_ends.push(self.out.len() as u64);
         Ok(span.len as usize)
     }
+}
+
+/// Writes `chan` to `t`, a write event at a time, until it has nothing
+/// left to write; the bytes each event wrote.
+fn drain_channel(chan: &mut Channel, server: &mut impl AsyncChat, t: &mut Segmented) -> Vec<u64> {
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        if !chan.writable() {
+            break;
+        }
+        let before = t.out.len() as u64;
+        chan.send(server, &mut *t).unwrap();
+        events.push(t.out.len() as u64 - before);
+    }
+    assert!(!chan.writable(), "the queue never drained");
+    events
+}
+
+/// A head of `head` bytes and a file producer over the whole of `file`,
+/// queued.
+fn head_and_file(head: usize, file: &TempFile, len: usize) -> Fifo {
+    let mut fifo = Fifo::new();
+    fifo.push(Piece::from(vec![b'h'; head]));
+    fifo.push_producer(Box::new(FileProducer::new(file.open(), 0, len as u64)));
+    fifo
 }
 
 /// A file goes out in `sendfile` calls that end on segment boundaries of
@@ -520,18 +580,8 @@ fn file_calls_end_on_segment_boundaries() {
         let mut fifo = Fifo::new();
         fifo.push(Piece::from(vec![b'h'; head]));
         fifo.push_producer(Box::new(FileProducer::new(file.open(), offset, len)));
-        let mut t = Segmented {
-            segment,
-            out: Vec::new(),
-            call_ends: Vec::new(),
-        };
-        for _ in 0..1000 {
-            if fifo.is_empty() {
-                break;
-            }
-            fifo.send(&mut t, budget).unwrap();
-        }
-        assert!(fifo.is_empty(), "{case}: the queue never drained");
+        let mut t = Segmented::new(segment);
+        drain_by(&mut fifo, &mut t, budget).unwrap();
         assert_eq!(fifo.queued_bytes(), 0, "{case}");
         let want = [
             &vec![b'h'; head][..],
@@ -539,20 +589,12 @@ fn file_calls_end_on_segment_boundaries() {
         ]
         .concat();
         assert!(t.out == want, "{case}: the bytes sent differ");
-        let (last, rest) = t.call_ends.split_last().expect("sendfile calls");
         assert_eq!(
-            *last,
-            want.len() as u64,
+            t.call_ends.last().copied(),
+            Some(want.len() as u64),
             "{case}: the last call ends the file"
         );
-        for end in rest {
-            assert_eq!(
-                end % segment,
-                0,
-                "{case}: a call ended at {end}: {:?}",
-                t.call_ends
-            );
-        }
+        t.assert_calls_on_boundaries(&case);
         if !(head as u64).is_multiple_of(segment) {
             assert_eq!(
                 t.call_ends[0],
@@ -569,18 +611,34 @@ fn file_calls_end_on_segment_boundaries() {
     }
 }
 
-/// Answers every line with a head of `head` bytes and the whole of `file`.
+/// Answers the `n`th line with a head of `head` bytes and the whole of
+/// the `n`th file (the last one for every line after).
 struct FileServer {
-    file: Rc<File>,
-    len: u64,
+    files: Vec<(Rc<File>, u64)>,
     head: usize,
+    next: usize,
+}
+
+impl FileServer {
+    fn new(head: usize, files: &[(&TempFile, usize)]) -> FileServer {
+        FileServer {
+            files: files
+                .iter()
+                .map(|(file, len)| (Rc::new(file.open()), *len as u64))
+                .collect(),
+            head,
+            next: 0,
+        }
+    }
 }
 
 impl AsyncChat for FileServer {
     fn collect_incoming_data(&mut self, _chan: &mut Channel, _data: &[u8]) {}
     fn found_terminator(&mut self, chan: &mut Channel) {
+        let (file, len) = &self.files[self.next.min(self.files.len() - 1)];
+        self.next += 1;
         chan.push(vec![b'h'; self.head]);
-        chan.push_with_producer(FileProducer::new(Rc::clone(&self.file), 0, self.len));
+        chan.push_with_producer(FileProducer::new(Rc::clone(file), 0, *len));
     }
 }
 
@@ -597,31 +655,14 @@ fn file_calls_end_on_segment_boundaries_when_the_channel_writes_again() {
     const HEAD: usize = 261;
     let data = pattern(2 * FILE_SPAN_MAX as usize + 1, 9);
     let file = TempFile::with(&data);
-    let mut server = FileServer {
-        file: Rc::new(file.open()),
-        len: data.len() as u64,
-        head: HEAD,
-    };
+    let mut server = FileServer::new(HEAD, &[(&file, data.len())]);
     let mut chan = Channel::new(b"\n");
     // Two pipelined requests: the first response fills the queue (1 MiB),
     // so the second waits in the input buffer until some of it is sent.
     chan.feed(&mut server, b"1\n2\n");
-    let mut t = Segmented {
-        segment: SEGMENT,
-        out: Vec::new(),
-        call_ends: Vec::new(),
-    };
+    let mut t = Segmented::new(SEGMENT);
     let budget = chan.limits().write_budget;
-    let mut events = Vec::new();
-    for _ in 0..100 {
-        if !chan.writable() {
-            break;
-        }
-        let before = t.out.len() as u64;
-        chan.send(&mut server, &mut t).unwrap();
-        events.push(t.out.len() as u64 - before);
-    }
-    assert!(!chan.writable(), "the queue never drained");
+    let events = drain_channel(&mut chan, &mut server, &mut t);
     assert_eq!(chan.fifo().queued_bytes(), 0);
     let response = [&vec![b'h'; HEAD][..], &data].concat();
     assert!(
@@ -629,16 +670,18 @@ fn file_calls_end_on_segment_boundaries_when_the_channel_writes_again() {
         "the bytes sent differ"
     );
     // The first response's calls end on segment boundaries, but for the
-    // one that ends its file. (The second's head goes out at the end of an
-    // event, its file in the next: the calls count from the file's start.)
+    // one that ends its file (the second's are what
+    // a_channel_that_writes_again_after_a_head_ends_the_heads_segment
+    // checks).
     let size = response.len() as u64;
-    for end in t.call_ends.iter().take_while(|&&end| end <= size) {
-        assert!(
-            *end == size || end % SEGMENT == 0,
-            "a call ended at {end}: {:?}",
-            t.call_ends
-        );
-    }
+    let first: Vec<u64> = t
+        .call_ends
+        .iter()
+        .copied()
+        .filter(|&end| end < size)
+        .collect();
+    t.assert_on_boundaries(first, 0, "the first response");
+    assert!(t.call_ends.contains(&size), "a call ends the first file");
     // No write event sends more than its budget and a segment.
     for n in &events {
         assert!(*n <= budget + SEGMENT, "{n} bytes in one event: {events:?}");
@@ -670,33 +713,20 @@ fn a_head_written_in_one_event_counts_toward_its_files_first_segment() {
         0,
         data.len() as u64,
     )));
-    let mut t = Segmented {
-        segment: SEGMENT,
-        out: Vec::new(),
-        call_ends: Vec::new(),
-    };
+    let mut t = Segmented::new(SEGMENT);
     // The first event's budget holds the pieces and a few bytes more, not
     // a segment: the span waits.
     fifo.send(&mut t, ahead as u64 + 10).unwrap();
     assert_eq!(t.out.len(), ahead, "the pieces and the head, no more");
     assert!(t.call_ends.is_empty(), "no sendfile in the first event");
-    for _ in 0..100 {
-        if fifo.is_empty() {
-            break;
-        }
-        fifo.send(&mut t, FILE_SPAN_MAX).unwrap();
-    }
-    assert!(fifo.is_empty(), "the queue never drained");
+    drain_by(&mut fifo, &mut t, FILE_SPAN_MAX).unwrap();
     let want = [before.concat(), head, data].concat();
     assert!(t.out == want, "the bytes sent differ");
-    let (_, rest) = t.call_ends.split_last().expect("sendfile calls");
     assert_eq!(
         t.call_ends[0], SEGMENT,
         "the first call ends the first segment"
     );
-    for end in rest {
-        assert_eq!(end % SEGMENT, 0, "a call ended at {end}: {:?}", t.call_ends);
-    }
+    t.assert_calls_on_boundaries("pieces, head and file");
 }
 
 /// The lead kept across calls meets the queue's other way to a first
@@ -712,41 +742,18 @@ fn a_head_then_a_call_with_little_budget_ends_the_heads_segment() {
     let data = pattern(2 * FILE_SPAN_MAX as usize + 99, 3);
     let file = TempFile::with(&data);
     for head in [1usize, 261, 4000, SEGMENT as usize + 5] {
-        let mut fifo = Fifo::new();
-        fifo.push(Piece::from(vec![b'h'; head]));
-        fifo.push_producer(Box::new(FileProducer::new(
-            file.open(),
-            0,
-            data.len() as u64,
-        )));
-        let mut t = Segmented {
-            segment: SEGMENT,
-            out: Vec::new(),
-            call_ends: Vec::new(),
-        };
+        let what = format!("head {head}");
+        let mut fifo = head_and_file(head, &file, data.len());
+        let mut t = Segmented::new(SEGMENT);
         // The head, and too little budget for the rest of its segment.
         fifo.send(&mut t, head as u64 + 10).unwrap();
-        assert_eq!(t.out.len(), head, "head {head}: the head alone");
+        assert_eq!(t.out.len(), head, "{what}: the head alone");
         // A call with nothing written yet and a few hundred bytes of budget.
         fifo.send(&mut t, 300).unwrap();
-        for _ in 0..100 {
-            if fifo.is_empty() {
-                break;
-            }
-            fifo.send(&mut t, FILE_SPAN_MAX).unwrap();
-        }
-        assert!(fifo.is_empty(), "head {head}: the queue never drained");
+        drain_by(&mut fifo, &mut t, FILE_SPAN_MAX).unwrap();
         let want = [vec![b'h'; head], data.clone()].concat();
-        assert!(t.out == want, "head {head}: the bytes sent differ");
-        let (_, rest) = t.call_ends.split_last().expect("sendfile calls");
-        for end in rest {
-            assert_eq!(
-                end % SEGMENT,
-                0,
-                "head {head}: a call ended at {end}: {:?}",
-                t.call_ends
-            );
-        }
+        assert!(t.out == want, "{what}: the bytes sent differ");
+        t.assert_calls_on_boundaries(&what);
     }
 }
 
@@ -763,26 +770,10 @@ fn a_channel_that_writes_again_after_a_head_ends_the_heads_segment() {
     let small = pattern(FILE_SPAN_MAX as usize - 2 * HEAD - 500, 4);
     let large = pattern(2 * FILE_SPAN_MAX as usize + 1, 5);
     let (small_file, large_file) = (TempFile::with(&small), TempFile::with(&large));
-    struct Two {
-        files: [(Rc<File>, u64); 2],
-        next: usize,
-    }
-    impl AsyncChat for Two {
-        fn collect_incoming_data(&mut self, _chan: &mut Channel, _data: &[u8]) {}
-        fn found_terminator(&mut self, chan: &mut Channel) {
-            let (file, len) = &self.files[self.next.min(1)];
-            self.next += 1;
-            chan.push(vec![b'h'; HEAD]);
-            chan.push_with_producer(FileProducer::new(Rc::clone(file), 0, *len));
-        }
-    }
-    let mut server = Two {
-        files: [
-            (Rc::new(small_file.open()), small.len() as u64),
-            (Rc::new(large_file.open()), large.len() as u64),
-        ],
-        next: 0,
-    };
+    let mut server = FileServer::new(
+        HEAD,
+        &[(&small_file, small.len()), (&large_file, large.len())],
+    );
     let mut chan = Channel::new(b"\n");
     chan.set_limits(asynchat::Limits {
         work_per_event: 2,
@@ -792,33 +783,21 @@ fn a_channel_that_writes_again_after_a_head_ends_the_heads_segment() {
     // The small file, the large one, and one more large one held by the
     // work bound.
     chan.feed(&mut server, b"1\n2\n3\n");
-    let mut t = Segmented {
-        segment: SEGMENT,
-        out: Vec::new(),
-        call_ends: Vec::new(),
-    };
-    for _ in 0..100 {
-        if !chan.writable() {
-            break;
-        }
-        chan.send(&mut server, &mut t).unwrap();
-    }
-    assert!(!chan.writable(), "the queue never drained");
+    let mut t = Segmented::new(SEGMENT);
+    drain_channel(&mut chan, &mut server, &mut t);
     let h = vec![b'h'; HEAD];
     let want = [&h[..], &small, &h, &large, &h, &large].concat();
     assert!(t.out == want, "the bytes sent differ");
     // The first large file's calls, but the one that ends it.
     let start = (HEAD + small.len()) as u64;
     let end = start + HEAD as u64 + large.len() as u64;
-    for &call in t.call_ends.iter().filter(|&&c| c > start && c < end) {
-        assert_eq!(
-            (call - start) % SEGMENT,
-            0,
-            "a call ended {} into the response: {:?}",
-            call - start,
-            t.call_ends
-        );
-    }
+    let calls: Vec<u64> = t
+        .call_ends
+        .iter()
+        .copied()
+        .filter(|&c| c > start && c < end)
+        .collect();
+    t.assert_on_boundaries(calls, start, "the first large response");
 }
 
 /// A small file is one `sendfile` call, whatever the segments, and the
