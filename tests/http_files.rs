@@ -1386,9 +1386,9 @@ fn memory_does_not_grow_with_file_size() {
 /// Large files go out in `sendfile` calls cut at the connection's segment
 /// boundaries, with the spans of a file joined at the front of the queue:
 /// whatever the cuts, a client with the smallest receive buffer the kernel
-/// allows, reading a little at a time, gets every byte once and in order:
-/// a whole file, ranges that start and end off page boundaries, and a
-/// second response pipelined behind the first.
+/// allows, reading as that buffer fills, gets every byte once and in
+/// order: a whole file, ranges that start and end off page boundaries,
+/// and a second response pipelined behind the first.
 #[test]
 fn large_files_arrive_whole_through_a_small_receive_buffer() {
     const LEN: usize = 3 * (256 << 10) + 4099;
@@ -1398,67 +1398,31 @@ fn large_files_arrive_whole_through_a_small_receive_buffer() {
     let root = TempDir::new("files-small-rcvbuf");
     root.file("big.bin", &data);
     let server = TestServer::serve(root.path());
-
     let connect = || {
         use rustix::net::{AddressFamily, SocketType, connect, socket, sockopt};
         let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
         // The kernel rounds this up to its minimum, some 2 KiB.
         sockopt::set_socket_recv_buffer_size(&fd, 1).unwrap();
         connect(&fd, &server.addr).unwrap();
-        let stream = TcpStream::from(fd);
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        stream.set_write_timeout(Some(PATIENCE)).unwrap();
-        stream
-    };
-    // Reads one response a few hundred bytes at a time; its body.
-    let read_response = |reader: &mut BufReader<TcpStream>, status: &str| -> Vec<u8> {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert_eq!(line, format!("HTTP/1.1 {status}\r\n"));
-        let mut len = None;
-        loop {
-            line.clear();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = Some(v.trim().parse::<usize>().unwrap());
-            }
-        }
-        let len = len.expect("a Content-Length");
-        let mut body = Vec::with_capacity(len);
-        let mut buf = [0u8; 333];
-        while body.len() < len {
-            let want = buf.len().min(len - body.len());
-            let n = reader.read(&mut buf[..want]).unwrap();
-            assert!(n > 0, "closed after {} of {len} bytes", body.len());
-            body.extend_from_slice(&buf[..n]);
-        }
-        body
+        Client::over(TcpStream::from(fd))
     };
 
-    let mut reader = BufReader::with_capacity(4096, connect());
-    reader
-        .get_mut()
-        .write_all(
-            b"GET /big.bin HTTP/1.1\r\nHost: test\r\n\r\n\
-              GET /big.bin HTTP/1.1\r\nHost: test\r\nRange: bytes=4095-700000\r\n\r\n",
-        )
-        .unwrap();
-    let body = read_response(&mut reader, "200 OK");
-    assert!(body == data, "the whole file differs");
-    let body = read_response(&mut reader, "206 Partial Content");
-    assert!(body == data[4095..=700_000], "the range differs");
+    let mut c = connect();
+    c.send(
+        b"GET /big.bin HTTP/1.1\r\nHost: test\r\n\r\n\
+          GET /big.bin HTTP/1.1\r\nHost: test\r\nRange: bytes=4095-700000\r\n\r\n",
+    );
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert!(r.body == data, "the whole file differs");
+    let r = c.read_response();
+    assert_eq!(r.status, 206);
+    assert!(r.body == data[4095..=700_000], "the range differs");
 
     // A range to the end, from an offset just past a page boundary.
-    let mut reader = BufReader::with_capacity(4096, connect());
-    reader
-        .get_mut()
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: test\r\nRange: bytes=8193-\r\n\r\n")
-        .unwrap();
-    let body = read_response(&mut reader, "206 Partial Content");
-    assert!(body == data[8193..], "the range to the end differs");
+    let r = connect().request("GET /big.bin HTTP/1.1\r\nHost: test\r\nRange: bytes=8193-\r\n\r\n");
+    assert_eq!(r.status, 206);
+    assert!(r.body == data[8193..], "the range to the end differs");
 }
 
 // ---------------------------------------------------------------- HEAD

@@ -162,7 +162,12 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let s = TcpStream::connect(addr).unwrap();
+        Client::over(TcpStream::connect(addr).unwrap())
+    }
+
+    /// A client over a stream connected some other way (socket options
+    /// set before `connect`).
+    pub fn over(s: TcpStream) -> Client {
         s.set_read_timeout(Some(PATIENCE)).unwrap();
         s.set_write_timeout(Some(PATIENCE)).unwrap();
         s.set_nodelay(true).unwrap();
