@@ -1041,6 +1041,44 @@ fn attack_tiny_ranges_of_many_files_do_not_pin_descriptors() {
     drop(clients);
 }
 
+/// A server whose listings run out of time at once: the clock is read
+/// after every 64 entries, so a listing shows at most 63 of them and
+/// counts the rest, whatever the machine's speed.
+fn out_of_time(root: &TempDir) -> TestServer {
+    let mut cfg = asynchat::http::Config::new(root.path()).unwrap();
+    cfg.listing_budget = Duration::ZERO;
+    TestServer::start(cfg)
+}
+
+/// A listing that ran out of time shows what it read and counts every
+/// entry it did not, in HTML and JSON: none is lost.
+#[test]
+fn a_listing_out_of_time_counts_every_entry_it_did_not_show() {
+    let root = TempDir::new("trust-out-of-time");
+    for i in 0..1000 {
+        root.file(&format!("big/f{i:04}"), "");
+    }
+    let server = out_of_time(&root);
+    let mut c = server.connect();
+    let r = c.request(get("/big/?format=json"));
+    assert_eq!(r.status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    let listed = doc["entries"].as_array().unwrap().len();
+    let omitted = doc["omitted"].as_u64().unwrap() as usize;
+    assert!(
+        listed < 64,
+        "{listed} listed: the listing did not run out of time"
+    );
+    assert_eq!(listed + omitted, 1000, "{listed} listed, {omitted} omitted");
+    assert_eq!(doc["omitted_exact"], true);
+    let html = c.request(get("/big/")).text();
+    assert!(
+        html.contains(&format!("and {omitted} more not listed")),
+        "{html}"
+    );
+    assert_eq!(entries(&html), 1000);
+}
+
 /// A listing that ran out of time counted the names it had not read, all
 /// of them: a directory of a million hard links (which cost their maker
 /// nothing) took 0.7 to 1 s a request to count, past the 50 ms budget.
@@ -1052,37 +1090,32 @@ fn attack_a_listing_out_of_time_counts_a_bounded_number_of_names() {
     for i in 0..60_000 {
         std::fs::hard_link(&first, root.path().join(format!("big/l{i}"))).unwrap();
     }
-    let server = TestServer::serve(root.path());
+    let server = out_of_time(&root);
     let mut c = server.connect();
     let r = c.request(get("/big/?format=json"));
     assert_eq!(r.status, 200);
     let doc: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
     let listed = doc["entries"].as_array().unwrap().len();
     let omitted = doc["omitted"].as_u64().unwrap() as usize;
-    assert!(listed < 60_001, "the listing did not run out of time");
-    if listed + omitted + 10_000 < 60_001 {
-        // Not all counted: the count stopped at its bound, and says so.
-        assert_eq!(
-            doc["omitted_exact"], false,
-            "{listed} listed, {omitted} omitted"
-        );
-        // Fewer names than there are were counted: the count stopped. (The
-        // omitted also include entries read but left off a page past its
-        // size bound, so `omitted` alone may exceed the counting bound.)
-        assert!(
-            listed + omitted < 60_001,
-            "{listed} listed, {omitted} omitted"
-        );
-        let html = c.request(get("/big/")).text();
-        assert!(
-            html.contains("more than"),
-            "the page says the count is a bound"
-        );
-    } else {
-        // So fast a machine that few names were left: they were counted.
-        assert_eq!(doc["omitted_exact"], true);
-        assert_eq!(listed + omitted, 60_001);
-    }
+    assert!(
+        listed < 64,
+        "{listed} listed: the listing did not run out of time"
+    );
+    // The count stopped at its bound, past the first 64 entries read, and
+    // says so.
+    assert_eq!(
+        doc["omitted_exact"], false,
+        "{listed} listed, {omitted} omitted"
+    );
+    assert!(
+        omitted <= 10_001 && listed + omitted < 60_001,
+        "{listed} listed, {omitted} omitted"
+    );
+    let html = c.request(get("/big/")).text();
+    assert!(
+        html.contains(&format!("and more than {omitted} others not listed")),
+        "the page says the count is a bound"
+    );
 }
 
 /// The twelve views of a directory (two formats, three columns, two

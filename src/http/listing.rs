@@ -23,7 +23,8 @@
 //! which of the first two it leads to, and its size and time are the
 //! target's. A directory's `size` is `null`. `href` is relative to the
 //! listing's URL. `omitted` counts the entries a listing that ran out of
-//! time ([`LISTING_BUDGET`]) did not show; counting them has a bound too
+//! time ([`Config::listing_budget`](crate::http::Config::listing_budget),
+//! [`LISTING_BUDGET`] by default) did not show; counting them has a bound too
 //! ([`COUNT_MAX`]), past which `omitted_exact` is `false` and `omitted` is
 //! a lower bound.
 
@@ -504,9 +505,8 @@ pub fn render_rows(read: &DirRead, view: View) -> String {
         };
         let _ = writeln!(
             out,
-            "<p class=\"omitted\">and {count} not listed: a listing stops after \
-             {} ms of work or {} MiB of rows.</p>",
-            LISTING_BUDGET.as_millis(),
+            "<p class=\"omitted\">and {count} not listed: a listing stops when \
+             reading the directory runs out of time or its rows pass {} MiB.</p>",
             PAGE_MAX >> 20
         );
     }
@@ -520,7 +520,9 @@ pub const PAGE_MAX: usize = 2 << 20;
 
 /// How long reading one directory for its listing may take before the
 /// entries not yet read are counted rather than shown: the loop serves no
-/// one else meanwhile.
+/// one else meanwhile. The default of [`Config::listing_budget`].
+///
+/// [`Config::listing_budget`]: crate::http::Config::listing_budget
 pub const LISTING_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The most names counted, unread, after a listing ran out of time: a
@@ -529,7 +531,7 @@ pub const LISTING_BUDGET: std::time::Duration = std::time::Duration::from_millis
 pub const COUNT_MAX: usize = 10_000;
 
 /// The entries a listing left out when it ran out of time
-/// ([`LISTING_BUDGET`]).
+/// ([`Config::listing_budget`](crate::http::Config::listing_budget)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Omitted {
     /// How many were counted.

@@ -71,6 +71,11 @@ pub struct Config {
     pub index: String,
     /// List directories that have no index file (otherwise 403).
     pub listing: bool,
+    /// How long reading a directory for its listing may take; the entries
+    /// not read by then are counted, not shown, and the page says so
+    /// ([`listing::LISTING_BUDGET`], 50 ms, by default). The loop serves
+    /// no one else meanwhile.
+    pub listing_budget: Duration,
     /// Serve files and directories whose names start with a dot.
     pub hidden: bool,
     /// The most connections open at once; more wait in the listen backlog.
@@ -209,6 +214,7 @@ impl Config {
             root: canonical,
             index: "index.html".into(),
             listing: true,
+            listing_budget: listing::LISTING_BUDGET,
             hidden: false,
             max_connections: 10_000,
             header_timeout: Duration::from_secs(10),

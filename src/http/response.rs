@@ -939,9 +939,7 @@ fn read_entries(
         seen += 1;
         // The clock is read every 64 entries, and after every symlink (whose
         // resolution, in the kernel, can be slow by design).
-        if (seen.is_multiple_of(64) || resolved_links)
-            && started.elapsed() > listing::LISTING_BUDGET
-        {
+        if (seen.is_multiple_of(64) || resolved_links) && started.elapsed() > cfg.listing_budget {
             // Out of time: what is left is counted, not looked at (reading
             // names alone is cheap), and the page says so.
             // Counting has a bound too: past it, there are more.
