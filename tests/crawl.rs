@@ -632,78 +632,92 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16, child: &mut std::process::Child, log: &Path) {
-    let deadline = Instant::now() + PATIENCE;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "exited {status:?}: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
+/// Starts the server `spawn` makes for a free port (its stderr to `log`),
+/// and waits until it listens. The port is free when picked but not held,
+/// so another process may take it first: a server that exits (it could
+/// not bind) is started again on another port. A connect that reaches
+/// itself (source port = the port, which Linux allows when nothing
+/// listens) does not count as the server listening.
+fn start_other(log: &Path, spawn: impl Fn(u16) -> std::process::Child) -> Other {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = spawn(port);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            let listening = TcpStream::connect(("127.0.0.1", port))
+                .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok());
+            if listening {
+                return Other { child, port };
+            }
+            assert!(Instant::now() < deadline, "port {port} never opened");
+            std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(Instant::now() < deadline, "port {port} never opened");
-        std::thread::sleep(Duration::from_millis(20));
     }
+    panic!(
+        "exited five times: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 fn start_nginx(bin: &Path, tmp: &TempDir) -> Other {
-    let port = free_port();
     let dir = tmp.path();
     let mime = if Path::new("/etc/nginx/mime.types").is_file() {
         "include /etc/nginx/mime.types;".to_string()
     } else {
         "types { text/html html; text/css css; image/svg+xml svg; }".to_string()
     };
-    let conf = format!(
-        "master_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log error;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log off; {mime}\n\
-           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-           fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-           server {{ listen 127.0.0.1:{port}; root {www}; autoindex on; }} }}\n",
-        d = dir.display(),
-        www = www().display()
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
     let log = dir.join("nginx.out");
-    let mut child = Command::new(bin)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, &mut child, &log);
-    Other { child, port }
+    start_other(&log, |port| {
+        let conf = format!(
+            "master_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log error;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ access_log off; {mime}\n\
+               client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+               server {{ listen 127.0.0.1:{port}; root {www}; autoindex on; }} }}\n",
+            d = dir.display(),
+            www = www().display()
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        Command::new(bin)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap()
+    })
 }
 
 fn start_lighttpd(bin: &Path, tmp: &TempDir) -> Other {
-    let port = free_port();
     let dir = tmp.path();
-    let conf = format!(
-        "server.document-root = \"{www}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
-         server.errorlog = \"{d}/error.log\"\nindex-file.names = ( \"index.html\" )\n\
-         server.modules += ( \"mod_dirlisting\" )\ndir-listing.activate = \"enable\"\n\
-         mimetype.assign = ( \".html\" => \"text/html\", \".css\" => \"text/css\", \
-         \".svg\" => \"image/svg+xml\", \".txt\" => \"text/plain\", \".json\" => \"application/json\" )\n",
-        d = dir.display(),
-        www = www().display()
-    );
-    std::fs::write(dir.join("lighttpd.conf"), conf).unwrap();
     let log = dir.join("lighttpd.out");
-    let mut child = Command::new(bin)
-        .arg("-D")
-        .arg("-f")
-        .arg(dir.join("lighttpd.conf"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, &mut child, &log);
-    Other { child, port }
+    start_other(&log, |port| {
+        let conf = format!(
+            "server.document-root = \"{www}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+             server.errorlog = \"{d}/error.log\"\nindex-file.names = ( \"index.html\" )\n\
+             server.modules += ( \"mod_dirlisting\" )\ndir-listing.activate = \"enable\"\n\
+             mimetype.assign = ( \".html\" => \"text/html\", \".css\" => \"text/css\", \
+             \".svg\" => \"image/svg+xml\", \".txt\" => \"text/plain\", \".json\" => \"application/json\" )\n",
+            d = dir.display(),
+            www = www().display()
+        );
+        std::fs::write(dir.join("lighttpd.conf"), conf).unwrap();
+        Command::new(bin)
+            .arg("-D")
+            .arg("-f")
+            .arg(dir.join("lighttpd.conf"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap()
+    })
 }
 
 #[test]
