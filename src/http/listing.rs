@@ -496,12 +496,14 @@ pub fn render_rows(read: &DirRead, view: View) -> String {
     }
     omitted.names += entries.len() - shown;
     out.push_str("</tbody>\n</table>\n");
-    if omitted.names > 0 {
+    // A count that stopped at its bound says so even when every name it
+    // saw was one a listing does not show.
+    if omitted.names > 0 || !omitted.exact {
         let n = omitted.names;
-        let count = if omitted.exact {
-            format!("{n} more")
-        } else {
-            format!("more than {n} others")
+        let count = match (omitted.exact, n) {
+            (true, n) => format!("{n} more"),
+            (false, 0) => "possibly others".to_string(),
+            (false, n) => format!("at least {n} others"),
         };
         let _ = writeln!(
             out,
@@ -534,10 +536,12 @@ pub const COUNT_MAX: usize = 10_000;
 /// ([`Config::listing_budget`](crate::http::Config::listing_budget)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Omitted {
-    /// How many were counted.
+    /// How many were counted: the names left unread that a listing could
+    /// show (not hidden, servable, and a file, a directory or a symlink,
+    /// which may lead outside the root and then would not be shown).
     pub names: usize,
-    /// All of them were: counting stops at [`COUNT_MAX`], and then there
-    /// are more than `names`.
+    /// All of them were: counting stops after [`COUNT_MAX`] names or at an
+    /// error reading the directory, and then `names` is a lower bound.
     pub exact: bool,
 }
 
@@ -1205,7 +1209,7 @@ mod tests {
         assert_eq!(doc["omitted"], 7);
         assert_eq!(doc["omitted_exact"], false);
         let html = render_rows(&DirRead::new(Vec::new(), omitted), View::default());
-        assert!(html.contains("and more than 7 others not listed"), "{html}");
+        assert!(html.contains("and at least 7 others not listed"), "{html}");
     }
 
     #[test]

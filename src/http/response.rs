@@ -932,28 +932,47 @@ fn read_entries(
         (path::is_servable_name(name) && (cfg.hidden || !name.starts_with('.')))
             .then(|| name.to_string())
     };
+    // The entries left unread that a listing could show, as far as their
+    // names and the types `getdents` gives tell: a symlink counts whether
+    // or not it leads to something shown (finding out is what ran out of
+    // time), a fifo, socket or device does not.
+    let countable = |entry: &rustix::fs::DirEntry| {
+        shown(entry).is_some()
+            && matches!(
+                entry.file_type(),
+                FileType::RegularFile | FileType::Directory | FileType::Symlink | FileType::Unknown
+            )
+    };
     let mut read = Dir::read_from(dir).map_err(unreadable)?;
     let mut seen = 0usize;
-    let mut resolved_links = false;
+    let mut resolved_link = false;
     while let Some(entry) = read.next() {
         seen += 1;
-        // The clock is read every 64 entries, and after every symlink (whose
+        // The clock is read every 64 entries, and after a symlink (whose
         // resolution, in the kernel, can be slow by design).
-        if (seen.is_multiple_of(64) || resolved_links) && started.elapsed() > cfg.listing_budget {
+        if (seen.is_multiple_of(64) || std::mem::take(&mut resolved_link))
+            && started.elapsed() > cfg.listing_budget
+        {
             // Out of time: what is left is counted, not looked at (reading
-            // names alone is cheap), and the page says so.
-            // Counting has a bound too: past it, there are more.
-            let first = entry.ok().and_then(|e| shown(&e)).is_some();
-            let mut names = usize::from(first);
+            // names alone is cheap), and the page says so. Counting has a
+            // bound too: past it, or past an error, the count is a lower
+            // bound.
+            let mut names = usize::from(entry.as_ref().is_ok_and(countable));
             let mut read_more = 0;
-            for e in read.by_ref().flatten() {
+            let mut exact = entry.is_ok();
+            for e in read.by_ref() {
                 read_more += 1;
-                if read_more > listing::COUNT_MAX {
-                    return Ok(dir_read(root, entries, seen + read_more, names, false));
+                match e {
+                    Ok(_) if read_more > listing::COUNT_MAX => exact = false,
+                    Ok(e) => {
+                        names += usize::from(countable(&e));
+                        continue;
+                    }
+                    Err(_) => exact = false,
                 }
-                names += usize::from(shown(&e).is_some());
+                break;
             }
-            return Ok(dir_read(root, entries, seen + read_more, names, true));
+            return Ok(dir_read(root, entries, seen + read_more, names, exact));
         }
         let entry = entry.map_err(unreadable)?;
         let Some(name) = shown(&entry) else { continue };
@@ -969,7 +988,7 @@ fn read_entries(
                 }
                 let Some(Ok(dirs)) = &dirs else { continue };
                 let opened = root.open_in(dirs, name);
-                resolved_links = true;
+                resolved_link = true;
                 match opened {
                     Ok(opened) => EntryMeta::from(&opened.stat),
                     Err(_) => continue,
