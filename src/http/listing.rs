@@ -24,9 +24,9 @@
 //! target's. A directory's `size` is `null`. `href` is relative to the
 //! listing's URL. `omitted` counts the entries a listing that ran out of
 //! time ([`Config::listing_budget`](crate::http::Config::listing_budget),
-//! [`LISTING_BUDGET`] by default) did not show; counting them has a bound too
-//! ([`COUNT_MAX`]), past which `omitted_exact` is `false` and `omitted` is
-//! a lower bound.
+//! [`LISTING_BUDGET`] by default) did not show; `omitted_exact` is `false`
+//! when `omitted` is only a lower bound (see [`Omitted`]: counting has a
+//! bound too, [`COUNT_MAX`]).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -503,6 +503,7 @@ pub fn render_rows(read: &DirRead, view: View) -> String {
         let count = match (omitted.exact, n) {
             (true, n) => format!("{n} more"),
             (false, 0) => "possibly others".to_string(),
+            (false, 1) => "at least 1 other".to_string(),
             (false, n) => format!("at least {n} others"),
         };
         let _ = writeln!(
@@ -536,12 +537,14 @@ pub const COUNT_MAX: usize = 10_000;
 /// ([`Config::listing_budget`](crate::http::Config::listing_budget)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Omitted {
-    /// How many were counted: the names left unread that a listing could
-    /// show (not hidden, servable, and a file, a directory or a symlink,
-    /// which may lead outside the root and then would not be shown).
+    /// How many were counted: the entries left unread that a listing
+    /// would show, files and directories with names it shows.
     pub names: usize,
-    /// All of them were: counting stops after [`COUNT_MAX`] names or at an
-    /// error reading the directory, and then `names` is a lower bound.
+    /// All of them were, and `names` is how many a listing would add.
+    /// Otherwise it is a lower bound: counting stops at an error reading
+    /// the directory, or after the entry it stopped at and [`COUNT_MAX`]
+    /// more, and a symlink (whose target was not looked at) or an entry of
+    /// a type the file system does not say is not counted.
     pub exact: bool,
 }
 
@@ -1210,6 +1213,21 @@ mod tests {
         assert_eq!(doc["omitted_exact"], false);
         let html = render_rows(&DirRead::new(Vec::new(), omitted), View::default());
         assert!(html.contains("and at least 7 others not listed"), "{html}");
+        // The note in every case, and none when nothing is left out.
+        for (names, exact, note) in [
+            (3, true, Some("and 3 more not listed")),
+            (1, true, Some("and 1 more not listed")),
+            (1, false, Some("and at least 1 other not listed")),
+            (0, false, Some("and possibly others not listed")),
+            (0, true, None),
+        ] {
+            let read = DirRead::new(Vec::new(), Omitted { names, exact });
+            let html = render_rows(&read, View::default());
+            match note {
+                Some(note) => assert!(html.contains(note), "{names} {exact}: {html}"),
+                None => assert!(!html.contains("not listed"), "{html}"),
+            }
+        }
     }
 
     #[test]

@@ -932,16 +932,23 @@ fn read_entries(
         (path::is_servable_name(name) && (cfg.hidden || !name.starts_with('.')))
             .then(|| name.to_string())
     };
-    // The entries left unread that a listing could show, as far as their
-    // names and the types `getdents` gives tell: a symlink counts whether
-    // or not it leads to something shown (finding out is what ran out of
-    // time), a fifo, socket or device does not.
-    let countable = |entry: &rustix::fs::DirEntry| {
-        shown(entry).is_some()
-            && matches!(
-                entry.file_type(),
-                FileType::RegularFile | FileType::Directory | FileType::Symlink | FileType::Unknown
-            )
+    // What an entry left unread adds to the count: one for a file or a
+    // directory a listing would show; for a symlink (whose target was not
+    // looked at: that is what ran out of time) or an entry whose type the
+    // file system does not say, nothing, and the count becomes a lower
+    // bound; nothing for a fifo, socket or device, or a name not shown.
+    let tally = |entry: &rustix::fs::DirEntry, exact: &mut bool| {
+        if shown(entry).is_none() {
+            return 0;
+        }
+        match entry.file_type() {
+            FileType::RegularFile | FileType::Directory => 1,
+            FileType::Symlink | FileType::Unknown => {
+                *exact = false;
+                0
+            }
+            _ => 0,
+        }
     };
     let mut read = Dir::read_from(dir).map_err(unreadable)?;
     let mut seen = 0usize;
@@ -950,22 +957,27 @@ fn read_entries(
         seen += 1;
         // The clock is read every 64 entries, and after a symlink (whose
         // resolution, in the kernel, can be slow by design).
-        if (seen.is_multiple_of(64) || std::mem::take(&mut resolved_link))
-            && started.elapsed() > cfg.listing_budget
-        {
+        let after_link = std::mem::take(&mut resolved_link);
+        if (seen.is_multiple_of(64) || after_link) && started.elapsed() > cfg.listing_budget {
             // Out of time: what is left is counted, not looked at (reading
             // names alone is cheap), and the page says so. Counting has a
             // bound too: past it, or past an error, the count is a lower
             // bound.
-            let mut names = usize::from(entry.as_ref().is_ok_and(countable));
+            let mut exact = true;
+            let mut names = match &entry {
+                Ok(e) => tally(e, &mut exact),
+                Err(_) => {
+                    exact = false;
+                    0
+                }
+            };
             let mut read_more = 0;
-            let mut exact = entry.is_ok();
             for e in read.by_ref() {
                 read_more += 1;
                 match e {
                     Ok(_) if read_more > listing::COUNT_MAX => exact = false,
                     Ok(e) => {
-                        names += usize::from(countable(&e));
+                        names += tally(&e, &mut exact);
                         continue;
                     }
                     Err(_) => exact = false,
