@@ -388,13 +388,25 @@ fn if_match_puts_racing_on_two_workers_lose_no_update() {
     let root = TempDir::new("workers-if-match");
     root.file("doc.txt", "v0\n");
     let httpd = two_workers(&root, &["--upload"]);
+    let mut current = "v0\n".to_string();
     for round in 0..ROUNDS {
-        let mut c = Client::connect(httpd.addr);
-        let etag = c
-            .request(get("/doc.txt"))
-            .header("etag")
-            .unwrap()
-            .to_string();
+        // The version the last round's winner wrote, with its ETag. The
+        // worker that did not store it may show the one before for up to
+        // a second (each worker caches a small file for a second, as the
+        // README says): the PUTs would then all name a stale version.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let etag = loop {
+            let r = Client::connect(httpd.addr).request(get("/doc.txt"));
+            if r.text() == current {
+                break r.header("etag").unwrap().to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: still {:?}",
+                r.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let barrier = Arc::new(Barrier::new(CLIENTS));
         let puts: Vec<_> = (0..CLIENTS)
             .map(|i| {
@@ -411,14 +423,16 @@ fn if_match_puts_racing_on_two_workers_lose_no_update() {
                     c.send(head);
                     barrier.wait();
                     c.send(last);
-                    c.read_response_to("PUT").unwrap().status
+                    (c.read_response_to("PUT").unwrap().status, body)
                 })
             })
             .collect();
-        let mut statuses: Vec<u16> = puts.into_iter().map(|t| t.join().unwrap()).collect();
+        let results: Vec<(u16, String)> = puts.into_iter().map(|t| t.join().unwrap()).collect();
+        let mut statuses: Vec<u16> = results.iter().map(|(status, _)| *status).collect();
         statuses.sort_unstable();
         let mut want = vec![412; CLIENTS];
         want[0] = 204;
         assert_eq!(statuses, want, "round {round}");
+        current = results.into_iter().find(|(s, _)| *s == 204).unwrap().1;
     }
 }
