@@ -933,22 +933,15 @@ fn read_entries(
             .then(|| name.to_string())
     };
     // What an entry left unread adds to the count: one for a file or a
-    // directory a listing would show; for a symlink (whose target was not
+    // directory a listing would show, nothing for a fifo, socket or device
+    // or a name not shown; `None` for a symlink (whose target was not
     // looked at: that is what ran out of time) or an entry whose type the
-    // file system does not say, nothing, and the count becomes a lower
-    // bound; nothing for a fifo, socket or device, or a name not shown.
-    let tally = |entry: &rustix::fs::DirEntry, exact: &mut bool| {
-        if shown(entry).is_none() {
-            return 0;
-        }
-        match entry.file_type() {
-            FileType::RegularFile | FileType::Directory => 1,
-            FileType::Symlink | FileType::Unknown => {
-                *exact = false;
-                0
-            }
-            _ => 0,
-        }
+    // file system does not say, which makes the count a lower bound.
+    let tally = |entry: &rustix::fs::DirEntry| match entry.file_type() {
+        _ if shown(entry).is_none() => Some(0),
+        FileType::RegularFile | FileType::Directory => Some(1),
+        FileType::Symlink | FileType::Unknown => None,
+        _ => Some(0),
     };
     let mut read = Dir::read_from(dir).map_err(unreadable)?;
     let mut seen = 0usize;
@@ -963,26 +956,17 @@ fn read_entries(
             // names alone is cheap), and the page says so. Counting has a
             // bound too: past it, or past an error, the count is a lower
             // bound.
-            let mut exact = true;
-            let mut names = match &entry {
-                Ok(e) => tally(e, &mut exact),
-                Err(_) => {
-                    exact = false;
-                    0
-                }
-            };
-            let mut read_more = 0;
-            for e in read.by_ref() {
-                read_more += 1;
-                match e {
-                    Ok(_) if read_more > listing::COUNT_MAX => exact = false,
-                    Ok(e) => {
-                        names += tally(&e, &mut exact);
-                        continue;
+            let (mut names, mut exact, mut read_more) = (0, true, 0);
+            for (i, e) in std::iter::once(entry).chain(read.by_ref()).enumerate() {
+                read_more = i;
+                match e.as_ref().map(tally) {
+                    Ok(Some(n)) if i <= listing::COUNT_MAX => names += n,
+                    Ok(None) if i <= listing::COUNT_MAX => exact = false,
+                    _ => {
+                        exact = false;
+                        break;
                     }
-                    Err(_) => exact = false,
                 }
-                break;
             }
             return Ok(dir_read(root, entries, seen + read_more, names, exact));
         }
