@@ -1186,6 +1186,40 @@ fn attack_a_listing_out_of_time_counts_a_bounded_number_of_names() {
     );
 }
 
+/// The clock is read after each symlink a listing resolves, not only
+/// every 64 entries: a chain of links can be slow by design, and a
+/// directory of fewer than 64 entries would otherwise never be timed.
+#[test]
+fn a_listing_reads_the_clock_after_each_symlink() {
+    let root = TempDir::new("trust-out-of-time-link-clock");
+    for i in 0..20 {
+        root.file(&format!("small/f{i:02}"), "");
+    }
+    for i in 0..40 {
+        symlink(
+            format!("f{:02}", i % 20),
+            root.path().join(format!("small/l{i:02}")),
+        )
+        .unwrap();
+    }
+    // 60 entries (62 with `.` and `..`): the 64-entry check never comes.
+    let (listed, omitted, exact) = accounted(
+        &mut listing_server(&root, Duration::MAX).connect(),
+        "/small/?format=json",
+    );
+    assert_eq!((listed, omitted, exact), (60, 0, true));
+    // Out of time, the listing stops at the entry after the first link it
+    // resolved (at most 20 files and that link before it), and the links
+    // left make the count a lower bound.
+    let (listed, omitted, exact) =
+        accounted(&mut out_of_time(&root).connect(), "/small/?format=json");
+    assert!(listed <= 21, "{listed} listed, {omitted} omitted");
+    assert!(
+        listed + omitted < 60 && !exact,
+        "{listed} listed, {omitted} omitted"
+    );
+}
+
 /// A count that stopped at its bound having seen only names a listing
 /// does not show still says that entries may be missing (it said nothing:
 /// JSON had `omitted_exact: false`, the page no note at all).
