@@ -959,10 +959,15 @@ fn read_entries(
             let (mut names, mut exact, mut read_more) = (0, true, 0);
             for (i, e) in std::iter::once(entry).chain(read.by_ref()).enumerate() {
                 read_more = i;
+                // Past the bound, the entry is read but not looked at.
+                if i > listing::COUNT_MAX {
+                    exact = false;
+                    break;
+                }
                 match e.as_ref().map(tally) {
-                    Ok(Some(n)) if i <= listing::COUNT_MAX => names += n,
-                    Ok(None) if i <= listing::COUNT_MAX => exact = false,
-                    _ => {
+                    Ok(Some(n)) => names += n,
+                    Ok(None) => exact = false,
+                    Err(_) => {
                         exact = false;
                         break;
                     }
