@@ -46,7 +46,8 @@ while True:
         if time.time() > deadline:
             sys.exit("server never listened")
         time.sleep(0.1)
-req = b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+# The request wrk sends (`wrk.format()` in ../shared/bench/pipeline.lua).
+req = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
 seen, tail = 0, b""
 for sent in range(16, n + 1, 16):
     s.sendall(req * 16)
