@@ -182,7 +182,10 @@ fn strip_authority(target: &str) -> Result<&str, PathError> {
     // RFC 9110 §4.2.1: an http URI with an empty host must be rejected, and
     // userinfo (`user@host`) should be treated as an error; the rest must
     // be a host and port, as a Host field must (RFC 3986 §3.2.2).
-    if authority.is_empty() || authority.contains('@') || !super::head::valid_host(authority) {
+    if authority.is_empty()
+        || authority.contains('@')
+        || !super::head::valid_host(authority.as_bytes())
+    {
         return Err(PathError::BadTarget);
     }
     Ok(&rest[end..])
