@@ -405,6 +405,60 @@ fn access_log_has_one_line_per_request() {
     );
 }
 
+/// The access lines of a turn of the loop are handed to the log together,
+/// before the loop waits and once more after it stops: every response
+/// sent has its line, the last turn's too, and in the order sent. Each
+/// round sends a pipelined batch in one write and the signal at once, so
+/// the stop lands in the middle of the batch or just after it; the last
+/// round's request is cut in two around the signal, so that its response
+/// is the last turn's work, which no wait follows.
+#[test]
+fn every_response_has_its_access_line_though_a_signal_stops_the_server() {
+    use std::io::{Read, Write};
+    let root = a_txt_root("cli-access-turns");
+    for (requests, cut) in [(1, false), (40, false), (400, false), (1, true)] {
+        let (mut httpd, addr, _) = Httpd::start(&[path_str(root.path()), "-p", "0"]);
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(PATIENCE)).unwrap();
+        let batch: String = (0..requests)
+            .map(|i| format!("GET /a.txt?{i} HTTP/1.1\r\nHost: x\r\n\r\n"))
+            .collect();
+        if cut {
+            let (head, end) = batch.split_at(batch.len() - 2);
+            conn.write_all(head.as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            httpd.signal("TERM");
+            assert!(
+                httpd.stderr_line_with("finishing responses").is_some(),
+                "the stop began"
+            );
+            conn.write_all(end.as_bytes()).unwrap();
+        } else {
+            conn.write_all(batch.as_bytes()).unwrap();
+            httpd.signal("TERM");
+        }
+        let mut got = Vec::new();
+        // Until the server closes the connection, having answered what it
+        // took before it stopped.
+        let _ = conn.read_to_end(&mut got);
+        let got = String::from_utf8_lossy(&got);
+        let answered = got.matches("HTTP/1.1 200 OK\r\n").count();
+        assert!(httpd.wait_exit(EXIT_PATIENCE).success());
+        let lines: Vec<String> = drain(&httpd.stderr)
+            .into_iter()
+            .filter(|l| l.contains("\"GET /a.txt?"))
+            .collect();
+        assert!(answered > 0, "{requests} sent, none answered");
+        assert_eq!(lines.len(), answered, "{requests} sent: {lines:?}");
+        for (i, line) in lines.iter().enumerate() {
+            assert!(
+                line.contains(&format!("\"GET /a.txt?{i} HTTP/1.1\" 200 17")),
+                "{line}"
+            );
+        }
+    }
+}
+
 #[test]
 fn quiet_suppresses_the_access_log() {
     let root = a_txt_root("cli-quiet");

@@ -18,6 +18,52 @@ use crate::trace::Escaped;
 /// How much of a malformed request line the access log shows.
 pub const MAX_LOGGED_LINE: usize = 200;
 
+/// The lines of one turn of the loop are handed to a [`LogSink`] together
+/// once they reach this many bytes, if the turn has not ended first.
+pub const TURN_BATCH: usize = crate::logsink::BATCH;
+
+/// The access log lines a worker has rendered and not yet written: a
+/// sink's lines wait here for the end of the turn ([`Lines::hand_over`]),
+/// which takes them in one piece, so a pipelined batch of requests costs
+/// the sink's lock once rather than once a line. A line for the `log`
+/// crate is written at once, a record each.
+#[derive(Default)]
+pub(crate) struct Lines(Vec<u8>);
+
+impl Lines {
+    /// Renders `entry` and writes it to `log`, or keeps it for the end of
+    /// the turn when `log` is a sink.
+    pub(crate) fn write(&mut self, log: &AccessLog, entry: &Entry<'_>) {
+        match log {
+            AccessLog::Off => {}
+            AccessLog::Sink(sink) => {
+                entry.render(&mut self.0);
+                if self.0.len() >= TURN_BATCH {
+                    sink.take(&self.0);
+                    self.0.clear();
+                }
+            }
+            AccessLog::Log => {
+                self.0.clear();
+                entry.render(&mut self.0);
+                log.write(&self.0);
+                self.0.clear();
+            }
+        }
+    }
+
+    /// Hands the lines kept so far to `log`'s sink: when the loop is about
+    /// to wait, and when it has stopped.
+    pub(crate) fn hand_over(&mut self, log: &AccessLog) {
+        if let AccessLog::Sink(sink) = log
+            && !self.0.is_empty()
+        {
+            sink.take(&self.0);
+            self.0.clear();
+        }
+    }
+}
+
 /// Where access log lines go.
 #[derive(Clone, Default)]
 pub enum AccessLog {
@@ -53,7 +99,8 @@ impl AccessLog {
         }
     }
 
-    /// Writes one rendered line (with its `\n`), as [`Entry::render`] made it.
+    /// Writes one rendered line (with its `\n`), as [`Entry::render`] made
+    /// it; to a sink, any number of them.
     pub fn write(&self, line: &[u8]) {
         match self {
             AccessLog::Off => {}
@@ -140,10 +187,9 @@ pub struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    /// Renders the line, with its `\n`, into `out` (cleared first):
+    /// Appends the line, with its `\n`, to `out`:
     /// `127.0.0.1 - - [03/Dec/2026:09:00:00 +0000] "GET / HTTP/1.1" 200 195`.
     pub fn render(&self, out: &mut Vec<u8>) {
-        out.clear();
         match self.client {
             Some(IpAddr::V4(ip)) => {
                 let mut text = [0; 15];
@@ -285,5 +331,58 @@ mod tests {
         let head = "GET /\u{202e}x HTTP/1.1\r\nHost: h\r\n\r\n";
         let req = head::parse(head.as_bytes()).expect("parses");
         assert_eq!(Logged::Line(&req).to_string(), "GET /\\u{202e}x HTTP/1.1");
+    }
+
+    /// A sink's lines wait for the end of the turn, in order, unless they
+    /// make a batch first; none is lost or doubled either way.
+    #[test]
+    fn a_sinks_lines_are_handed_over_at_the_end_of_the_turn_or_in_batches() {
+        let dir = std::env::temp_dir().join(format!("access-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log");
+        let file = std::fs::File::create(&path).unwrap();
+        let sink = LogSink::for_output(file, 1 << 20).unwrap();
+        let log = AccessLog::Sink(sink.clone());
+        let written = || {
+            sink.flush_now();
+            std::fs::read_to_string(&path).unwrap()
+        };
+        let entry = |status| Entry {
+            client: None,
+            time: "03/Dec/2026:09:00:00 +0000",
+            request: Logged::Rendered(b"GET / HTTP/1.1"),
+            status,
+            body_len: 0,
+            received: None,
+        };
+        let mut lines = Lines::default();
+        for status in 200..203 {
+            lines.write(&log, &entry(status));
+        }
+        assert_eq!(written(), "", "taken before the turn ended");
+        lines.hand_over(&log);
+        lines.hand_over(&log);
+        let three = written();
+        let statuses: Vec<_> = three
+            .lines()
+            .map(|l| &l[l.len() - 5..l.len() - 2])
+            .collect();
+        assert_eq!(statuses, ["200", "201", "202"], "{three}");
+        // A turn with more than a batch of lines hands them over as they
+        // reach it.
+        let line_len = three.len() / 3;
+        let past = TURN_BATCH.div_ceil(line_len);
+        for _ in 0..past {
+            lines.write(&log, &entry(204));
+        }
+        let now = written();
+        assert_eq!(
+            now.len(),
+            three.len() + past * line_len,
+            "handed over at the batch"
+        );
+        lines.hand_over(&log);
+        assert_eq!(written(), now, "nothing was left to hand over");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -368,17 +368,15 @@ impl HttpChannel {
         let clock = clock.tick_at(chan.now());
         let access = &self.shared.config.access_log;
         if access.enabled() {
-            let mut line = self.shared.access_line.borrow_mut();
-            Entry {
+            let entry = Entry {
                 client: chan.peer().map(|peer| peer.ip()),
                 time: &clock.clf,
                 request,
                 status: reply.status,
                 body_len: reply.body_len,
                 received: reply.received,
-            }
-            .render(&mut line);
-            access.write(&line);
+            };
+            self.shared.access_lines.borrow_mut().write(access, &entry);
         }
         if chan.fifo().is_empty() {
             self.last_sent = chan.now();

@@ -430,8 +430,8 @@ pub struct Shared {
     pub root: Root,
     pub(crate) cache: RefCell<FileCache>,
     pub(crate) clock: RefCell<Clock>,
-    /// The access log line being rendered, its buffer reused.
-    pub(crate) access_line: RefCell<Vec<u8>>,
+    /// The access log lines of this turn of the loop.
+    pub(crate) access_lines: RefCell<access::Lines>,
     /// This worker's counters, and the board the status page shows.
     pub monitor: Arc<Monitor>,
     /// Every worker's counters and board, this one's among them: what the
@@ -479,7 +479,7 @@ impl Shared {
             root: Root::new(&config.root, config.hidden)?,
             cache: RefCell::new(FileCache::new()),
             clock: RefCell::new(Clock::default()),
-            access_line: RefCell::new(Vec::new()),
+            access_lines: RefCell::default(),
             monitor: Arc::clone(monitors.get(worker)),
             monitors,
             chores: Cell::new(Chores::default()),
@@ -490,6 +490,18 @@ impl Shared {
                 .map(|p| RefCell::new(pages::Page::new(p.clone()))),
             config,
         }))
+    }
+
+    /// Hands the access log lines made since the last call to the log's
+    /// sink, which takes them in one piece rather than one at a time.
+    /// [`Server`] calls this before its loop waits and when it stops; a
+    /// program that runs [`HttpChannel`]s on a reactor of its own, with an
+    /// [`AccessLog::Sink`], calls it before its loop waits (the lines are
+    /// also handed over whenever they make a batch, and when the `Shared`
+    /// is dropped).
+    pub fn hand_over_access_lines(&self) {
+        let log = &self.config.access_log;
+        self.access_lines.borrow_mut().hand_over(log);
     }
 
     /// The work owed to the clock, done before the loop waits: cache entries
@@ -603,6 +615,13 @@ fn socket_for(addr: SocketAddr) -> io::Result<std::os::fd::OwnedFd> {
     Ok(fd)
 }
 
+impl Drop for Shared {
+    /// Hands over the access log lines not yet handed over.
+    fn drop(&mut self) {
+        self.hand_over_access_lines();
+    }
+}
+
 impl Server {
     /// Binds a listener and prepares the loop.
     ///
@@ -668,6 +687,9 @@ impl Server {
         let shared = Rc::clone(&self.shared);
         let capture = self.shared.config.capture.clone();
         self.reactor.before_wait(move |now| {
+            // The turn's access lines first, then the caller's flush of
+            // the log they went to.
+            shared.hand_over_access_lines();
             f();
             if let Some(sink) = &capture {
                 sink.flush_now();
@@ -687,6 +709,9 @@ impl Server {
     ///
     /// Only a failure of the poller itself.
     pub fn run(&mut self) -> io::Result<()> {
-        self.reactor.run()
+        let ran = self.reactor.run();
+        // The lines of the last turn, which no wait followed.
+        self.shared.hand_over_access_lines();
+        ran
     }
 }
